@@ -1,0 +1,168 @@
+"""The small group interface every backend implements.
+
+A group is a prime-order group written additively here (``add``, ``mul``); the Verificatum module
+and the papers write it multiplicatively. Elements are opaque, immutable ``bytes`` in a
+backend-internal representation: hashable, comparable with ``==`` (one value per element), cheap
+to pickle to worker processes. They are never sent anywhere as they are: ``encode`` gives the
+canonical wire encoding (fixed length, ``element_size`` bytes) and ``decode`` is the one way back
+from outside, checking length, canonical form, curve and subgroup membership and the identity.
+
+Scalars are Python ints reduced mod ``order``. Randomised helpers take an ``rng`` (anything with
+``randrange``), defaulting to the OS CSPRNG.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol
+
+from crypto.errors import InvalidElement
+
+Element = bytes
+"""A group element in the backend's internal form (opaque; use ``encode`` for the wire)."""
+
+
+class RNG(Protocol):
+    """What randomised functions need: ``random.Random`` (tests) or ``secrets.SystemRandom``."""
+
+    def randrange(self, start: int, stop: int | None = ..., step: int = ...) -> int: ...
+
+
+SYSTEM_RNG: RNG = secrets.SystemRandom()
+
+
+class Group(ABC):
+    """A prime-order group. Subclasses provide the primitive operations; batch operations have
+    plain-loop defaults that fast backends override."""
+
+    name: str
+    order: int
+    element_size: int
+    identity: Element
+    generator: Element
+    #: Bytes of a canonical scalar encoding.
+    scalar_size: int
+    #: Bytes of a plaintext that ``encode_bytes``/``embed`` can carry in one element.
+    embed_capacity: int
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Groups travel to worker processes by name and are rebuilt from the registry there.
+        from crypto.groups import group
+
+        return (group, (self.name,))
+
+    def __repr__(self) -> str:
+        return f"<Group {self.name}>"
+
+    # --- primitives ---------------------------------------------------------------------------
+    @abstractmethod
+    def add(self, a: Element, b: Element) -> Element:
+        """a + b."""
+
+    @abstractmethod
+    def neg(self, a: Element) -> Element:
+        """-a."""
+
+    @abstractmethod
+    def mul(self, a: Element, k: int) -> Element:
+        """k·a (constant time in the fast backends)."""
+
+    @abstractmethod
+    def base_mul(self, k: int) -> Element:
+        """k·g for the standard generator g."""
+
+    @abstractmethod
+    def encode(self, a: Element) -> bytes:
+        """Canonical fixed-length encoding (``element_size`` bytes); the identity has one too."""
+
+    @abstractmethod
+    def _decode(self, data: bytes) -> Element:
+        """Decode and fully validate a canonical encoding, identity included; raise InvalidElement."""
+
+    @abstractmethod
+    def hash_to_element(self, dst: str, data: bytes) -> Element:
+        """Deterministic element with no known discrete log, domain-separated by ``dst``."""
+
+    @abstractmethod
+    def embed(self, payload: bytes) -> Element:
+        """Reversibly map at most ``embed_capacity`` bytes into a group element."""
+
+    @abstractmethod
+    def extract(self, a: Element) -> bytes:
+        """Inverse of :meth:`embed`; raises InvalidElement when ``a`` is no embedding."""
+
+    # --- derived operations -------------------------------------------------------------------
+    def decode(self, data: bytes, *, allow_identity: bool = False) -> Element:
+        """The one trust-boundary decoder: bytes from outside become an element here or raise."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidElement(f"{self.name}: element must be bytes, got {type(data).__name__}")
+        if len(data) != self.element_size:
+            raise InvalidElement(
+                f"{self.name}: element encoding must be {self.element_size} bytes, got {len(data)}"
+            )
+        element = self._decode(bytes(data))
+        if element == self.identity and not allow_identity:
+            raise InvalidElement(f"{self.name}: the identity element is not allowed here")
+        return element
+
+    def sub(self, a: Element, b: Element) -> Element:
+        """a - b."""
+        return self.add(a, self.neg(b))
+
+    def is_identity(self, a: Element) -> bool:
+        return a == self.identity
+
+    def random_scalar(self, rng: RNG | None = None) -> int:
+        """Uniform non-zero scalar."""
+        return (rng or SYSTEM_RNG).randrange(1, self.order)
+
+    def encode_scalar(self, k: int) -> bytes:
+        """Fixed-width big-endian scalar (``scalar_size`` bytes), reduced mod the order."""
+        return (k % self.order).to_bytes(self.scalar_size, "big")
+
+    def decode_scalar(self, data: bytes, what: str = "scalar") -> int:
+        """Canonical scalar from outside: exactly ``scalar_size`` bytes, value below the order."""
+        from crypto.encoding import decode_uint
+
+        return decode_uint(bytes(data), self.scalar_size, self.order, f"{self.name} {what}")
+
+    def sum(self, elements: Sequence[Element]) -> Element:
+        """Sum of many elements."""
+        acc = self.identity
+        for e in elements:
+            acc = self.add(acc, e)
+        return acc
+
+    def batch_add(self, a: Sequence[Element], b: Sequence[Element]) -> list[Element]:
+        """Element-wise sums."""
+        if len(a) != len(b):
+            raise ValueError("batch_add: sequences differ in length")
+        return [self.add(x, y) for x, y in zip(a, b)]
+
+    def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
+        """[k_i·P_i]."""
+        if len(elements) != len(scalars):
+            raise ValueError("batch_mul: elements and scalars differ in length")
+        return [self.mul(p, k) for p, k in zip(elements, scalars)]
+
+    def batch_mul_fixed(self, element: Element, scalars: Sequence[int]) -> list[Element]:
+        """[k_i·P] for one fixed P (backends may precompute for P)."""
+        return [self.mul(element, k) for k in scalars]
+
+    def batch_base_mul(self, scalars: Sequence[int]) -> list[Element]:
+        """[k_i·g]."""
+        return [self.base_mul(k) for k in scalars]
+
+    def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
+        """Σ k_i·P_i."""
+        return self.sum(self.batch_mul(elements, scalars))
+
+    def batch_encode(self, elements: Sequence[Element]) -> list[bytes]:
+        return [self.encode(e) for e in elements]
+
+    def batch_decode(
+        self, encodings: Sequence[bytes], *, allow_identity: bool = False
+    ) -> list[Element]:
+        return [self.decode(d, allow_identity=allow_identity) for d in encodings]
