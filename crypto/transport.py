@@ -1,0 +1,236 @@
+"""Node identities and the encryption of DKG shares to a recipient's key.
+
+Node identity
+    Every mix node has a long-term :class:`NodeIdentity`: an Ed25519 signing key (RFC 8032) that
+    signs its bulletin-board entries and protocol messages, and an X25519 key (RFC 7748) to which
+    other nodes encrypt the secret shares of the key generation. The public half,
+    :class:`PublicIdentity`, is what the admin enrols and what ``DkgParams.participants`` lists.
+
+    Encodings (all fixed length, no framing):
+
+    * public identity, 64 bytes: ``ed25519_public (32) || x25519_public (32)``;
+    * private identity, 64 bytes: ``ed25519_seed (32) || x25519_private (32)`` (the raw private
+      keys of RFC 8032 §5.1.5 and RFC 7748 §5).
+
+Share transport ("sealed box", HPKE-style, after RFC 9180's DHKEM(X25519, HKDF-SHA256) +
+AES-256-GCM, base mode, single shot)
+    The sender draws an ephemeral X25519 key ``e`` (from ``rng``) and computes
+    ``dh = X25519(e, pk_R)``; ``key || nonce = HKDF-SHA256(salt = "", ikm = dh,
+    info = lp("mixvote/v1/transport") || lp(enc) || lp(pk_R), L = 32 + 12)`` where ``enc`` is the
+    ephemeral public key. The sealed message is ``enc (32) || AES-256-GCM(key, nonce, plaintext,
+    associated_data)`` (ciphertext then the 16-byte tag). Every message has a fresh ephemeral key,
+    so the derived nonce is never reused under a key. The associated data of a DKG share,
+    :func:`share_associated_data`, binds the election id, the dealer index and the recipient index,
+    so a share cannot be replayed into another election or presented as coming from another dealer
+    or addressed to another node. (The KDF layout is our own, simplified from RFC 9180; it is not
+    wire-compatible with an HPKE library.)
+
+Nothing here does I/O; ``cryptography`` supplies the primitives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from crypto.encoding import encode_str, encode_uint, lp
+from crypto.errors import InvalidElement, InvalidProof, MalformedInput
+from crypto.groups.base import RNG, SYSTEM_RNG
+
+KEY_SIZE = 32
+PUBLIC_IDENTITY_SIZE = 64
+PRIVATE_IDENTITY_SIZE = 64
+TAG_SIZE = 16
+#: Bytes a sealed message adds to its plaintext: the ephemeral public key and the GCM tag.
+SEAL_OVERHEAD = KEY_SIZE + TAG_SIZE
+SIGNATURE_SIZE = 64
+
+_KDF_INFO = b"mixvote/v1/transport"
+_SHARE_AD = b"mixvote/v1/dkg-share"
+
+
+def _random_key_bytes(rng: RNG | None) -> bytes:
+    """32 uniform bytes from ``rng`` (the OS CSPRNG by default)."""
+    return (rng or SYSTEM_RNG).randrange(0, 2**256).to_bytes(KEY_SIZE, "big")
+
+
+@dataclass(frozen=True)
+class PublicIdentity:
+    """The public half of a node identity: Ed25519 verification key and X25519 encryption key."""
+
+    signing_key: bytes
+    encryption_key: bytes
+
+    def __post_init__(self) -> None:
+        for name in ("signing_key", "encryption_key"):
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != KEY_SIZE:
+                raise MalformedInput(f"public identity: {name} must be {KEY_SIZE} bytes")
+
+    def to_bytes(self) -> bytes:
+        """``signing_key || encryption_key`` (64 bytes)."""
+        return self.signing_key + self.encryption_key
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PublicIdentity:
+        """Strict inverse of :meth:`to_bytes`; both keys must load."""
+        if not isinstance(data, (bytes, bytearray)) or len(data) != PUBLIC_IDENTITY_SIZE:
+            size = len(data) if isinstance(data, (bytes, bytearray)) else type(data).__name__
+            raise MalformedInput(
+                f"public identity: expected {PUBLIC_IDENTITY_SIZE} bytes, got {size}"
+            )
+        data = bytes(data)
+        try:
+            Ed25519PublicKey.from_public_bytes(data[:KEY_SIZE])
+        except ValueError as exc:
+            raise InvalidElement(f"public identity: bad Ed25519 key ({exc})") from None
+        return cls(data[:KEY_SIZE], data[KEY_SIZE:])
+
+
+class NodeIdentity:
+    """A node's long-term private keys (Ed25519 for signatures, X25519 for share transport).
+
+    Not a dataclass on purpose: it holds private keys, so it has no ``repr`` of them and no
+    equality; serialise it explicitly with :meth:`to_bytes`.
+    """
+
+    __slots__ = ("_enc", "_public", "_sign")
+
+    def __init__(self, signing_seed: bytes, encryption_private: bytes) -> None:
+        if len(signing_seed) != KEY_SIZE or len(encryption_private) != KEY_SIZE:
+            raise MalformedInput(f"node identity: each private key must be {KEY_SIZE} bytes")
+        self._sign = Ed25519PrivateKey.from_private_bytes(bytes(signing_seed))
+        self._enc = X25519PrivateKey.from_private_bytes(bytes(encryption_private))
+        self._public = PublicIdentity(
+            self._sign.public_key().public_bytes_raw(), self._enc.public_key().public_bytes_raw()
+        )
+
+    def __repr__(self) -> str:
+        return f"<NodeIdentity {self._public.to_bytes()[:8].hex()}…>"
+
+    @classmethod
+    def generate(cls, rng: RNG | None = None) -> NodeIdentity:
+        """Fresh identity; both private keys come from ``rng`` (the OS CSPRNG by default)."""
+        return cls(_random_key_bytes(rng), _random_key_bytes(rng))
+
+    @property
+    def public(self) -> PublicIdentity:
+        return self._public
+
+    def public_bytes(self) -> bytes:
+        """The 64-byte public identity encoding."""
+        return self._public.to_bytes()
+
+    def to_bytes(self) -> bytes:
+        """``ed25519_seed || x25519_private`` (64 bytes). Secret: store with mode 0600."""
+        return self._sign.private_bytes_raw() + self._enc.private_bytes_raw()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NodeIdentity:
+        """Strict inverse of :meth:`to_bytes`."""
+        if not isinstance(data, (bytes, bytearray)) or len(data) != PRIVATE_IDENTITY_SIZE:
+            raise MalformedInput(f"node identity: expected {PRIVATE_IDENTITY_SIZE} bytes")
+        return cls(bytes(data[:KEY_SIZE]), bytes(data[KEY_SIZE:]))
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature (64 bytes) of ``message`` (RFC 8032, pure Ed25519)."""
+        return self._sign.sign(bytes(message))
+
+    def open(self, sealed: bytes, associated_data: bytes) -> bytes:
+        """Decrypt a message :func:`seal`-ed to this identity; raises InvalidProof if it does not
+        authenticate (tampered, wrong recipient or wrong associated data)."""
+        return _open(self._enc, self._public.encryption_key, sealed, associated_data)
+
+
+def verify_signature(public: PublicIdentity | bytes, message: bytes, signature: bytes) -> None:
+    """Check an Ed25519 signature by ``public`` (a PublicIdentity or its 64-byte encoding);
+    returns None or raises InvalidProof / MalformedInput."""
+    if not isinstance(public, PublicIdentity):
+        public = PublicIdentity.from_bytes(public)
+    if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_SIZE:
+        raise MalformedInput(f"signature: expected {SIGNATURE_SIZE} bytes")
+    key = Ed25519PublicKey.from_public_bytes(public.signing_key)
+    try:
+        key.verify(bytes(signature), bytes(message))
+    except InvalidSignature:
+        raise InvalidProof(
+            f"signature: does not verify under signing key {public.signing_key[:8].hex()}…"
+        ) from None
+
+
+def _derive(dh: bytes, enc: bytes, recipient: bytes) -> tuple[bytes, bytes]:
+    okm = HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_SIZE + 12,
+        salt=None,
+        info=lp(_KDF_INFO) + lp(enc) + lp(recipient),
+    ).derive(dh)
+    return okm[:KEY_SIZE], okm[KEY_SIZE:]
+
+
+def seal(
+    recipient: PublicIdentity | bytes,
+    plaintext: bytes,
+    associated_data: bytes,
+    rng: RNG | None = None,
+) -> bytes:
+    """Encrypt ``plaintext`` to ``recipient`` (a PublicIdentity, or a raw 32-byte X25519 key) with
+    a fresh ephemeral key; the result is ``enc || ciphertext || tag`` (SEAL_OVERHEAD bytes more)."""
+    if isinstance(recipient, PublicIdentity):
+        recipient = recipient.encryption_key
+    if len(recipient) != KEY_SIZE:
+        raise MalformedInput(f"seal: recipient key must be {KEY_SIZE} bytes")
+    ephemeral = X25519PrivateKey.from_private_bytes(_random_key_bytes(rng))
+    enc = ephemeral.public_key().public_bytes_raw()
+    try:
+        dh = ephemeral.exchange(X25519PublicKey.from_public_bytes(bytes(recipient)))
+    except ValueError:
+        raise InvalidElement("seal: recipient X25519 key is a low-order point") from None
+    key, nonce = _derive(dh, enc, bytes(recipient))
+    return enc + AESGCM(key).encrypt(nonce, bytes(plaintext), bytes(associated_data))
+
+
+def _open(
+    private: X25519PrivateKey, recipient: bytes, sealed: bytes, associated_data: bytes
+) -> bytes:
+    if not isinstance(sealed, (bytes, bytearray)) or len(sealed) < SEAL_OVERHEAD:
+        raise MalformedInput(f"sealed message: shorter than {SEAL_OVERHEAD} bytes")
+    sealed = bytes(sealed)
+    enc = sealed[:KEY_SIZE]
+    try:
+        dh = private.exchange(X25519PublicKey.from_public_bytes(enc))
+    except ValueError:
+        raise InvalidProof("sealed message: ephemeral key is a low-order point") from None
+    key, nonce = _derive(dh, enc, recipient)
+    try:
+        return AESGCM(key).decrypt(nonce, sealed[KEY_SIZE:], bytes(associated_data))
+    except InvalidTag:
+        raise InvalidProof(
+            "sealed message: authentication failed (tampered, wrong recipient or wrong context)"
+        ) from None
+
+
+def share_associated_data(election_id: str, dealer: int, recipient: int) -> bytes:
+    """Associated data of the DKG share from ``dealer`` to ``recipient`` in ``election_id``."""
+    return (
+        lp(_SHARE_AD) + encode_str(election_id) + encode_uint(dealer, 4) + encode_uint(recipient, 4)
+    )
+
+
+__all__ = [
+    "PRIVATE_IDENTITY_SIZE",
+    "PUBLIC_IDENTITY_SIZE",
+    "SEAL_OVERHEAD",
+    "SIGNATURE_SIZE",
+    "NodeIdentity",
+    "PublicIdentity",
+    "seal",
+    "share_associated_data",
+    "verify_signature",
+]
