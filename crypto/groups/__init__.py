@@ -11,6 +11,13 @@ from crypto.groups.base import RNG, SYSTEM_RNG, Element, Group
 # fails for the group that needs it.
 _BACKENDS: dict[str, tuple[str, str]] = {
     "secp256k1": ("crypto.groups.secp256k1", "Secp256k1"),
+    "ristretto255": ("crypto.groups.ristretto255", "Ristretto255"),
+    "P-256": ("crypto.groups.ecdsa_ref", "P256"),
+    "P-384": ("crypto.groups.ecdsa_ref", "P384"),
+    "secp256k1-ref": ("crypto.groups.ecdsa_ref", "Secp256k1Ref"),
+    "brainpoolP256r1": ("crypto.groups.ecdsa_ref", "BrainpoolP256r1"),
+    "M-221": ("crypto.groups.ecdsa_ref", "M221"),
+    "E-521": ("crypto.groups.ecdsa_ref", "E521"),
 }
 
 GROUPS: tuple[str, ...] = tuple(_BACKENDS)

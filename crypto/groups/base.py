@@ -79,7 +79,7 @@ class Group(ABC):
 
     @abstractmethod
     def _decode(self, data: bytes) -> Element:
-        """Decode and fully validate a canonical encoding, identity included; raise InvalidElement."""
+        """Decode and validate a canonical encoding, identity included; raise InvalidElement."""
 
     @abstractmethod
     def hash_to_element(self, dst: str, data: bytes) -> Element:
@@ -139,13 +139,13 @@ class Group(ABC):
         """Element-wise sums."""
         if len(a) != len(b):
             raise ValueError("batch_add: sequences differ in length")
-        return [self.add(x, y) for x, y in zip(a, b)]
+        return [self.add(x, y) for x, y in zip(a, b, strict=True)]
 
     def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
         """[k_i·P_i]."""
         if len(elements) != len(scalars):
             raise ValueError("batch_mul: elements and scalars differ in length")
-        return [self.mul(p, k) for p, k in zip(elements, scalars)]
+        return [self.mul(p, k) for p, k in zip(elements, scalars, strict=True)]
 
     def batch_mul_fixed(self, element: Element, scalars: Sequence[int]) -> list[Element]:
         """[k_i·P] for one fixed P (backends may precompute for P)."""

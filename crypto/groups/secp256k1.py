@@ -39,6 +39,7 @@ class Secp256k1(Group):
     scalar_size = 32
     embed_capacity = 30
     identity: Element = b""
+    verificatum_name: str | None = "secp256k1"
 
     def __init__(self) -> None:
         self._buf = ffi.new("secp256k1_pubkey *")
@@ -139,10 +140,11 @@ class Secp256k1(Group):
     def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
         if len(elements) != len(scalars):
             raise ValueError("batch_mul: elements and scalars differ in length")
-        buf, memmove, tweak, buffer = self._buf, ffi.memmove, lib.secp256k1_ec_pubkey_tweak_mul, ffi.buffer
+        buf, memmove, buffer = self._buf, ffi.memmove, ffi.buffer
+        tweak = lib.secp256k1_ec_pubkey_tweak_mul
         out: list[Element] = []
         append = out.append
-        for p, k in zip(elements, scalars):
+        for p, k in zip(elements, scalars, strict=True):
             k %= Q
             if not k or not p:
                 append(b"")
@@ -175,7 +177,7 @@ class Secp256k1(Group):
         memmove, combine, buffer = ffi.memmove, lib.secp256k1_ec_pubkey_combine, ffi.buffer
         out: list[Element] = []
         append = out.append
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             if not x:
                 append(y)
             elif not y:

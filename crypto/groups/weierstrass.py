@@ -94,10 +94,10 @@ def hash_to_x(curve: Curve, dst: str, data: bytes) -> int:
     """Try-and-increment: the first counter whose hashed x lies on the curve (even y is taken)."""
     size = field_bytes(curve) + 16
     for counter in range(1 << 16):
-        x = int.from_bytes(
-            hash_bytes("hash-to-curve/" + dst, curve.name.encode(), data, counter.to_bytes(4, "big"), size=size),
-            "big",
-        ) % curve.field_prime
+        digest = hash_bytes(
+            "hash-to-curve/" + dst, curve.name.encode(), data, counter.to_bytes(4, "big"), size=size
+        )
+        x = int.from_bytes(digest, "big") % curve.field_prime
         if sqrt_mod(rhs(curve, x), curve.field_prime):
             return x
     raise ValueError(f"{curve.name}: hash_to_x found no point")  # probability ~2**-65536
