@@ -1,0 +1,872 @@
+"""Verificatum Mix-Net 3.1.0 shuffle-proof directories and ``protInfo.xml``, in and out.
+
+Pure: every function takes or returns strings and *file maps* (``dict[str, bytes]``, a path
+relative to the directory, with ``/`` separators, mapped to the file's bytes). Reading and writing
+real files is the caller's job (``crypto.verifier_cli`` for ``mixverify``, the election server for
+record exports).
+
+The layout and the rules are those of ``shared/verificatum-format.md`` §6 (checked against
+Verificatum's own output and against ``vmnv``): the proof directory ``nizkp/<auxsid>/`` holds the
+text files ``version``, ``type``, ``auxsid``, ``width`` (no trailing newline), ``FullPublicKey.bt``,
+``Ciphertexts.bt``, ``ShuffledCiphertexts.bt`` and ``proofs/`` with ``activethreshold`` and, for
+each party NN = 01..λ, ``PermutationCommitmentNN.bt``, ``PoSCommitmentNN.bt``, ``PoSReplyNN.bt`` and
+``CiphertextsNN.bt``. Verificatum's verifier is lenient in places (it skips a party whose
+``PoSCommitmentNN.bt`` is missing, it does not compare ``ShuffledCiphertexts.bt`` with the last
+party's output, it exits 0 when a proof fails); :func:`check_shuffle_directory` is stricter and
+fails on each of these. The proof itself is the Terelius–Wikström proof of a shuffle as Verificatum
+implements it (D. Wikström, "How to implement a stand-alone verifier for the Verificatum mix-net",
+VMN 3.1.0), checked by :func:`crypto.shuffle.verify_shuffle`.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+from xml.sax.saxutils import escape
+
+from crypto.errors import InvalidElement, InvalidProof, MalformedInput, MixvoteError
+
+VMN_VERSION = "3.1.0"
+SHUFFLE_TYPE = "shuffling"
+MAX_PARTIES = 99  # party files are numbered with two digits (01..99)
+_DECIMAL_RE = re.compile(r"[1-9][0-9]{0,8}")  # positive, canonical, no sign/space/newline
+
+# --------------------------------------------------------------------------------------------
+# protInfo.xml
+# --------------------------------------------------------------------------------------------
+
+#: The elements of ``<protocol>`` in the order Verificatum's schema fixes (§6.2); all required.
+PROTOCOL_FIELDS: tuple[str, ...] = (
+    "version",
+    "sid",
+    "name",
+    "descr",
+    "nopart",
+    "statdist",
+    "bullboard",
+    "thres",
+    "pgroup",
+    "keywidth",
+    "vbitlen",
+    "vbitlenro",
+    "ebitlen",
+    "ebitlenro",
+    "prg",
+    "rohash",
+    "corr",
+    "width",
+    "maxciph",
+)
+#: The elements of each ``<party>``, in schema order.
+PARTY_FIELDS: tuple[str, ...] = ("name", "srtbyrole", "descr", "pkey", "http", "hint")
+_INT_FIELDS = frozenset(
+    {
+        "nopart",
+        "statdist",
+        "thres",
+        "keywidth",
+        "vbitlen",
+        "vbitlenro",
+        "ebitlen",
+        "ebitlenro",
+        "width",
+        "maxciph",
+    }
+)
+DEFAULT_BULLBOARD = "com.verificatum.protocol.com.BullBoardBasicHTTPW"
+
+
+@dataclass(frozen=True)
+class PartyInfo:
+    """One ``<party>`` of protInfo.xml. Only the count of parties matters to ``vmnv -shuffle``;
+    ``pkey``, ``http`` and ``hint`` are required by the schema but unused by the verifier."""
+
+    name: str
+    srtbyrole: str = "anyrole"
+    descr: str = ""
+    pkey: str = "none"
+    http: str = "http://localhost:8041"
+    hint: str = "localhost:4041"
+
+
+@dataclass(frozen=True)
+class ProtInfoFile:
+    """All of a Verificatum ``protInfo.xml`` (§6.2), for reading *and* writing it; the verifier's
+    subset is :class:`crypto.verificatum.ProtInfo`."""
+
+    version: str
+    sid: str
+    name: str
+    descr: str
+    nopart: int
+    statdist: int
+    bullboard: str
+    thres: int
+    pgroup: str
+    keywidth: int
+    vbitlen: int
+    vbitlenro: int
+    ebitlen: int
+    ebitlenro: int
+    prg: str
+    rohash: str
+    corr: str
+    width: int
+    maxciph: int
+    parties: tuple[PartyInfo, ...] = field(default=())
+
+
+def _children(elem: ET.Element, expected: Sequence[str], where: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    tags = [child.tag for child in elem]
+    if tags[: len(expected)] != list(expected):
+        raise MalformedInput(
+            f"protInfo.xml: {where} must hold the elements {', '.join(expected)} in this order; "
+            f"found {', '.join(map(str, tags)) or 'none'}"
+        )
+    for child in list(elem)[: len(expected)]:
+        if len(child):
+            raise MalformedInput(f"protInfo.xml: {where}/{child.tag} must hold text, not elements")
+        value = child.text or ""
+        if value != value.strip():
+            raise MalformedInput(
+                f"protInfo.xml: {where}/{child.tag} has whitespace around its value {value!r}"
+            )
+        values[str(child.tag)] = value
+    return values
+
+
+def parse_protinfo(text: str) -> ProtInfoFile:
+    """Parse a Verificatum ``protInfo.xml`` (the merged file ``vmni`` writes).
+
+    The fields a verifier uses are parsed by :func:`crypto.verificatum.parse_protinfo` (which also
+    refuses DOCTYPE/ENTITY declarations); this adds what writing the file back needs and what
+    Verificatum's schema demands: every element present and in schema order, no whitespace around
+    values, the descriptive fields and the ``<party>`` blocks. Raises :class:`MalformedInput`
+    naming the field.
+    """
+    from crypto import verificatum
+
+    if not isinstance(text, str):
+        raise TypeError("parse_protinfo: text must be a str")
+    used = verificatum.parse_protinfo(text)
+    root = ET.fromstring(text)  # well-formed and DTD-free: checked just above
+    values = _children(root, PROTOCOL_FIELDS, "protocol")
+    rest = list(root)[len(PROTOCOL_FIELDS) :]
+    parties: list[PartyInfo] = []
+    for i, elem in enumerate(rest):
+        if elem.tag != "party":
+            raise MalformedInput(f"protInfo.xml: unexpected element <{elem.tag}> after <maxciph>")
+        pv = _children(elem, PARTY_FIELDS, f"party[{i + 1}]")
+        if len(elem) != len(PARTY_FIELDS):
+            raise MalformedInput(f"protInfo.xml: party[{i + 1}] has unexpected extra elements")
+        parties.append(PartyInfo(**pv))
+    ints: dict[str, int] = {}
+    for key in _INT_FIELDS:
+        raw = values[key]
+        if not (raw == "0" or _DECIMAL_RE.fullmatch(raw)):
+            raise MalformedInput(f"protInfo.xml: <{key}> must be a decimal integer, got {raw!r}")
+        ints[key] = int(raw)
+    info = ProtInfoFile(
+        **{k: v for k, v in values.items() if k not in _INT_FIELDS},
+        **ints,
+        parties=tuple(parties),
+    )
+    if info.nopart < 1 or len(info.parties) != info.nopart:
+        raise MalformedInput(
+            f"protInfo.xml: <nopart> is {info.nopart} but there are "
+            f"{len(info.parties)} <party> blocks"
+        )
+    if not 1 <= info.thres <= info.nopart:
+        raise MalformedInput(f"protInfo.xml: <thres> {info.thres} not in 1..nopart={info.nopart}")
+    for key in fields(used):
+        if getattr(used, key.name) != getattr(info, key.name):
+            raise MalformedInput(f"protInfo.xml: <{key.name}> is ambiguous")
+    return info
+
+
+def render_protinfo(info: ProtInfoFile) -> str:
+    """Write ``info`` as protInfo.xml: schema order, one element a line, no whitespace in values.
+
+    The output parses back to ``info`` (and renders to the same string again).
+    """
+    lines = ["<protocol>"]
+    for key in PROTOCOL_FIELDS:
+        lines.append(f"<{key}>{escape(str(getattr(info, key)))}</{key}>")
+    for party in info.parties:
+        lines.append("<party>")
+        lines.extend(f"<{key}>{escape(getattr(party, key))}</{key}>" for key in PARTY_FIELDS)
+        lines.append("</party>")
+    lines.append("</protocol>")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Verification report
+# --------------------------------------------------------------------------------------------
+
+_ERRORS: dict[str, type[MixvoteError]] = {
+    "MalformedInput": MalformedInput,
+    "InvalidElement": InvalidElement,
+    "InvalidProof": InvalidProof,
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of a directory: passed, or failed with the reason and the error class."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+    error: str = ""  # "MalformedInput" / "InvalidElement" / "InvalidProof" when not ok
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"check": self.name, "ok": self.ok, "detail": self.detail}
+        if not self.ok:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class DirectoryReport:
+    """Every check made on a proof directory, in order; ``ok`` only if all passed."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok)
+
+    def raise_for_failure(self) -> None:
+        """Return None if every check passed, else raise the first failure's error class."""
+        for check in self.checks:
+            if not check.ok:
+                cls = _ERRORS.get(check.error, InvalidProof)
+                raise cls(f"{check.name}: {check.detail}")
+        if not self.checks:
+            raise MalformedInput("proof directory: nothing was checked")
+
+
+class _Abort(Exception):
+    """A failed check that later checks depend on."""
+
+
+class _Checks:
+    def __init__(self) -> None:
+        self.items: list[Check] = []
+
+    def ok(self, name: str, detail: str = "") -> None:
+        self.items.append(Check(name, True, detail))
+
+    def fail(self, name: str, exc: MixvoteError | str, *, fatal: bool = False) -> None:
+        if isinstance(exc, MixvoteError):
+            cls = next((n for n, c in _ERRORS.items() if type(exc) is c), "")
+            if not cls:
+                cls = "InvalidProof" if isinstance(exc, InvalidProof) else "MalformedInput"
+            self.items.append(Check(name, False, str(exc), cls))
+        else:
+            self.items.append(Check(name, False, exc, "MalformedInput"))
+        if fatal:
+            raise _Abort
+
+
+# --------------------------------------------------------------------------------------------
+# Text files, names and layout
+# --------------------------------------------------------------------------------------------
+
+
+def party_suffix(index: int) -> str:
+    """``01``..``99``: the number in a party's file names (1-based)."""
+    if not 1 <= index <= MAX_PARTIES:
+        raise ValueError(f"party index must be in 1..{MAX_PARTIES}, got {index}")
+    return f"{index:02d}"
+
+
+def party_files(index: int) -> dict[str, str]:
+    """The proof-file paths of party ``index`` (keys as :func:`crypto.shuffle.encode_proof`)."""
+    nn = party_suffix(index)
+    return {
+        "PermutationCommitment": f"proofs/PermutationCommitment{nn}.bt",
+        "PoSCommitment": f"proofs/PoSCommitment{nn}.bt",
+        "PoSReply": f"proofs/PoSReply{nn}.bt",
+        "Ciphertexts": f"proofs/Ciphertexts{nn}.bt",
+    }
+
+
+def read_text_file(files: Mapping[str, bytes], path: str) -> str:
+    """A directory text file read verbatim, as ``vmnv`` does: printable ASCII, no newline,
+    no surrounding whitespace (``"shuffling\\n"`` is not ``"shuffling"``)."""
+    if path not in files:
+        raise MalformedInput(f"{path}: file is missing")
+    data = files[path]
+    if not data:
+        raise MalformedInput(f"{path}: file is empty")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedInput(f"{path}: not ASCII text") from None
+    if not text.isprintable() or text != text.strip():
+        raise MalformedInput(
+            f"{path}: must be read verbatim, without newline or surrounding whitespace; "
+            f"got {text!r}"
+        )
+    return text
+
+
+def parse_decimal(text: str, what: str) -> int:
+    """A positive canonical decimal integer (no sign, no leading zero, no whitespace)."""
+    if not _DECIMAL_RE.fullmatch(text):
+        raise MalformedInput(f"{what}: expected a positive decimal integer, got {text!r}")
+    return int(text)
+
+
+def check_session_id(value: str, what: str) -> str:
+    """A session identifier as VMN accepts it (:func:`crypto.verificatum.validate_identifier`:
+    ``[A-Za-z0-9]+``), at most 256 characters; raises MalformedInput."""
+    from crypto import verificatum
+
+    try:
+        verificatum.validate_identifier(value, what)
+    except ValueError as exc:
+        raise MalformedInput(str(exc)) from None
+    if len(value) > 256:
+        raise MalformedInput(f"{what}: longer than 256 characters")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Import: read and check a proof directory
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShuffleDirectory:
+    """A parsed shuffle-proof directory: the statement and every party's proof, in chain order.
+
+    ``hops[l]`` is ``(outputs, proof)`` of party ``l + 1``; party 1's input is ``inputs`` and party
+    ``l``'s input is party ``l - 1``'s output. Exporting these values again with
+    :func:`export_shuffle_directory` gives the same files for a directory that mixvote wrote.
+    """
+
+    protinfo: ProtInfoFile
+    session: Any  # crypto.shuffle.ShuffleSession
+    pk: Any  # crypto.elgamal.PublicKey
+    width: int
+    inputs: tuple[Any, ...]  # crypto.elgamal.Ciphertext
+    hops: tuple[tuple[tuple[Any, ...], Any], ...]
+
+
+def _known_files(active: int) -> set[str]:
+    names = {
+        "version",
+        "type",
+        "auxsid",
+        "width",
+        "FullPublicKey.bt",
+        "Ciphertexts.bt",
+        "ShuffledCiphertexts.bt",
+        "proofs/activethreshold",
+        "proofs/PolynomialInExponent.bt",
+    }
+    for index in range(1, active + 1):
+        names.update(party_files(index).values())
+    return names
+
+
+def _examine(
+    files: Mapping[str, bytes],
+    protinfo_xml: str,
+    *,
+    auxsid: str | None,
+    width: int | None,
+    workers: int,
+    verify: bool,
+    progress: Callable[[Check], None] | None,
+) -> tuple[list[Check], ShuffleDirectory | None]:
+    """Run the checks in order; return them and, if every structure parsed, the directory."""
+    from crypto import shuffle, verificatum
+
+    checks = _Checks()
+    if progress is not None:
+        report = progress
+        original = checks.items
+
+        class _Tee(list[Check]):
+            def append(self, item: Check) -> None:
+                super().append(item)
+                report(item)
+
+        checks.items = _Tee(original)
+
+    hops: list[tuple[tuple[Any, ...], Any]] = []
+    try:
+        # --- protInfo.xml and the group ---------------------------------------------------
+        try:
+            info = parse_protinfo(protinfo_xml)
+        except MalformedInput as exc:
+            checks.fail("protInfo.xml", exc, fatal=True)
+        try:
+            if info.version != VMN_VERSION:
+                raise MalformedInput(f"<version> is {info.version!r}, only {VMN_VERSION} is known")
+            if info.keywidth != 1:
+                raise MalformedInput(
+                    f"<keywidth> is {info.keywidth}; only key width 1 is supported"
+                )
+            check_session_id(info.sid, "<sid>")
+            group = verificatum.group_from_string(info.pgroup)
+        except (MalformedInput, ValueError) as exc:
+            checks.fail("protInfo.xml", MalformedInput(str(exc)), fatal=True)
+        checks.ok(
+            "protInfo.xml",
+            f"sid {info.sid}, group {group.name}, {info.nopart} parties, threshold {info.thres}",
+        )
+
+        # --- the text files -------------------------------------------------------------------
+        try:
+            version = read_text_file(files, "version")
+            if version != info.version:
+                raise MalformedInput(
+                    f"version: {version!r} differs from protInfo's {info.version!r}"
+                )
+        except MalformedInput as exc:
+            checks.fail("version", exc, fatal=True)
+        checks.ok("version", version)
+        try:
+            kind = read_text_file(files, "type")
+            if kind != SHUFFLE_TYPE:
+                raise MalformedInput(f"type: {kind!r}, expected {SHUFFLE_TYPE!r}")
+        except MalformedInput as exc:
+            checks.fail("type", exc, fatal=True)
+        checks.ok("type", kind)
+        try:
+            found_auxsid = check_session_id(read_text_file(files, "auxsid"), "auxsid")
+            if auxsid is not None and found_auxsid != auxsid:
+                raise MalformedInput(
+                    f"auxsid: {found_auxsid!r} differs from the expected {auxsid!r}"
+                )
+        except MalformedInput as exc:
+            checks.fail("auxsid", exc, fatal=True)
+        checks.ok("auxsid", found_auxsid)
+        try:
+            w = parse_decimal(read_text_file(files, "width"), "width")
+            expected_width = info.width if width is None else width
+            if w != expected_width:
+                origin = "protInfo's <width>" if width is None else "the expected width"
+                raise MalformedInput(f"width: {w} differs from {origin} {expected_width}")
+        except MalformedInput as exc:
+            checks.fail("width", exc, fatal=True)
+        checks.ok("width", str(w))
+        try:
+            active = parse_decimal(
+                read_text_file(files, "proofs/activethreshold"), "activethreshold"
+            )
+            if not info.thres <= active <= info.nopart or active > MAX_PARTIES:
+                raise MalformedInput(
+                    f"proofs/activethreshold: {active} not in thres..nopart = "
+                    f"{info.thres}..{info.nopart}"
+                )
+        except MalformedInput as exc:
+            checks.fail("proofs/activethreshold", exc, fatal=True)
+        checks.ok("proofs/activethreshold", f"{active} shuffling parties")
+        if "proofs/maxciph" in files:
+            checks.fail(
+                "no pre-computation",
+                "proofs/maxciph is present: pre-computation proofs are not supported",
+                fatal=True,
+            )
+        checks.ok("no pre-computation", "proofs/maxciph absent")
+        unexpected = sorted(set(files) - _known_files(active))
+        if unexpected:
+            checks.fail(
+                "no unexpected files", f"not part of the proven chain: {', '.join(unexpected)}"
+            )
+        else:
+            checks.ok("no unexpected files")
+
+        # --- session, key, input list -----------------------------------------------------------
+        try:
+            session = shuffle.ShuffleSession(
+                group,
+                info.sid,
+                auxsid=found_auxsid,
+                version=info.version,
+                statdist=info.statdist,
+                vbitlenro=info.vbitlenro,
+                ebitlenro=info.ebitlenro,
+                prg=info.prg,
+                rohash=info.rohash,
+            )
+        except (MixvoteError, ValueError) as exc:
+            checks.fail("session parameters", MalformedInput(str(exc)), fatal=True)
+        try:
+            pk = verificatum.decode_public_key(group, _file(files, "FullPublicKey.bt"))
+        except MixvoteError as exc:
+            checks.fail("FullPublicKey.bt", exc, fatal=True)
+        checks.ok("FullPublicKey.bt", "node(g, y) with the standard generator g")
+        if "proofs/PolynomialInExponent.bt" in files:
+            try:
+                _check_polynomial(group, files["proofs/PolynomialInExponent.bt"], info.thres, pk)
+            except MixvoteError as exc:
+                checks.fail("proofs/PolynomialInExponent.bt", exc)
+            else:
+                checks.ok("proofs/PolynomialInExponent.bt", "its constant term is the public key")
+        try:
+            data = _file(files, "Ciphertexts.bt")
+            inputs = tuple(verificatum.decode_ciphertext_list(group, data, w))
+            if not inputs:
+                raise MalformedInput("Ciphertexts.bt: the input list is empty")
+        except MixvoteError as exc:
+            checks.fail("Ciphertexts.bt", exc, fatal=True)
+        n = len(inputs)
+        checks.ok("Ciphertexts.bt", f"{n} ciphertexts of width {w}")
+
+        # --- the parties, in chain order ----------------------------------------------------------
+        current: tuple[Any, ...] | None = inputs
+        last_output_bytes: bytes | None = files["Ciphertexts.bt"]
+        for index in range(1, active + 1):
+            label = f"party {party_suffix(index)}"
+            paths = party_files(index)
+            if index == active and paths["Ciphertexts"] not in files:
+                out_path = "ShuffledCiphertexts.bt"  # vmnv's fallback for the last party
+            else:
+                out_path = paths["Ciphertexts"]
+            missing = [p for key, p in paths.items() if key != "Ciphertexts" and p not in files] + (
+                [out_path] if out_path not in files else []
+            )
+            if missing:
+                checks.fail(f"{label} files", f"missing: {', '.join(missing)}")
+                current, last_output_bytes = None, None
+                continue
+            checks.ok(f"{label} files")
+            try:
+                outputs = tuple(verificatum.decode_ciphertext_list(group, files[out_path], w))
+                if len(outputs) != n:
+                    raise MalformedInput(f"{out_path}: {len(outputs)} ciphertexts, expected {n}")
+            except MixvoteError as exc:
+                checks.fail(f"{label} output {out_path}", exc)
+                current, last_output_bytes = None, None
+                continue
+            last_output_bytes = files[out_path]
+            try:
+                proof = shuffle.decode_proof(
+                    session, {k: files[p] for k, p in paths.items() if k != "Ciphertexts"}, n, w
+                )
+            except MixvoteError as exc:
+                checks.fail(f"{label} proof of shuffle", exc)
+                current = outputs
+                continue
+            hops.append((outputs, proof))
+            if current is None:
+                checks.fail(
+                    f"{label} proof of shuffle", "not checked: the party's input is unusable"
+                )
+            elif verify:
+                try:
+                    shuffle.verify_shuffle(
+                        session, pk, list(current), list(outputs), proof, workers=workers
+                    )
+                except MixvoteError as exc:
+                    checks.fail(f"{label} proof of shuffle", exc)
+                else:
+                    checks.ok(f"{label} proof of shuffle", f"{n} ciphertexts")
+            current = outputs
+
+        # --- the published final list ------------------------------------------------------------
+        if "ShuffledCiphertexts.bt" not in files:
+            checks.fail("ShuffledCiphertexts.bt", "file is missing")
+        elif last_output_bytes is None:
+            checks.fail("ShuffledCiphertexts.bt", "the last party's output is unusable")
+        elif files["ShuffledCiphertexts.bt"] != last_output_bytes:
+            checks.fail(
+                "ShuffledCiphertexts.bt",
+                InvalidProof(
+                    "ShuffledCiphertexts.bt differs from the output of the last party "
+                    f"({party_suffix(active)})"
+                ),
+            )
+        else:
+            checks.ok("ShuffledCiphertexts.bt", "equals the last proven output")
+    except _Abort:
+        return list(checks.items), None
+    if len(hops) != active or any(not c.ok for c in checks.items):
+        return list(checks.items), None
+    return list(checks.items), ShuffleDirectory(
+        protinfo=info, session=session, pk=pk, width=w, inputs=inputs, hops=tuple(hops)
+    )
+
+
+def _file(files: Mapping[str, bytes], path: str) -> bytes:
+    try:
+        return files[path]
+    except KeyError:
+        raise MalformedInput(f"{path}: file is missing") from None
+
+
+def check_shuffle_directory(
+    files: Mapping[str, bytes],
+    protinfo_xml: str,
+    *,
+    auxsid: str | None = None,
+    width: int | None = None,
+    workers: int = 1,
+    progress: Callable[[Check], None] | None = None,
+) -> DirectoryReport:
+    """Check a Verificatum shuffle-proof directory (``nizkp/<auxsid>/`` as a file map).
+
+    ``auxsid`` and ``width``, if given, are what the caller expects (``vmnv -auxsid``/``-width``);
+    otherwise the directory's auxsid is taken as found and the width must equal protInfo's.
+    Stricter than ``vmnv``: a missing proof file of an active party, a ``ShuffledCiphertexts.bt``
+    that is not the last party's output, a text file with a newline, ``proofs/maxciph``, or files
+    of parties beyond ``proofs/activethreshold`` all fail. ``progress`` sees each check as it is
+    made. The report lists every check; see :meth:`DirectoryReport.raise_for_failure`.
+    """
+    items, _ = _examine(
+        files,
+        protinfo_xml,
+        auxsid=auxsid,
+        width=width,
+        workers=workers,
+        verify=True,
+        progress=progress,
+    )
+    return DirectoryReport(tuple(items))
+
+
+def verify_shuffle_directory(
+    files: Mapping[str, bytes],
+    protinfo_xml: str,
+    *,
+    auxsid: str | None = None,
+    width: int | None = None,
+    workers: int = 1,
+) -> None:
+    """Return None if :func:`check_shuffle_directory` passes every check, else raise the first
+    failure (InvalidProof / InvalidElement / MalformedInput) naming the file or party."""
+    check_shuffle_directory(
+        files, protinfo_xml, auxsid=auxsid, width=width, workers=workers
+    ).raise_for_failure()
+
+
+def read_shuffle_directory(
+    files: Mapping[str, bytes],
+    protinfo_xml: str,
+    *,
+    auxsid: str | None = None,
+    width: int | None = None,
+) -> ShuffleDirectory:
+    """Parse a proof directory into its statement and proofs **without verifying the proofs**.
+
+    Every structural check of :func:`check_shuffle_directory` is made; the first failure raises.
+    """
+    items, parsed = _examine(
+        files, protinfo_xml, auxsid=auxsid, width=width, workers=1, verify=False, progress=None
+    )
+    DirectoryReport(tuple(items)).raise_for_failure()
+    if parsed is None:
+        raise MalformedInput("proof directory: incomplete")
+    return parsed
+
+
+def _check_polynomial(group: Any, data: bytes, thres: int, pk: Any) -> None:
+    """``proofs/PolynomialInExponent.bt`` (key-generation data, not needed by the shuffle): it
+    must be ``thres`` valid points whose constant term is the joint public key ``y``."""
+    from crypto import bytetree, verificatum
+
+    what = "proofs/PolynomialInExponent.bt"
+    points = verificatum.codec(group).decode_array(bytetree.decode(data, what), what)
+    if len(points) != thres:
+        raise MalformedInput(
+            f"proofs/PolynomialInExponent.bt: {len(points)} coefficients, expected thres = {thres}"
+        )
+    if points[0] != pk.y:
+        raise InvalidProof(
+            "proofs/PolynomialInExponent.bt: the constant term is not the public key of "
+            "FullPublicKey.bt"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Export: a mixvote cascade as a Verificatum directory
+# --------------------------------------------------------------------------------------------
+
+
+def _party_info(index: int, party: str | PartyInfo) -> PartyInfo:
+    if isinstance(party, PartyInfo):
+        return party
+    if not isinstance(party, str) or not party or party != party.strip():
+        raise ValueError(f"party_names[{index - 1}] must be a non-empty string without padding")
+    # http/hint are required by vmnv's schema and never used by it; these are placeholders in the
+    # same form as vmni writes for a local demo.
+    return PartyInfo(
+        name=party, http=f"http://localhost:{8040 + index}", hint=f"localhost:{4040 + index}"
+    )
+
+
+def export_shuffle_directory(
+    session: Any,
+    pk: Any,
+    inputs: Sequence[Any],
+    hops: Sequence[tuple[Sequence[Any], Any]],
+    party_names: Sequence[str | PartyInfo] | None = None,
+    *,
+    name: str = "mixvote",
+    descr: str = "",
+) -> dict[str, bytes]:
+    """The Verificatum files of a proven cascade: ``protInfo.xml`` and ``nizkp/<auxsid>/...``.
+
+    ``hops`` are the **accepted** hops in cascade order, each ``(outputs, proof)`` with the proof
+    made by :func:`crypto.shuffle.prove_shuffle` under ``session`` (skipped or rejected hops are not
+    parties of the proven chain and must not be passed). Party ``l`` becomes Verificatum's party
+    ``l``: nopart = thres = ``proofs/activethreshold`` = ``len(hops)``. Paths are relative to the
+    export's ``verificatum/`` directory; text files have no trailing newline and no
+    ``proofs/maxciph`` is written, so ``vmnv -shuffle -auxsid <auxsid> protInfo.xml
+    nizkp/<auxsid>`` verifies it (``verificatum-format.md`` §6). Raises ValueError on misuse.
+    """
+    from crypto import shuffle, verificatum
+
+    group = session.group
+    if pk.group is not group and pk.group.name != group.name:
+        raise ValueError("export_shuffle_directory: pk is not in the session's group")
+    if session.version != VMN_VERSION:
+        raise ValueError(f"export_shuffle_directory: session version must be {VMN_VERSION}")
+    auxsid = session.auxsid
+    try:
+        check_session_id(session.sid, "session sid")
+        check_session_id(auxsid, "session auxsid")
+    except MalformedInput as exc:
+        raise ValueError(f"export_shuffle_directory: {exc}") from None
+    if not inputs:
+        raise ValueError("export_shuffle_directory: inputs must not be empty")
+    if not hops:
+        raise ValueError("export_shuffle_directory: at least one accepted hop is needed")
+    if len(hops) > MAX_PARTIES:
+        raise ValueError(f"export_shuffle_directory: at most {MAX_PARTIES} hops")
+    width = inputs[0].width
+    n = len(inputs)
+    for i, (outputs, _proof) in enumerate(hops):
+        if len(outputs) != n:
+            raise ValueError(
+                f"export_shuffle_directory: hop {i + 1} has {len(outputs)} outputs, expected {n}"
+            )
+    if any(ct.width != width for ct in inputs) or any(
+        ct.width != width for outputs, _ in hops for ct in outputs
+    ):
+        raise ValueError("export_shuffle_directory: all ciphertexts must have one width")
+    if party_names is None:
+        party_names = [f"Party{party_suffix(i)}" for i in range(1, len(hops) + 1)]
+    if len(party_names) != len(hops):
+        raise ValueError(
+            f"export_shuffle_directory: {len(party_names)} party names for {len(hops)} hops"
+        )
+    parties = tuple(_party_info(i, p) for i, p in enumerate(party_names, start=1))
+    active = len(hops)
+    info = ProtInfoFile(
+        version=VMN_VERSION,
+        sid=session.sid,
+        name=name,
+        descr=descr,
+        nopart=active,
+        statdist=session.statdist,
+        bullboard=DEFAULT_BULLBOARD,
+        thres=active,
+        pgroup=verificatum.group_string(group),
+        keywidth=1,
+        vbitlen=128,
+        vbitlenro=session.vbitlenro,
+        ebitlen=128,
+        ebitlenro=session.ebitlenro,
+        prg=session.prg,
+        rohash=session.rohash,
+        corr="noninteractive",
+        width=width,
+        maxciph=0,
+        parties=parties,
+    )
+    text = render_protinfo(info)
+    if parse_protinfo(text) != info:
+        raise ValueError(
+            "export_shuffle_directory: name, descr or a party field does not survive "
+            "protInfo.xml (whitespace around a value?)"
+        )
+    base = f"nizkp/{auxsid}/"
+    out: dict[str, bytes] = {"protInfo.xml": text.encode("utf-8")}
+    out[base + "version"] = VMN_VERSION.encode()
+    out[base + "type"] = SHUFFLE_TYPE.encode()
+    out[base + "auxsid"] = auxsid.encode()
+    out[base + "width"] = str(width).encode()
+    out[base + "FullPublicKey.bt"] = verificatum.encode_public_key(pk)
+    out[base + "Ciphertexts.bt"] = verificatum.encode_ciphertext_list(group, list(inputs))
+    out[base + "proofs/activethreshold"] = str(active).encode()
+    last = b""
+    for index, (outputs, proof) in enumerate(hops, start=1):
+        paths = party_files(index)
+        encoded = shuffle.encode_proof(session, proof)
+        for key in ("PermutationCommitment", "PoSCommitment", "PoSReply"):
+            out[base + paths[key]] = encoded[key]
+        last = verificatum.encode_ciphertext_list(group, list(outputs))
+        out[base + paths["Ciphertexts"]] = last
+    out[base + "ShuffledCiphertexts.bt"] = last
+    return out
+
+
+def split_export(
+    export: Mapping[str, bytes], auxsid: str | None = None
+) -> tuple[str, dict[str, bytes]]:
+    """``(protInfo.xml text, proof-directory file map)`` of an export made by
+    :func:`export_shuffle_directory` (or a set laid out as ``protInfo.xml`` + ``nizkp/<auxsid>/``).
+    ``auxsid`` picks the directory when there are several."""
+    if "protInfo.xml" not in export:
+        raise MalformedInput("export: protInfo.xml is missing")
+    dirs = sorted({p.split("/")[1] for p in export if p.startswith("nizkp/") and p.count("/") >= 2})
+    if auxsid is None:
+        if len(dirs) != 1:
+            raise MalformedInput(f"export: expected one nizkp/<auxsid>/ directory, found {dirs}")
+        auxsid = dirs[0]
+    elif auxsid not in dirs:
+        raise MalformedInput(f"export: no directory nizkp/{auxsid}/")
+    prefix = f"nizkp/{auxsid}/"
+    try:
+        text = export["protInfo.xml"].decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedInput("protInfo.xml: not UTF-8") from None
+    return text, {p[len(prefix) :]: data for p, data in export.items() if p.startswith(prefix)}
+
+
+def export_directory(directory: ShuffleDirectory, *, name: str | None = None) -> dict[str, bytes]:
+    """Export a parsed directory again (``read_shuffle_directory`` → files)."""
+    info = directory.protinfo
+    return export_shuffle_directory(
+        directory.session,
+        directory.pk,
+        directory.inputs,
+        directory.hops,
+        info.parties,
+        name=info.name if name is None else name,
+        descr=info.descr,
+    )
+
+
+__all__ = [
+    "Check",
+    "DirectoryReport",
+    "PartyInfo",
+    "ProtInfoFile",
+    "ShuffleDirectory",
+    "check_shuffle_directory",
+    "export_directory",
+    "export_shuffle_directory",
+    "parse_protinfo",
+    "party_files",
+    "read_shuffle_directory",
+    "render_protinfo",
+    "split_export",
+    "verify_shuffle_directory",
+]
