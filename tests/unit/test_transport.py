@@ -1,0 +1,177 @@
+"""Node identities (Ed25519 + X25519) and the sealed share transport of crypto.transport."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.errors import InvalidElement, InvalidProof, MalformedInput
+from crypto.transport import (
+    PRIVATE_IDENTITY_SIZE,
+    PUBLIC_IDENTITY_SIZE,
+    SEAL_OVERHEAD,
+    NodeIdentity,
+    PublicIdentity,
+    seal,
+    share_associated_data,
+    verify_signature,
+)
+
+
+@pytest.fixture
+def alice() -> NodeIdentity:
+    return NodeIdentity.generate(random.Random(1))
+
+
+@pytest.fixture
+def bob() -> NodeIdentity:
+    return NodeIdentity.generate(random.Random(2))
+
+
+# --- identities ---------------------------------------------------------------------------------
+def test_identity_round_trips(alice: NodeIdentity) -> None:
+    raw = alice.to_bytes()
+    assert len(raw) == PRIVATE_IDENTITY_SIZE
+    again = NodeIdentity.from_bytes(raw)
+    assert again.to_bytes() == raw
+    assert again.public == alice.public
+    pub = alice.public_bytes()
+    assert len(pub) == PUBLIC_IDENTITY_SIZE
+    assert PublicIdentity.from_bytes(pub) == alice.public
+    assert pub == alice.public.signing_key + alice.public.encryption_key
+
+
+def test_identity_generation_is_pinned_by_rng_and_fresh_otherwise() -> None:
+    a = NodeIdentity.generate(random.Random(7)).to_bytes()
+    assert NodeIdentity.generate(random.Random(7)).to_bytes() == a
+    assert NodeIdentity.generate(random.Random(8)).to_bytes() != a
+    assert NodeIdentity.generate().to_bytes() != NodeIdentity.generate().to_bytes()
+
+
+def test_repr_does_not_leak_private_keys(alice: NodeIdentity) -> None:
+    text = repr(alice)
+    raw = alice.to_bytes()
+    assert raw[:32].hex()[:16] not in text and raw[32:].hex()[:16] not in text
+
+
+@pytest.mark.parametrize("size", [0, 63, 65])
+def test_identity_decoding_rejects_wrong_lengths(size: int) -> None:
+    with pytest.raises(MalformedInput):
+        NodeIdentity.from_bytes(bytes(size))
+    with pytest.raises(MalformedInput):
+        PublicIdentity.from_bytes(bytes(size))
+
+
+def test_public_identity_rejects_non_bytes() -> None:
+    with pytest.raises(MalformedInput):
+        PublicIdentity.from_bytes("00" * 64)  # type: ignore[arg-type]
+
+
+# --- signatures ---------------------------------------------------------------------------------
+def test_signature_verifies(alice: NodeIdentity) -> None:
+    sig = alice.sign(b"entry 17")
+    assert len(sig) == 64
+    assert verify_signature(alice.public, b"entry 17", sig) is None
+    assert verify_signature(alice.public_bytes(), b"entry 17", sig) is None
+
+
+def test_signature_rejections(alice: NodeIdentity, bob: NodeIdentity) -> None:
+    sig = alice.sign(b"entry 17")
+    with pytest.raises(InvalidProof, match="does not verify"):
+        verify_signature(alice.public, b"entry 18", sig)
+    with pytest.raises(InvalidProof):
+        verify_signature(bob.public, b"entry 17", sig)
+    tampered = bytes([sig[0] ^ 1]) + sig[1:]
+    with pytest.raises(InvalidProof):
+        verify_signature(alice.public, b"entry 17", tampered)
+    with pytest.raises(MalformedInput):
+        verify_signature(alice.public, b"entry 17", sig[:-1])
+    with pytest.raises(MalformedInput):
+        verify_signature(alice.public_bytes()[:-1], b"entry 17", sig)
+
+
+# --- sealed shares ------------------------------------------------------------------------------
+AD = share_associated_data("election-1", 2, 5)
+
+
+def test_seal_open_round_trip(bob: NodeIdentity) -> None:
+    sealed = seal(bob.public, b"a secret share", AD, random.Random(3))
+    assert len(sealed) == len(b"a secret share") + SEAL_OVERHEAD
+    assert bob.open(sealed, AD) == b"a secret share"
+    # raw X25519 key works too
+    assert bob.open(seal(bob.public.encryption_key, b"x", AD), AD) == b"x"
+
+
+def test_seal_is_pinned_by_rng_and_uses_a_fresh_ephemeral_key(bob: NodeIdentity) -> None:
+    a = seal(bob.public, b"share", AD, random.Random(3))
+    assert seal(bob.public, b"share", AD, random.Random(3)) == a
+    b = seal(bob.public, b"share", AD)
+    c = seal(bob.public, b"share", AD)
+    assert a[:32] != b[:32] != c[:32]
+    assert b != c
+
+
+def test_tampered_sealed_message_is_rejected_at_every_byte(bob: NodeIdentity) -> None:
+    sealed = seal(bob.public, b"0123456789abcdef0123456789abcdef", AD, random.Random(4))
+    for pos in range(len(sealed)):
+        tampered = bytearray(sealed)
+        tampered[pos] ^= 0x01
+        with pytest.raises(InvalidProof):
+            bob.open(bytes(tampered), AD)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        share_associated_data("election-2", 2, 5),  # replayed into another election
+        share_associated_data("election-1", 3, 5),  # presented as another dealer's
+        share_associated_data("election-1", 2, 4),  # presented as addressed to someone else
+        b"",
+    ],
+)
+def test_wrong_associated_data_is_rejected(bob: NodeIdentity, other: bytes) -> None:
+    sealed = seal(bob.public, b"share", AD, random.Random(5))
+    with pytest.raises(InvalidProof, match="authentication failed"):
+        bob.open(sealed, other)
+
+
+def test_wrong_recipient_cannot_open(alice: NodeIdentity, bob: NodeIdentity) -> None:
+    sealed = seal(bob.public, b"share", AD, random.Random(6))
+    with pytest.raises(InvalidProof):
+        alice.open(sealed, AD)
+
+
+def test_malformed_sealed_messages(bob: NodeIdentity) -> None:
+    with pytest.raises(MalformedInput):
+        bob.open(bytes(SEAL_OVERHEAD - 1), AD)
+    # an all-zero ephemeral key is a low-order point: the shared secret would be zero
+    with pytest.raises(InvalidProof, match="low-order"):
+        bob.open(bytes(SEAL_OVERHEAD + 4), AD)
+
+
+def test_seal_refuses_low_order_or_malformed_recipient() -> None:
+    with pytest.raises(InvalidElement, match="low-order"):
+        seal(bytes(32), b"share", AD)
+    with pytest.raises(MalformedInput):
+        seal(bytes(31), b"share", AD)
+
+
+def test_associated_data_is_injective() -> None:
+    # length-prefixed election ids: "a" + dealer 1 never collides with another split
+    seen = {
+        share_associated_data(e, d, r)
+        for e in ("", "a", "ab", "a\x00")
+        for d in (1, 2, 256)
+        for r in (1, 2, 256)
+    }
+    assert len(seen) == 4 * 3 * 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(max_size=200), st.binary(max_size=40), st.integers(0, 2**32))
+def test_seal_round_trip_property(plaintext: bytes, ad: bytes, seed: int) -> None:
+    who = NodeIdentity.generate(random.Random(seed))
+    assert who.open(seal(who.public, plaintext, ad, random.Random(seed + 1)), ad) == plaintext
