@@ -1,0 +1,176 @@
+"""Spread batch group work over a process pool.
+
+Group methods stay single-process; the hot paths (re-encrypting or proving over thousands of
+ciphertexts) call :func:`batch_mul` / :func:`batch_base_mul` here with a worker count. With
+``workers <= 1`` everything runs in the calling process (no pool, no pickling). Otherwise the
+work is cut into ``workers`` contiguous chunks and sent to a cached
+``concurrent.futures.ProcessPoolExecutor`` (fork start method on Linux): one pool per worker count
+and per process, reused across calls and shut down at interpreter exit. Groups travel to the
+workers by name (``Group.__reduce__``), elements and scalars as bytes and ints, so a chunk costs
+one pickle round trip.
+
+Pure computation: no I/O. Results come back in input order, and equal those of the
+single-process path exactly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from crypto.groups.base import Element, Group
+
+R = TypeVar("R")
+
+_POOLS: dict[tuple[int, int], ProcessPoolExecutor] = {}
+_LOCK = threading.Lock()
+_ATEXIT_REGISTERED = False
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunked(n: int, workers: int) -> list[slice]:
+    """Cut ``range(n)`` into ``min(workers, n)`` contiguous slices whose sizes differ by <= 1."""
+    if n < 0:
+        raise ValueError(f"chunked: n must be non-negative, got {n}")
+    if workers < 1:
+        raise ValueError(f"chunked: workers must be at least 1, got {workers}")
+    parts = min(workers, n)
+    if parts == 0:
+        return []
+    size, extra = divmod(n, parts)
+    out: list[slice] = []
+    start = 0
+    for i in range(parts):
+        stop = start + size + (1 if i < extra else 0)
+        out.append(slice(start, stop))
+        start = stop
+    return out
+
+
+def _in_worker() -> bool:
+    # A pool worker never starts pools of its own (no fork bombs from nested pmap calls).
+    return multiprocessing.parent_process() is not None
+
+
+def get_pool(workers: int) -> ProcessPoolExecutor:
+    """The cached pool with ``workers`` processes for this process (created on first use)."""
+    global _ATEXIT_REGISTERED
+    if workers < 2:
+        raise ValueError(f"get_pool: a pool needs at least 2 workers, got {workers}")
+    key = (os.getpid(), workers)
+    with _LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            context = (
+                multiprocessing.get_context("fork")
+                if "fork" in multiprocessing.get_all_start_methods()
+                else None
+            )
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _POOLS[key] = pool
+            if not _ATEXIT_REGISTERED:
+                atexit.register(shutdown_pools)
+                _ATEXIT_REGISTERED = True
+        return pool
+
+
+def shutdown_pools() -> None:
+    """Shut down every pool this process created (also registered to run at exit)."""
+    with _LOCK:
+        mine = [k for k in _POOLS if k[0] == os.getpid()]
+        pools = [_POOLS.pop(k) for k in mine]
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def pool_count() -> int:
+    """How many pools this process holds (for tests and diagnostics)."""
+    with _LOCK:
+        return sum(1 for k in _POOLS if k[0] == os.getpid())
+
+
+def pmap(fn: Callable[..., R], arg_tuples: Sequence[tuple[Any, ...]], workers: int) -> list[R]:
+    """``[fn(*args) for args in arg_tuples]``, over a process pool when ``workers > 1``.
+
+    ``fn`` must be a module-level function (it is pickled by reference). Results keep the order
+    of ``arg_tuples``; an exception in a worker is re-raised here. A pool whose worker died is
+    discarded, so the next call starts a fresh one.
+    """
+    if workers < 1:
+        raise ValueError(f"pmap: workers must be at least 1, got {workers}")
+    if workers == 1 or len(arg_tuples) <= 1 or _in_worker():
+        return [fn(*args) for args in arg_tuples]
+    pool = get_pool(workers)
+    try:
+        futures = [pool.submit(fn, *args) for args in arg_tuples]
+        return [f.result() for f in futures]
+    except BrokenProcessPool:
+        with _LOCK:
+            if _POOLS.get((os.getpid(), workers)) is pool:
+                del _POOLS[(os.getpid(), workers)]
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+def _mul_chunk(group: Group, points: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
+    return group.batch_mul(points, scalars)
+
+
+def _base_mul_chunk(group: Group, scalars: Sequence[int]) -> list[Element]:
+    return group.batch_base_mul(scalars)
+
+
+def _mul_fixed_chunk(group: Group, point: Element, scalars: Sequence[int]) -> list[Element]:
+    return group.batch_mul_fixed(point, scalars)
+
+
+def _concat(parts: list[list[Element]]) -> list[Element]:
+    out: list[Element] = []
+    for part in parts:
+        out.extend(part)
+    return out
+
+
+def batch_mul(
+    group: Group, points: Sequence[Element], scalars: Sequence[int], workers: int = 1
+) -> list[Element]:
+    """``[k_i·P_i]`` computed by ``group.batch_mul`` over ``workers`` processes."""
+    if len(points) != len(scalars):
+        raise ValueError("batch_mul: points and scalars differ in length")
+    if workers <= 1:
+        return group.batch_mul(points, scalars)
+    chunks = chunked(len(points), workers)
+    args = [(group, list(points[c]), list(scalars[c])) for c in chunks]
+    return _concat(pmap(_mul_chunk, args, workers))
+
+
+def batch_base_mul(group: Group, scalars: Sequence[int], workers: int = 1) -> list[Element]:
+    """``[k_i·g]`` computed by ``group.batch_base_mul`` over ``workers`` processes."""
+    if workers <= 1:
+        return group.batch_base_mul(scalars)
+    chunks = chunked(len(scalars), workers)
+    return _concat(pmap(_base_mul_chunk, [(group, list(scalars[c])) for c in chunks], workers))
+
+
+def batch_mul_fixed(
+    group: Group, point: Element, scalars: Sequence[int], workers: int = 1
+) -> list[Element]:
+    """``[k_i·P]`` for one fixed P, computed by ``group.batch_mul_fixed`` over ``workers``."""
+    if workers <= 1:
+        return group.batch_mul_fixed(point, scalars)
+    chunks = chunked(len(scalars), workers)
+    args = [(group, point, list(scalars[c])) for c in chunks]
+    return _concat(pmap(_mul_fixed_chunk, args, workers))
