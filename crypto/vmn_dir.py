@@ -164,17 +164,13 @@ def parse_protinfo(text: str) -> ProtInfoFile:
         if len(elem) != len(PARTY_FIELDS):
             raise MalformedInput(f"protInfo.xml: party[{i + 1}] has unexpected extra elements")
         parties.append(PartyInfo(**pv))
-    ints: dict[str, int] = {}
+    kwargs: dict[str, Any] = {k: v for k, v in values.items() if k not in _INT_FIELDS}
     for key in _INT_FIELDS:
         raw = values[key]
         if not (raw == "0" or _DECIMAL_RE.fullmatch(raw)):
             raise MalformedInput(f"protInfo.xml: <{key}> must be a decimal integer, got {raw!r}")
-        ints[key] = int(raw)
-    info = ProtInfoFile(
-        **{k: v for k, v in values.items() if k not in _INT_FIELDS},
-        **ints,
-        parties=tuple(parties),
-    )
+        kwargs[key] = int(raw)
+    info = ProtInfoFile(**kwargs, parties=tuple(parties))
     if info.nopart < 1 or len(info.parties) != info.nopart:
         raise MalformedInput(
             f"protInfo.xml: <nopart> is {info.nopart} but there are "
@@ -182,9 +178,9 @@ def parse_protinfo(text: str) -> ProtInfoFile:
         )
     if not 1 <= info.thres <= info.nopart:
         raise MalformedInput(f"protInfo.xml: <thres> {info.thres} not in 1..nopart={info.nopart}")
-    for key in fields(used):
-        if getattr(used, key.name) != getattr(info, key.name):
-            raise MalformedInput(f"protInfo.xml: <{key.name}> is ambiguous")
+    for used_field in fields(used):
+        if getattr(used, used_field.name) != getattr(info, used_field.name):
+            raise MalformedInput(f"protInfo.xml: <{used_field.name}> is ambiguous")
     return info
 
 
@@ -504,6 +500,11 @@ def _examine(
                 prg=info.prg,
                 rohash=info.rohash,
             )
+            if session.pgroup != info.pgroup:
+                # ρ hashes the whole pgroup string; mixvote derives it from the group.
+                raise MalformedInput(
+                    f"<pgroup> is not the canonical string of {group.name} ({session.pgroup!r})"
+                )
         except (MixvoteError, ValueError) as exc:
             checks.fail("session parameters", MalformedInput(str(exc)), fatal=True)
         try:

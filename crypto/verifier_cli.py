@@ -1,0 +1,213 @@
+"""``mixverify``: the standalone verifier's command line.
+
+This is the one module of ``crypto/`` that reads files: it parses the arguments, reads the
+directory into a file map, calls the pure verifiers (:mod:`crypto.vmn_dir`) and maps the outcome to
+an exit status — 0 accepted, 1 rejected (a check failed), 2 usage error or unreadable input.
+
+Modes (subcommand-free, so that ``mixverify RECORD_DIR`` can be the main mode):
+
+* ``mixverify --verificatum DIR [--protinfo FILE] [--auxsid X] [--width W] [--json] [--workers K]``
+  verifies a Verificatum shuffle-proof directory with mixvote's own code (``docs/verificatum.md``).
+  ``DIR`` is the proof directory ``nizkp/<auxsid>/`` or the directory that holds ``protInfo.xml``
+  and ``nizkp/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from crypto.errors import MixvoteError
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+#: Refuse to read more than this from a directory (a proof for 10^6 ciphertexts is ~0.5 GB).
+MAX_DIRECTORY_BYTES = 4 * 2**30
+
+
+class UsageError(Exception):
+    """A problem with the arguments or the files named, reported with exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mixverify",
+        description=(
+            "Verify mixvote election records and Verificatum shuffle proofs, offline. "
+            "With --verificatum DIR, check a Verificatum Mix-Net 3.1.0 shuffle-proof directory "
+            "(nizkp/<auxsid>/, with protInfo.xml beside it) using mixvote's own verifier, which "
+            "is stricter than Verificatum's vmnv. Exit status: 0 accepted, 1 rejected, 2 usage "
+            "error or unreadable input."
+        ),
+    )
+    parser.add_argument(
+        "record_dir", nargs="?", metavar="RECORD_DIR", help="an exported election record directory"
+    )
+    parser.add_argument(
+        "--verificatum",
+        metavar="DIR",
+        type=Path,
+        help="a Verificatum proof directory (nizkp/<auxsid>/) or the directory holding "
+        "protInfo.xml and nizkp/",
+    )
+    parser.add_argument(
+        "--protinfo",
+        metavar="FILE",
+        type=Path,
+        help="the protInfo.xml to use (default: found beside DIR, or two levels up)",
+    )
+    parser.add_argument(
+        "--auxsid",
+        metavar="X",
+        help="the expected auxiliary session id (default: the directory's name under nizkp/, "
+        "else whatever the auxsid file says)",
+    )
+    parser.add_argument(
+        "--width", metavar="W", type=int, help="the expected ciphertext width (default: protInfo's)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead")
+    parser.add_argument(
+        "--workers", metavar="K", type=int, default=1, help="worker processes for the proofs"
+    )
+    return parser
+
+
+def read_directory(root: Path, limit: int = MAX_DIRECTORY_BYTES) -> dict[str, bytes]:
+    """Every regular file under ``root`` as a file map (``/``-separated relative paths)."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            raise UsageError(f"{path}: symbolic links are not followed; copy the file instead")
+        if not path.is_file():
+            continue
+        total += path.stat().st_size
+        if total > limit:
+            raise UsageError(f"{root}: more than {limit} bytes of files")
+        files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def locate_verificatum(
+    directory: Path, protinfo: Path | None, auxsid: str | None
+) -> tuple[Path, Path, str | None]:
+    """``(proof directory, protInfo.xml, expected auxsid or None)`` for the arguments given."""
+    directory = directory.resolve()
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory")
+    nizkp = directory / "nizkp"
+    if not (directory / "version").exists() and nizkp.is_dir():
+        # The set's root directory: pick nizkp/<auxsid>.
+        subdirs = sorted(p.name for p in nizkp.iterdir() if p.is_dir())
+        if auxsid is not None:
+            if auxsid not in subdirs:
+                raise UsageError(f"{nizkp}: no directory for auxsid {auxsid!r} (found {subdirs})")
+            chosen = auxsid
+        elif len(subdirs) == 1:
+            chosen = subdirs[0]
+        else:
+            raise UsageError(f"{nizkp}: proof directories {subdirs}; pick one with --auxsid")
+        directory = nizkp / chosen
+    if protinfo is None:
+        candidates = [
+            directory / "protInfo.xml",
+            directory.parent / "protInfo.xml",
+            directory.parent.parent / "protInfo.xml",
+        ]
+        found = [c for c in candidates if c.is_file()]
+        if not found:
+            raise UsageError(
+                f"no protInfo.xml beside {directory} (looked in it and two levels up); "
+                "name one with --protinfo FILE"
+            )
+        protinfo = found[0]
+    elif not protinfo.is_file():
+        raise UsageError(f"{protinfo}: no such file")
+    if auxsid is None and directory.parent.name == "nizkp":
+        auxsid = directory.name  # the directory name binds the auxsid file
+    return directory, protinfo, auxsid
+
+
+def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
+    """The ``--verificatum`` mode: check a Verificatum proof directory and report."""
+    from crypto.vmn_dir import Check, check_shuffle_directory
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.width is not None and args.width < 1:
+        raise UsageError("--width must be at least 1")
+    directory, protinfo_path, auxsid = locate_verificatum(
+        args.verificatum, args.protinfo, args.auxsid
+    )
+    files = read_directory(directory)
+    if protinfo_path.resolve().parent == directory:
+        files.pop("protInfo.xml", None)  # the protocol file itself, not part of the proofs
+    try:
+        protinfo_xml = protinfo_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        protinfo_xml = "\x00"  # reported by the verifier as malformed XML, like any other defect
+
+    def show(check: Check) -> None:
+        status = "ok  " if check.ok else "FAIL"
+        detail = f"  {check.detail}" if check.detail else ""
+        print(f"{status}  {check.name}{detail}", file=out, flush=True)
+
+    if not args.json:
+        print(f"Verificatum proof directory {directory}", file=out)
+        print(f"protInfo.xml {protinfo_path}", file=out)
+    report = check_shuffle_directory(
+        files,
+        protinfo_xml,
+        auxsid=auxsid,
+        width=args.width,
+        workers=args.workers,
+        progress=None if args.json else show,
+    )
+    verdict = "accepted" if report.ok else "rejected"
+    if args.json:
+        doc = {
+            "mode": "verificatum",
+            "directory": str(directory),
+            "protinfo": str(protinfo_path),
+            "verdict": verdict,
+            "checks": [c.as_dict() for c in report.checks],
+        }
+        print(json.dumps(doc, indent=2), file=out)
+    else:
+        failures = len(report.failures)
+        summary = "" if report.ok else f" ({failures} check{'s' if failures != 1 else ''} failed)"
+        print(f"VERDICT: {verdict.upper()}{summary}", file=out)
+    return EXIT_OK if report.ok else EXIT_REJECTED
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the ``mixverify`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    stream = sys.stdout if out is None else out
+    try:
+        if args.verificatum is not None:
+            if args.record_dir is not None:
+                raise UsageError("give either RECORD_DIR or --verificatum DIR, not both")
+            return run_verificatum(args, stream)
+        raise UsageError("nothing to verify: give --verificatum DIR")
+    except UsageError as exc:
+        print(f"mixverify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"mixverify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MixvoteError as exc:
+        print(f"mixverify: rejected: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
