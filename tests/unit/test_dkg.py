@@ -194,7 +194,7 @@ def ints_in(
 ) -> set[int]:
     """Every int reachable from ``obj`` (skipping groups, enums and the named attributes)."""
     seen = set() if seen is None else seen
-    if isinstance(obj, bool) or isinstance(obj, (bytes, str, Group, enum.Enum)) or obj is None:
+    if isinstance(obj, (bool, bytes, str, Group, enum.Enum)) or obj is None:
         return set()
     if isinstance(obj, int):
         return {obj}
@@ -243,7 +243,7 @@ def test_dealer_forgets_its_polynomial_after_dealing() -> None:
     deal = p.deal()
     state = ints_in(p, PUBLIC_STATE)
     # The evaluations f(1..n) are kept (for responses); a_0 = f(0) is not.
-    f = {i: v for i, v in p._outgoing.items()}  # noqa: SLF001 - white-box check
+    f = {i: v for i, v in p._outgoing.items()}  # white-box check
     a0 = sum(lagrange_at_zero([1, 2, 3], i, g.order) * f[i] for i in (1, 2, 3)) % g.order
     assert g.base_mul(a0) == deal.commitments[0]
     assert a0 not in state
@@ -293,14 +293,12 @@ def test_dealer_with_a_standing_complaint_is_disqualified(answer: str) -> None:
         return deals
 
     def tamper_response(run: Run, responses: Responses) -> Responses:
-        g = run.params.group
         if answer == "wrong":
             responses[2] = ResponseMsg(run.params, 2, ((4, 999),))
         elif answer == "missing":
             responses[2] = ResponseMsg(run.params, 2, ())
         else:
             del responses[2]
-        assert g is not None
         return responses
 
     run = drive(tamper_deals=tamper_deal, tamper_responses=tamper_response)
@@ -404,7 +402,7 @@ def test_fewer_than_t_qualified_aborts() -> None:
 
 # --- protocol misuse ---------------------------------------------------------------------------
 def test_out_of_order_calls_are_protocol_violations() -> None:
-    params, _, parts = make(n=3, t=2)
+    _, _, parts = make(n=3, t=2)
     p = parts[1]
     with pytest.raises(ProtocolViolation, match="on_deals"):
         p.on_deals({})
@@ -427,7 +425,7 @@ def test_out_of_order_calls_are_protocol_violations() -> None:
 
 
 def test_relayed_own_message_must_be_the_one_sent() -> None:
-    params, _, parts = make(n=3, t=2)
+    _, _, parts = make(n=3, t=2)
     deals = {i: q.deal() for i, q in parts.items()}
     forged = {**deals, 1: dataclasses.replace(deals[1], commitments=deals[2].commitments)}
     with pytest.raises(ProtocolViolation, match="not the one I sent"):
