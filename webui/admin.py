@@ -1,0 +1,175 @@
+"""The admin console: sign in with the admin token, create elections (credentials downloadable as
+CSV), enrol nodes, watch which are connected, open and close voting, start mixing, publish, and
+cast random test ballots for demos. Every form carries the session's CSRF token (checked for all
+POSTs in :mod:`webui.security`) and every page needs an admin session."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as WResponse
+
+from crypto.errors import MalformedInput, MixvoteError
+from webui.public import check_eid
+from webui.security import admin_required, services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Groups the browser booth can encrypt for (webui/static/js/mixvote-crypto.js).
+BROWSER_GROUPS = ("secp256k1", "P-256", "ristretto255")
+
+ACTIONS = {
+    "open": ("open_voting", "Voting will open."),
+    "close": ("close_voting", "Voting will close."),
+    "mix": ("start_mixing", "Mixing has been started."),
+    "publish": ("publish", "Decryption and publication have been started."),
+}
+
+
+def available_groups() -> list[str]:
+    from crypto.groups import GROUPS
+
+    return [g for g in BROWSER_GROUPS if g in GROUPS]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after sign-in (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> tuple[str, int] | WResponse:
+    error = None
+    if request.method == "POST":
+        if services().check_admin_token(request.form.get("token", "")):
+            session.clear()
+            session["admin"] = True
+            return redirect(_safe_next(request.args.get("next")))
+        error = "That is not the admin token."
+    return render_template("admin_login.html", error=error), (403 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> WResponse:
+    session.pop("admin", None)
+    return redirect(url_for("public.index"))
+
+
+@bp.get("/")
+@admin_required
+def dashboard() -> str:
+    return render_template("admin_dashboard.html", elections=services().list_elections())
+
+
+def _int_field(form: Any, name: str, default: int) -> int:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise MalformedInput(f"{name}: an integer, got {raw[:20]!r}") from None
+
+
+@bp.route("/elections/new", methods=["GET", "POST"])
+@admin_required
+def new_election() -> tuple[str, int] | WResponse:
+    form = request.form
+    error = None
+    if request.method == "POST":
+        choices = [c.strip() for c in form.get("choices", "").splitlines() if c.strip()]
+        try:
+            created = services().create_election(
+                title=form.get("title", "").strip(),
+                question=form.get("question", "").strip(),
+                choices=choices,
+                group=form.get("group", "secp256k1"),
+                n=_int_field(form, "n", 3),
+                t=_int_field(form, "t", 2),
+                voters=_int_field(form, "voters", 10),
+                width=_int_field(form, "width", 1),
+            )
+        except MixvoteError as exc:
+            error = str(exc)
+        else:
+            flash(f"Election {created['id']} created with {created['voters']} voter credentials.")
+            return redirect(url_for("admin.election", eid=created["id"]))
+    return render_template("admin_new.html", form=form, groups=available_groups(),
+                           error=error), (400 if error else 200)
+
+
+@bp.get("/elections/<eid>")
+@admin_required
+def election(eid: str) -> str:
+    svc = services()
+    e = svc.get_election(check_eid(eid))
+    return render_template("admin_election.html", e=e, connected=svc.connected_nodes(eid),
+                           token=session.pop("enrol_token", None))
+
+
+@bp.get("/elections/<eid>/credentials.csv")
+@admin_required
+def credentials_csv(eid: str) -> Response:
+    creds = services().voter_credentials(check_eid(eid))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["voter_id", "credential"])
+    for c in creds:
+        writer.writerow([c["voter_id"], c["secret"]])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{eid}-credentials.csv"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/elections/<eid>/enrol")
+@admin_required
+def enrol(eid: str) -> WResponse:
+    key = request.form.get("public_key", "").strip() or None
+    position = _int_field(request.form, "position", 0) or None
+    try:
+        got = services().enrol_node(check_eid(eid), key, position)
+    except MixvoteError as exc:
+        flash(f"Enrolment failed: {exc}", "error")
+    else:
+        if got.get("token"):
+            session["enrol_token"] = {"position": got["position"], "token": got["token"]}
+        flash(f"Node position {got['position']} enrolled.")
+    return redirect(url_for("admin.election", eid=eid))
+
+
+@bp.post("/elections/<eid>/action/<action>")
+@admin_required
+def action(eid: str, action: str) -> WResponse:
+    if action not in ACTIONS:
+        return redirect(url_for("admin.election", eid=check_eid(eid)))
+    method, message = ACTIONS[action]
+    try:
+        getattr(services(), method)(check_eid(eid))
+    except MixvoteError as exc:
+        flash(f"{action}: {exc}", "error")
+    else:
+        flash(message)
+    return redirect(url_for("admin.election", eid=eid))
+
+
+@bp.post("/elections/<eid>/test-ballots")
+@admin_required
+def test_ballots(eid: str) -> WResponse:
+    try:
+        count = _int_field(request.form, "count", 0)
+        svc = services()
+        n_choices = len(svc.get_election(check_eid(eid)).get("choices") or [None])
+        rng = secrets.SystemRandom()
+        got = svc.generate_test_ballots(eid, count, lambda _i: rng.randrange(n_choices))
+    except MixvoteError as exc:
+        flash(f"Test ballots: {exc}", "error")
+    else:
+        expected = ", ".join(f"{k}: {v}" for k, v in sorted(got.get("expected", {}).items()))
+        flash(f"{got['cast']} random test ballots cast ({expected or 'none'}).")
+    return redirect(url_for("admin.election", eid=eid))

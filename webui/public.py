@@ -1,0 +1,148 @@
+"""Pages for everyone: the election list, an election's page (phase, live mixing view), the
+bulletin board with receipt look-up, and the results with their charts and downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from webui.charts import bar_chart, flatten_timings
+from webui.security import services
+
+bp = Blueprint("public", __name__)
+
+ELECTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TRACKER = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def check_eid(eid: str) -> str:
+    """Election ids in URLs are short tokens; anything else is a 404 before the services see it."""
+    if not ELECTION_ID.match(eid):
+        abort(404)
+    return eid
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[str, int, dict[str, str]]:
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("index.html", elections=services().list_elections())
+
+
+@bp.get("/elections/<eid>")
+def election(eid: str) -> str:
+    e = services().get_election(check_eid(eid))
+    ws_path = current_app.config["STATUS_WS_PATH"].format(eid=eid)
+    return render_template("election.html", e=e, ws_path=ws_path,
+                           timings=flatten_timings(e.get("timings") or {}))
+
+
+@bp.get("/elections/<eid>/board")
+def board(eid: str) -> str:
+    svc = services()
+    e = svc.get_election(check_eid(eid))
+    try:
+        offset = max(0, int(request.args.get("offset", 0)))
+    except ValueError:
+        offset = 0
+    page = svc.board(eid, offset=offset, limit=50)
+    receipt = request.args.get("receipt", "").strip()
+    found: dict[str, Any] | None = None
+    receipt_error = None
+    if receipt:
+        if TRACKER.match(receipt):
+            found = svc.find_receipt(eid, receipt.lower())
+            if found is None:
+                receipt_error = "No ballot with this receipt is on the board."
+        else:
+            receipt_error = "A receipt is 64 hexadecimal characters."
+    return render_template("board.html", e=e, page=page, receipt=receipt, found=found,
+                           receipt_error=receipt_error)
+
+
+@bp.get("/elections/<eid>/results")
+def results(eid: str) -> str:
+    svc = services()
+    e = svc.get_election(check_eid(eid))
+    res = svc.results(eid)
+    rows = current_app.config["PREVIEW_ROWS"]
+    tally_chart = timing_chart = None
+    if res is not None:
+        counts = res.get("counts") or {}
+        choices = list(e.get("choices") or [])
+        order = choices + [c for c in counts if c not in choices]
+        tally_chart = bar_chart([(c, counts.get(c, 0)) for c in order], unit="ballots")
+        timings = flatten_timings(res.get("timings") or e.get("timings") or {})
+        timing_chart = bar_chart(timings, unit="s") if timings else None
+    lists = _record_lists(svc, e)
+    record = {k: {"total": len(v), "rows": v[:rows]} for k, v in lists.items()}
+    return render_template("results.html", e=e, res=res, tally_chart=tally_chart,
+                           timing_chart=timing_chart, record=record, rows=rows)
+
+
+def _export(svc: Any, eid: str) -> Path:
+    """Export the record into a fresh temporary directory (the caller removes it)."""
+    tmp = Path(tempfile.mkdtemp(prefix="mixvote-record-"))
+    svc.export_record(eid, tmp / eid)
+    return tmp
+
+
+def _record_lists(svc: Any, e: dict[str, Any]) -> dict[str, list[str]]:
+    """The input and mixed ciphertext lists, read from a fresh export of the record."""
+    from webui.record_files import ciphertext_lists, entries_of_record
+
+    tmp = _export(svc, e["id"])
+    try:
+        entries = entries_of_record(tmp / e["id"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ciphertext_lists(entries, e["group"], int(e.get("width") or 1))
+
+
+@bp.get("/elections/<eid>/record.zip")
+def record_zip(eid: str) -> Response:
+    """The whole record as a zip of the exported directory (``mixverify DIR`` checks it)."""
+    svc = services()
+    check_eid(eid)
+    tmp = _export(svc, eid)
+    try:
+        buf = io.BytesIO()
+        root = tmp / eid
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    zf.write(path, f"{eid}/{path.relative_to(root)}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Response(buf.getvalue(), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{eid}-record.zip"'})
+
+
+@bp.get("/elections/<eid>/<which>.csv")
+def list_csv(eid: str, which: str) -> Response:
+    """The full input list (``inputs.csv``) or the final mixed list (``mixed.csv``), one
+    ciphertext per row, hex."""
+    if which not in ("inputs", "mixed"):
+        abort(404)
+    svc = services()
+    rows = _record_lists(svc, svc.get_election(check_eid(eid))).get(which)
+    if rows is None:
+        abort(404, description=f"The {which} list is not in the record yet.")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "ciphertext"])
+    for i, row in enumerate(rows):
+        writer.writerow([i, row])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{eid}-{which}.csv"'})

@@ -1,0 +1,82 @@
+/**
+ * The live view of an election: subscribes to the server's status websocket (/ws/status/<eid>,
+ * served by Tornado) and renders the phase, the connected nodes, what is happening now (which node
+ * is shuffling, progress), each hop's verdict (accepted / rejected / skipped) and the timings per
+ * phase. Every value is inserted as text (textContent), never as HTML.
+ */
+const section = document.getElementById('live');
+
+function text(id, value) {
+  const el = document.getElementById(id);
+  if (el) el.textContent = value;
+}
+
+function row(cells, className) {
+  const tr = document.createElement('tr');
+  if (className) tr.className = className;
+  for (const cell of cells) {
+    const td = document.createElement('td');
+    td.textContent = cell;
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function describeProgress(p) {
+  if (!p || !Object.keys(p).length) return '—';
+  if (p.error) return `error: ${p.error}`;
+  const parts = [];
+  if (p.stage) parts.push(p.stage);
+  if (p.hop && p.hops) parts.push(`hop ${p.hop} of ${p.hops}`);
+  if (p.node) parts.push(`node ${p.node}`);
+  if (p.done !== undefined && p.total) parts.push(`${p.done} / ${p.total}`);
+  else if (p.done !== undefined) parts.push(`${p.done} done`);
+  return parts.join(' · ') || JSON.stringify(p);
+}
+
+export function render(status) {
+  text('live-phase', status.phase);
+  const badge = document.querySelector('#phase .phase');
+  if (badge) {
+    badge.textContent = status.phase;
+    badge.className = `phase phase-${status.phase}`;
+    badge.dataset.phase = status.phase;
+  }
+  if (status.ballots_cast !== undefined) text('ballots-cast', String(status.ballots_cast));
+  text('live-nodes', status.nodes && status.nodes.length ? status.nodes.join(', ') : 'none');
+  text('live-progress', describeProgress(status.progress));
+
+  const hops = document.querySelector('#live-hops tbody');
+  if (hops && Array.isArray(status.hops)) {
+    hops.replaceChildren(...(status.hops.length
+      ? status.hops.map((h) => row([String(h.hop), String(h.node), h.status,
+        `${h.reason || ''}${h.seconds !== undefined ? ` (${h.seconds} s)` : ''}`], `hop-${h.status}`))
+      : [row(['No hop yet.', '', '', ''])]));
+  }
+  const timings = document.querySelector('#live-timings tbody');
+  if (timings && status.timings && typeof status.timings === 'object') {
+    const entries = Object.entries(status.timings).filter(([, v]) => typeof v === 'number');
+    timings.replaceChildren(...(entries.length
+      ? entries.map(([k, v]) => row([k, v.toFixed(3)]))
+      : [row(['Nothing measured yet.', ''])]));
+  }
+}
+
+function connect(attempt = 0) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
+  ws.addEventListener('open', () => text('live-connection', 'Live: updates appear as they happen.'));
+  ws.addEventListener('message', (event) => {
+    try {
+      render(JSON.parse(event.data));
+    } catch (e) {
+      text('live-connection', `Could not read a status update: ${e.message}`);
+    }
+  });
+  ws.addEventListener('close', () => {
+    text('live-connection', 'Live view disconnected; reconnecting…');
+    setTimeout(() => connect(attempt + 1), Math.min(10000, 500 * 2 ** attempt));
+  });
+}
+
+if (section && section.dataset.wsPath && 'WebSocket' in window) connect();
