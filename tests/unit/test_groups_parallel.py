@@ -1,0 +1,87 @@
+"""crypto.parallel: chunking, in-process fallback, pooled batch operations equal the serial ones."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from crypto import parallel
+from crypto.groups import group
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def _fail(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+@pytest.mark.parametrize(("n", "workers"), [(0, 3), (1, 4), (10, 3), (10, 10), (7, 2), (100, 7)])
+def test_chunked_covers_range_in_order(n: int, workers: int) -> None:
+    chunks = parallel.chunked(n, workers)
+    assert len(chunks) == min(n, workers)
+    covered = [i for c in chunks for i in range(n)[c]]
+    assert covered == list(range(n))
+    sizes = [c.stop - c.start for c in chunks]
+    assert not sizes or max(sizes) - min(sizes) <= 1
+
+
+def test_chunked_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="workers"):
+        parallel.chunked(5, 0)
+    with pytest.raises(ValueError, match="non-negative"):
+        parallel.chunked(-1, 2)
+
+
+def test_pmap_in_process_with_one_worker() -> None:
+    before = parallel.pool_count()
+    assert parallel.pmap(_pid, [(i,) for i in range(4)], 1) == [os.getpid()] * 4
+    assert parallel.pool_count() == before
+    with pytest.raises(ValueError, match="workers"):
+        parallel.pmap(_square, [(1,)], 0)
+
+
+def test_pmap_uses_a_reused_pool() -> None:
+    args = [(i,) for i in range(20)]
+    assert parallel.pmap(_square, args, 2) == [i * i for i in range(20)]
+    pool = parallel.get_pool(2)
+    pids = set(parallel.pmap(_pid, [(i,) for i in range(8)], 2))
+    assert os.getpid() not in pids
+    assert parallel.get_pool(2) is pool  # cached, not created per call
+    assert parallel.pool_count() >= 1
+
+
+def test_pmap_reraises_worker_errors() -> None:
+    with pytest.raises(ValueError, match="bad input 3"):
+        parallel.pmap(_fail, [(3,), (4,)], 2)
+
+
+@pytest.mark.parametrize("name", ["secp256k1", "ristretto255", "P-256"])
+def test_parallel_batches_equal_serial(name: str) -> None:
+    g = group(name)
+    rng = random.Random(1)
+    n = 12 if name == "P-256" else 40
+    ks = [0] + [rng.randrange(g.order) for _ in range(n - 1)]
+    ps = g.batch_base_mul([rng.randrange(1, g.order) for _ in range(n)])
+    assert parallel.batch_base_mul(g, ks, workers=2) == g.batch_base_mul(ks)
+    assert parallel.batch_mul(g, ps, ks, workers=2) == g.batch_mul(ps, ks)
+    assert parallel.batch_mul_fixed(g, ps[1], ks, workers=2) == g.batch_mul_fixed(ps[1], ks)
+    assert parallel.batch_base_mul(g, ks, workers=1) == g.batch_base_mul(ks)
+    assert parallel.batch_base_mul(g, [], workers=2) == []
+    with pytest.raises(ValueError, match="differ in length"):
+        parallel.batch_mul(g, ps, ks[:-1], workers=2)
+
+
+def test_shutdown_pools_then_recreate() -> None:
+    parallel.get_pool(2)
+    parallel.shutdown_pools()
+    assert parallel.pool_count() == 0
+    assert parallel.pmap(_square, [(3,), (4,)], 2) == [9, 16]
+    assert parallel.pool_count() == 1
