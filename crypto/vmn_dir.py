@@ -734,6 +734,11 @@ def export_shuffle_directory(
     from crypto import shuffle, verificatum
 
     group = session.group
+    if not verificatum.verificatum_name(group):
+        raise ValueError(
+            f"export_shuffle_directory: Verificatum does not know the group {group.name}; "
+            "export is for its curves (secp256k1, P-256, P-384, P-521, brainpool)"
+        )
     if pk.group is not group and pk.group.name != group.name:
         raise ValueError("export_shuffle_directory: pk is not in the session's group")
     if session.version != VMN_VERSION:
