@@ -40,12 +40,25 @@ class FakeServices:
 
     def add(self, eid: str, title: str, phase: str = "setup") -> None:
         self.elections[eid] = {
-            "id": eid, "title": title, "question": "Who? " + XSS, "choices": ["Ann", "Bob " + XSS],
-            "group": "secp256k1", "n": 3, "t": 2, "voters": 2, "width": 1, "phase": phase,
-            "public_key": self.public_key if phase != "setup" else None, "ballots_cast": 0,
-            "ballots_counted": 0, "timings": {"keygen": 0.5, "mixing": {"hop 1": 1.25}},
-            "progress": {}, "nodes": [{"position": p, "public_key": None, "enrolled": p == 1,
-                                       "connected": p == 1} for p in (1, 2, 3)],
+            "id": eid,
+            "title": title,
+            "question": "Who? " + XSS,
+            "choices": ["Ann", "Bob " + XSS],
+            "group": "secp256k1",
+            "n": 3,
+            "t": 2,
+            "voters": 2,
+            "width": 1,
+            "phase": phase,
+            "public_key": self.public_key if phase != "setup" else None,
+            "ballots_cast": 0,
+            "ballots_counted": 0,
+            "timings": {"keygen": 0.5, "mixing": {"hop 1": 1.25}},
+            "progress": {},
+            "nodes": [
+                {"position": p, "public_key": None, "enrolled": p == 1, "connected": p == 1}
+                for p in (1, 2, 3)
+            ],
         }
 
     def _get(self, eid: str) -> dict[str, Any]:
@@ -62,8 +75,17 @@ class FakeServices:
     def get_election(self, eid: str) -> dict[str, Any]:
         return self._get(eid)
 
-    def create_election(self, title: str, question: str, choices: list[str], group: str = "secp256k1",
-                        n: int = 3, t: int = 2, voters: int = 10, width: int = 1) -> dict[str, Any]:
+    def create_election(
+        self,
+        title: str,
+        question: str,
+        choices: list[str],
+        group: str = "secp256k1",
+        n: int = 3,
+        t: int = 2,
+        voters: int = 10,
+        width: int = 1,
+    ) -> dict[str, Any]:
         self.calls.append(("create", title, question, tuple(choices), group, n, t, voters, width))
         if not title:
             raise MalformedInput("title: a non-empty string of at most 200 characters")
@@ -73,15 +95,23 @@ class FakeServices:
 
     def voter_credentials(self, eid: str) -> list[dict[str, str]]:
         self._get(eid)
-        return [{"voter_id": "0" * 32, "secret": SECRET}, {"voter_id": "1" * 32, "secret": "b" * 32}]
+        return [
+            {"voter_id": "0" * 32, "secret": SECRET},
+            {"voter_id": "1" * 32, "secret": "b" * 32},
+        ]
 
-    def enrol_node(self, eid: str, public_key_hex: str | None = None,
-                   position: int | None = None) -> dict[str, Any]:
+    def enrol_node(
+        self, eid: str, public_key_hex: str | None = None, position: int | None = None
+    ) -> dict[str, Any]:
         self.calls.append(("enrol", eid, public_key_hex, position))
         if self._get(eid)["phase"] != "setup":
             raise ProtocolViolation("enrol: nodes can only be enrolled in setup")
-        return {"election": eid, "position": position or 2, "public_key": public_key_hex,
-                "token": None if public_key_hex else "tok-" + XSS}
+        return {
+            "election": eid,
+            "position": position or 2,
+            "public_key": public_key_hex,
+            "token": None if public_key_hex else "tok-" + XSS,
+        }
 
     def connected_nodes(self, eid: str) -> list[int]:
         return [1]
@@ -108,8 +138,12 @@ class FakeServices:
         e = self._get(eid)
         if secret != SECRET:
             raise ProtocolViolation("credential: not a voter credential of this election")
-        return {"voter_id": "0" * 32, "election": e, "public_key": e["public_key"],
-                "phase": e["phase"]}
+        return {
+            "voter_id": "0" * 32,
+            "election": e,
+            "public_key": e["public_key"],
+            "phase": e["phase"],
+        }
 
     def cast_ballot(self, eid: str, secret: str, ballot: dict[str, Any]) -> dict[str, Any]:
         self.voter_session(eid, secret)
@@ -120,23 +154,44 @@ class FakeServices:
 
     def board(self, eid: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
         self._get(eid)
-        entries = [{"index": i, "kind": "ballot", "author": "cd" * 32, "hash": f"{i:064x}",
-                    "prev": "00" * 32, "created": 0.0, "size": 10, "voter_id": "0" * 32}
-                   for i in range(offset, min(offset + limit, 3))]
+        entries = [
+            {
+                "index": i,
+                "kind": "ballot",
+                "author": "cd" * 32,
+                "hash": f"{i:064x}",
+                "prev": "00" * 32,
+                "created": 0.0,
+                "size": 10,
+                "voter_id": "0" * 32,
+            }
+            for i in range(offset, min(offset + limit, 3))
+        ]
         return {"election": eid, "total": 3, "offset": offset, "entries": entries}
 
     def find_receipt(self, eid: str, tracker: str) -> dict[str, Any] | None:
         self._get(eid)
         if tracker != "ab" * 32:
             return None
-        return {"index": 7, "kind": "ballot", "voter_id": "0" * 32, "hash": tracker, "counted": True}
+        return {
+            "index": 7,
+            "kind": "ballot",
+            "voter_id": "0" * 32,
+            "hash": tracker,
+            "counted": True,
+        }
 
     def results(self, eid: str) -> dict[str, Any] | None:
         e = self._get(eid)
         if e["phase"] != "tallied":
             return None
-        return {"election": eid, "counts": {"Ann": 3, "Bob " + XSS: 1}, "invalid": 0, "ballots": 4,
-                "timings": {"keygen": 0.5, "mixing": 2.0}}
+        return {
+            "election": eid,
+            "counts": {"Ann": 3, "Bob " + XSS: 1},
+            "invalid": 0,
+            "ballots": 4,
+            "timings": {"keygen": 0.5, "mixing": 2.0},
+        }
 
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
         """A small but real record: voting.closed, one node's mix.result and its verdict."""
@@ -145,15 +200,47 @@ class FakeServices:
         row = lambda k: b"".join(g.encode(g.base_mul(k + j)) for j in (1, 2))  # noqa: E731
         server, node = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
         msgs = [
-            (server, Message("voting.closed", eid, {"count": 3, "width": 1,
-                                                    "ciphertexts": b"".join(row(k) for k in range(3)),
-                                                    "trackers": [bytes(32)] * 3})),
-            (node, Message("mix.result", eid, {"job": "j", "input_digest": bytes(32),
-                                               "outputs": b"".join(row(k) for k in (10, 11, 12)),
-                                               "proof": []})),
-            (server, Message("hop.verdict", eid, {"hop": 1, "position": 1, "status": "accepted",
-                                                  "reason": "ok", "result_entry": 1,
-                                                  "output_digest": bytes(32)})),
+            (
+                server,
+                Message(
+                    "voting.closed",
+                    eid,
+                    {
+                        "count": 3,
+                        "width": 1,
+                        "ciphertexts": b"".join(row(k) for k in range(3)),
+                        "trackers": [bytes(32)] * 3,
+                    },
+                ),
+            ),
+            (
+                node,
+                Message(
+                    "mix.result",
+                    eid,
+                    {
+                        "job": "j",
+                        "input_digest": bytes(32),
+                        "outputs": b"".join(row(k) for k in (10, 11, 12)),
+                        "proof": [],
+                    },
+                ),
+            ),
+            (
+                server,
+                Message(
+                    "hop.verdict",
+                    eid,
+                    {
+                        "hop": 1,
+                        "position": 1,
+                        "status": "accepted",
+                        "reason": "ok",
+                        "result_entry": 1,
+                        "output_digest": bytes(32),
+                    },
+                ),
+            ),
         ]
         dest = Path(dest_dir) / "entries"
         dest.mkdir(parents=True)
@@ -186,7 +273,9 @@ def client(app: Flask) -> FlaskClient:
 
 def csrf_of(client: FlaskClient, path: str) -> str:
     html = client.get(path).get_data(as_text=True)
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'data-csrf="([^"]+)"', html)
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
+        r'data-csrf="([^"]+)"', html
+    )
     assert m, f"no CSRF token on {path}"
     return m.group(1)
 
@@ -274,14 +363,19 @@ def test_board_receipt_lookup(client: FlaskClient) -> None:
     assert "3 entries" in html
 
 
-def test_results_page_tally_chart_lists_and_verifier(client: FlaskClient, svc: FakeServices) -> None:
+def test_results_page_tally_chart_lists_and_verifier(
+    client: FlaskClient, svc: FakeServices
+) -> None:
     assert "No result yet" in client.get("/elections/e1/results").get_data(as_text=True)
     svc.elections["e1"]["phase"] = "tallied"
     html = client.get("/elections/e1/results").get_data(as_text=True)
     tally = dict(re.findall(r"<tr><td>([^<]*)</td><td class=\"count\">(\d+)</td></tr>", html))
     assert tally == {"Ann": "3", "Bob &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;": "1"}
-    widths = [float(w) for w in re.findall(r'class="bar-rect"', html) and
-              re.findall(r'<rect x="\d+" y="\d+" width="([\d.]+)"', html)]
+    widths = [
+        float(w)
+        for w in re.findall(r'class="bar-rect"', html)
+        and re.findall(r'<rect x="\d+" y="\d+" width="([\d.]+)"', html)
+    ]
     assert widths[0] == 420.0 and widths[1] == 140.0  # 3 : 1, scaled to the largest
     assert 'id="timing-chart"' in html
     assert "mixverify e1" in html
@@ -301,19 +395,29 @@ def test_list_downloads_and_record_zip(client: FlaskClient) -> None:
     z = client.get("/elections/e1/record.zip")
     assert z.status_code == 200 and z.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(z.data)).namelist()
-    assert names == ["e1/entries/00000000.bin", "e1/entries/00000001.bin", "e1/entries/00000002.bin"]
+    assert names == [
+        "e1/entries/00000000.bin",
+        "e1/entries/00000001.bin",
+        "e1/entries/00000002.bin",
+    ]
 
 
 # --- CSRF and admin authentication --------------------------------------------------------------
 ADMIN_POSTS = [
-    "/admin/elections/new", "/admin/elections/e1/enrol", "/admin/elections/e1/action/close",
+    "/admin/elections/new",
+    "/admin/elections/e1/enrol",
+    "/admin/elections/e1/action/close",
     "/admin/elections/e1/test-ballots",
 ]
 
 
 def test_admin_pages_need_the_admin_session(client: FlaskClient, svc: FakeServices) -> None:
-    for path in ("/admin/", "/admin/elections/new", "/admin/elections/e1",
-                 "/admin/elections/e1/credentials.csv"):
+    for path in (
+        "/admin/",
+        "/admin/elections/new",
+        "/admin/elections/e1",
+        "/admin/elections/e1/credentials.csv",
+    ):
         r = client.get(path)
         assert r.status_code == 302 and "/admin/login" in r.headers["Location"], path
     token = csrf_of(client, "/admin/login")
@@ -330,8 +434,9 @@ def test_wrong_admin_token_is_refused(client: FlaskClient) -> None:
     assert client.get("/admin/").status_code == 302
 
 
-def test_posts_without_or_with_a_wrong_csrf_token_are_rejected(client: FlaskClient,
-                                                               svc: FakeServices) -> None:
+def test_posts_without_or_with_a_wrong_csrf_token_are_rejected(
+    client: FlaskClient, svc: FakeServices
+) -> None:
     r = client.post("/admin/login", data={"token": ADMIN_TOKEN})
     assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
     admin_client(client)
@@ -345,12 +450,18 @@ def test_posts_without_or_with_a_wrong_csrf_token_are_rejected(client: FlaskClie
 
 
 def test_login_redirect_is_never_off_site(client: FlaskClient) -> None:
-    for target, expected in (("/admin/elections/e1", "/admin/elections/e1"),
-                             ("//evil.example/x", "/admin/"), ("https://evil.example", "/admin/")):
+    for target, expected in (
+        ("/admin/elections/e1", "/admin/elections/e1"),
+        ("//evil.example/x", "/admin/"),
+        ("https://evil.example", "/admin/"),
+    ):
         c = client.application.test_client()
         token = csrf_of(c, "/admin/login")
-        r = c.post("/admin/login", query_string={"next": target},
-                   data={"token": ADMIN_TOKEN, "csrf_token": token})
+        r = c.post(
+            "/admin/login",
+            query_string={"next": target},
+            data={"token": ADMIN_TOKEN, "csrf_token": token},
+        )
         assert r.headers["Location"] == expected
 
 
@@ -360,30 +471,48 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
     for field in ("title", "question", "choices", "group", "n", "t", "voters", "width"):
         assert f'<label for="{field}">' in html and f'id="{field}"' in html
     token = csrf_of(client, "/admin/elections/new")
-    r = client.post("/admin/elections/new", data={
-        "csrf_token": token, "title": "New", "question": "Q?", "choices": "A\n\n B \nC",
-        "group": "P-256", "n": "4", "t": "3", "voters": "5", "width": "2"})
+    r = client.post(
+        "/admin/elections/new",
+        data={
+            "csrf_token": token,
+            "title": "New",
+            "question": "Q?",
+            "choices": "A\n\n B \nC",
+            "group": "P-256",
+            "n": "4",
+            "t": "3",
+            "voters": "5",
+            "width": "2",
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/admin/elections/e2"
     assert svc.calls[-1] == ("create", "New", "Q?", ("A", "B", "C"), "P-256", 4, 3, 5, 2)
     # Bad input comes back to the form with the reason, keeping what was typed.
     r = client.post("/admin/elections/new", data={"csrf_token": token, "title": "", "choices": "A"})
     assert r.status_code == 400 and "non-empty string" in r.get_data(as_text=True)
-    r = client.post("/admin/elections/new", data={"csrf_token": token, "title": "T",
-                                                  "choices": "A", "n": "three"})
+    r = client.post(
+        "/admin/elections/new",
+        data={"csrf_token": token, "title": "T", "choices": "A", "n": "three"},
+    )
     assert r.status_code == 400 and "n: an integer" in r.get_data(as_text=True)
 
 
-def test_admin_election_page_actions_enrol_and_test_ballots(client: FlaskClient,
-                                                            svc: FakeServices) -> None:
+def test_admin_election_page_actions_enrol_and_test_ballots(
+    client: FlaskClient, svc: FakeServices
+) -> None:
     admin_client(client)
     html = client.get("/admin/elections/e1").get_data(as_text=True)
-    assert re.search(r'id="action-close"\s*>', html) and re.search(r'id="action-open" disabled', html)
+    assert re.search(r'id="action-close"\s*>', html) and re.search(
+        r'id="action-open" disabled', html
+    )
     token = csrf_of(client, "/admin/elections/e1")
     r = client.post("/admin/elections/e1/action/close", data={"csrf_token": token})
     assert r.status_code == 302 and svc.calls[-1] == ("close_voting", "e1")
     assert "Voting will close." in client.get("/admin/elections/e1").get_data(as_text=True)
     client.post("/admin/elections/e1/action/mix", data={"csrf_token": token})
-    assert "start_mixing: not allowed in phase voting" in client.get("/admin/elections/e1").get_data(as_text=True)
+    assert "start_mixing: not allowed in phase voting" in client.get(
+        "/admin/elections/e1"
+    ).get_data(as_text=True)
     client.post("/admin/elections/e1/test-ballots", data={"csrf_token": token, "count": "5"})
     name, eid, count, choices = svc.calls[-1]
     assert (name, eid, count) == ("test_ballots", "e1", 5) and all(c in (0, 1) for c in choices)
@@ -413,7 +542,9 @@ def test_voter_sign_in_booth_and_cast(client: FlaskClient, svc: FakeServices) ->
     booth_token = voter_client(client)
     html = client.get("/vote/e1/booth").get_data(as_text=True)
     assert '<label for="choice-0">Ann</label>' in html and "<legend>" in html
-    params = re.search(r'<script type="application/json" id="election-params">(.*?)</script>', html, re.S)
+    params = re.search(
+        r'<script type="application/json" id="election-params">(.*?)</script>', html, re.S
+    )
     assert params and "\\u003cscript\\u003e" in params.group(1)  # tojson escapes '<' in data blocks
     assert SECRET not in html  # the credential stays in the (HttpOnly) session, not the page
     ballot = {"ciphertext": "02" * 66, "proof": "11" * 64, "width": 1}
@@ -431,11 +562,15 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
     assert r.status_code == 400  # no session, no CSRF token
     token = voter_client(client)
     h = {"X-CSRF-Token": token}
-    r = client.post("/vote/e1/cast", json={"ciphertext": "00", "proof": "bad", "width": 1}, headers=h)
+    r = client.post(
+        "/vote/e1/cast", json={"ciphertext": "00", "proof": "bad", "width": 1}, headers=h
+    )
     assert r.status_code == 400 and r.get_json() == {"error": "ballot proof: challenge mismatch"}
     r = client.post("/vote/e1/cast", json={"ciphertext": "00", "extra": 1}, headers=h)
     assert r.status_code == 400 and "unexpected fields" in r.get_json()["error"]
-    r = client.post("/vote/e1/cast", data="not json", headers={**h, "Content-Type": "application/json"})
+    r = client.post(
+        "/vote/e1/cast", data="not json", headers={**h, "Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     svc.elections["e1"]["phase"] = "closed"
     html = client.get("/vote/e1/booth").get_data(as_text=True)
