@@ -155,9 +155,11 @@ def verify_signature(public: PublicIdentity | bytes, message: bytes, signature: 
         public = PublicIdentity.from_bytes(public)
     if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_SIZE:
         raise MalformedInput(f"signature: expected {SIGNATURE_SIZE} bytes")
-    key = Ed25519PublicKey.from_public_bytes(public.signing_key)
     try:
+        key = Ed25519PublicKey.from_public_bytes(public.signing_key)
         key.verify(bytes(signature), bytes(message))
+    except ValueError as exc:
+        raise InvalidElement(f"signature: unusable Ed25519 key ({exc})") from None
     except InvalidSignature:
         raise InvalidProof(
             f"signature: does not verify under signing key {public.signing_key[:8].hex()}…"
