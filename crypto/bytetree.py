@@ -17,6 +17,7 @@ byte offset. The hot paths (arrays of thousands of points) build serialisations 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from crypto.errors import MalformedInput
 
 ByteTree = bytes | tuple["ByteTree", ...]

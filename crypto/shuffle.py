@@ -28,6 +28,7 @@ constant time).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -42,7 +43,6 @@ from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG, Element, Group
 from crypto.verificatum import (
     PRG,
-    Codec,
     codec,
     columns_of,
     compute_rho,
@@ -256,9 +256,19 @@ def _reencrypt_chunk(
     return new_alpha, new_beta
 
 
-def _commit_chunk(group: Group, r: list[int], h: list[Element]) -> list[Element]:
-    """``r_i·g + h_i`` for a chunk (the permutation commitment, in output order)."""
-    return group.batch_add(group.batch_base_mul(r), h)
+def _encode_chunk(group: Group, arrays: list[list[Element]]) -> list[bytes]:
+    """The concatenated byte trees of the elements of each array (a chunk of rows)."""
+    c = codec(group)
+    return [b"".join(c.points(a)) for a in arrays]
+
+
+def _commit_chunk(
+    group: Group, r: list[int], h: list[Element], arrays: list[list[Element]]
+) -> tuple[list[Element], list[bytes], list[bytes]]:
+    """``r_i·g + h_i`` for a chunk (the permutation commitment, in output order), their byte
+    trees one by one, and the concatenated byte trees of ``arrays`` (input and output columns)."""
+    u_out = group.batch_add(group.batch_base_mul(r), h)
+    return u_out, codec(group).points(u_out), _encode_chunk(group, arrays)
 
 
 def _prover_chunk(
@@ -271,16 +281,16 @@ def _prover_chunk(
     h: list[Element],
     out_alpha: Columns,
     out_beta: Columns,
-) -> tuple[list[Element], list[Element], Element, list[Element], list[Element]]:
-    """For rows lo..hi-1 (``xs``/``ys`` start at lo-1): ``B``, ``B'``, and the partial sums
-    ``Σ ε_i h_i`` and ``Σ ε_i w'_i`` (per column)."""
+) -> tuple[list[Element], list[Element], Element, list[Element], list[Element], list[bytes]]:
+    """For rows lo..hi-1 (``xs``/``ys`` start at lo-1): ``B``, ``B'``, the partial sums
+    ``Σ ε_i h_i`` and ``Σ ε_i w'_i`` (per column), and the byte trees of ``B`` and ``B'``."""
     chain = group.batch_add(group.batch_base_mul(xs), group.batch_mul_fixed(h0, ys))
     b_vals = chain[1:]
     b_prime = group.batch_add(group.batch_base_mul(beta), group.batch_mul(chain[:-1], eps))
     a_part = group.sum(group.batch_mul(h, eps))
     f_alpha = [group.sum(group.batch_mul(col, eps)) for col in out_alpha]
     f_beta = [group.sum(group.batch_mul(col, eps)) for col in out_beta]
-    return b_vals, b_prime, a_part, f_alpha, f_beta
+    return b_vals, b_prime, a_part, f_alpha, f_beta, _encode_chunk(group, [b_vals, b_prime])
 
 
 def _verifier_chunk(
@@ -332,6 +342,21 @@ def _check_list(group: Group, cts: Sequence[Ciphertext], what: str) -> int:
     return width
 
 
+def _seed(rng: RNG) -> bytes:
+    """256 bits from ``rng``, expanded by :func:`_expand_scalars`."""
+    return rng.randrange(0, 1 << 256).to_bytes(32, "big")
+
+
+def _expand_scalars(seed: bytes, label: str, count: int, q: int) -> list[int]:
+    """``count`` scalars mod q from SHAKE-256(tag, label, seed), each from 128 extra bits (bias
+    below 2**-128). One hash call instead of thousands of ``rng`` calls keeps the serial part of
+    the parallel prover small; the result is as random as the 256-bit seed."""
+    size = (q.bit_length() + 128 + 7) // 8
+    xof = hashlib.shake_256(b"mixvote/shuffle-randomness/" + label.encode() + b"/" + seed)
+    raw = xof.digest(size * count)
+    return [int.from_bytes(raw[i : i + size], "big") % q for i in range(0, size * count, size)]
+
+
 def _random_permutation(n: int, rng: RNG) -> list[int]:
     """Uniform permutation of range(n) (Fisher–Yates)."""
     perm = list(range(n))
@@ -346,15 +371,16 @@ def shuffle(
 ) -> ShuffleResult:
     """Permute and re-encrypt: ``w'_i = w_{π(i)} + s_{π(i)}·pk`` (Verificatum's convention, §5.1).
 
-    Randomness is drawn from ``rng`` in this order: the permutation (Fisher–Yates), then for each
-    input j its ``width`` exponents ``s_j``.
+    Randomness: the permutation is drawn from ``rng`` (Fisher–Yates), then a 256-bit seed from
+    which the exponents ``s_j`` (``width`` per input j) are expanded with SHAKE-256.
     """
     rng = rng or SYSTEM_RNG
     group = pk.group
     width = _check_list(group, ciphertexts, "shuffle: ciphertexts")
     n = len(ciphertexts)
     perm = _random_permutation(n, rng)
-    randomness = tuple(tuple(group.random_scalar(rng) for _ in range(width)) for _ in range(n))
+    flat = _expand_scalars(_seed(rng), "s", n * width, group.order)
+    randomness = tuple(tuple(flat[j * width : (j + 1) * width]) for j in range(n))
     alpha, beta = columns_of([ciphertexts[perm[i]] for i in range(n)], width)
     s_cols = [[randomness[perm[i]][k] for i in range(n)] for k in range(width)]
     new_alpha: Columns = [[] for _ in range(width)]
@@ -378,27 +404,41 @@ def shuffle(
 
 
 # --- Fiat–Shamir ---------------------------------------------------------------------------------
+def _list_bytes(n: int, alpha: Sequence[bytes], beta: Sequence[bytes]) -> bytes:
+    """A serialised ciphertext list from the concatenated point trees of each column (§1.5)."""
+    width = len(alpha)
+    pieces = [node_header(2)]
+    for cols in (alpha, beta):
+        if width > 1:
+            pieces.append(node_header(width))
+        for col in cols:
+            pieces.append(node_header(n))
+            pieces.append(col)
+    return b"".join(pieces)
+
+
 def _batching(
     session: ShuffleSession,
-    c: Codec,
     pk: PublicKey,
     width: int,
-    n: int,
-    u: Sequence[Element],
-    in_cols: tuple[Columns, Columns],
-    out_cols: tuple[Columns, Columns],
+    u_bytes: bytes,
+    in_bytes: bytes,
+    out_bytes: bytes,
 ) -> tuple[bytes, list[int]]:
-    """Seed ``s = RO(ρ || BT(node(g, h, u, pk, w, w')))`` and batching vector ``e`` (§5.2)."""
+    """Seed ``s = RO(ρ || BT(node(g, h, u, pk, w, w')))`` and batching vector ``e`` (§5.2), from
+    the serialised ``u``, ``w`` and ``w'``."""
+    c = codec(session.group)
+    n = (len(u_bytes) - 5) // c.point_size
     seed_bits = 8 * hash_function(session.prg)().digest_size
     pieces = [
         session.rho,
         node_header(6),
         c.point(session.group.generator),
         session.generators_bytes(n),
-        c.array(u),
+        u_bytes,
         c.wide_public_key(pk, width),
-        *c.columns(*in_cols),
-        *c.columns(*out_cols),
+        in_bytes,
+        out_bytes,
     ]
     s = random_oracle(pieces, seed_bits, session.rohash)
     e = PRG(s, session.prg).integers(n, session.ebitlenro)
@@ -427,9 +467,8 @@ def prove_shuffle(
     """Prove that ``outputs`` is a shuffle of ``inputs`` (§5.2), given the permutation and the
     re-encryption exponents that :func:`shuffle` returned.
 
-    Randomness is drawn from ``rng`` in this order: ``r_0..r_{N-1}``, ``b_0..b_{N-1}``,
-    ``β_0..β_{N-1}``, ``ε_0..ε_{N-1}``, ``α``, ``γ``, ``δ``, ``φ_1..φ_w`` (each uniform non-zero
-    mod q).
+    Randomness: one 256-bit seed is drawn from ``rng`` and expanded with SHAKE-256 into
+    ``r``, ``b``, ``β``, ``ε`` (N each) and ``α, γ, δ, φ_1..φ_w`` (uniform mod q).
     The outputs are not re-checked here: a wrong witness gives a proof that does not verify.
     """
     rng = rng or SYSTEM_RNG
@@ -449,26 +488,42 @@ def prove_shuffle(
     c = codec(group)
     h = session.generators(n)
 
-    rand = group.random_scalar
-    r = [rand(rng) for _ in range(n)]
-    b = [rand(rng) for _ in range(n)]
-    beta = [rand(rng) for _ in range(n)]
-    eps = [rand(rng) for _ in range(n)]
-    alpha_r, gamma, delta = rand(rng), rand(rng), rand(rng)
-    phi = [rand(rng) for _ in range(width)]
+    seed = _seed(rng)
+    r = _expand_scalars(seed, "r", n, q)
+    b = _expand_scalars(seed, "b", n, q)
+    beta = _expand_scalars(seed, "beta", n, q)
+    eps = _expand_scalars(seed, "epsilon", n, q)
+    alpha_r, gamma, delta, *phi = _expand_scalars(seed, "alpha,gamma,delta,phi", 3 + width, q)
 
     in_cols = columns_of(inputs, width)
     out_cols = columns_of(outputs, width)
+    lists = [*in_cols[0], *in_cols[1], *out_cols[0], *out_cols[1]]
     with _pool(workers, n) as pool:
         parts = _parts(pool, n)
-        # u_{π(i)} = r_i·g + h_i
+        # u_{π(i)} = r_i·g + h_i, and the byte trees of u, w and w' for the seed s
         u_out: list[Element] = []
-        for chunk in _run(pool, _commit_chunk, [(group, r[lo:hi], h[lo:hi]) for lo, hi in parts]):
+        u_out_bt: list[bytes] = []
+        lists_bt: list[list[bytes]] = [[] for _ in lists]
+        args1 = [(group, r[lo:hi], h[lo:hi], [x[lo:hi] for x in lists]) for lo, hi in parts]
+        for chunk, chunk_bt, chunk_lists in _run(pool, _commit_chunk, args1):
             u_out.extend(chunk)
+            u_out_bt.extend(chunk_bt)
+            for acc, part in zip(lists_bt, chunk_lists, strict=True):
+                acc.append(part)
         u: list[Element] = [b""] * n
+        u_bt: list[bytes] = [b""] * n
         for i, j in enumerate(perm):
             u[j] = u_out[i]
-        s, e = _batching(session, c, pk, width, n, u, in_cols, out_cols)
+            u_bt[j] = u_out_bt[i]
+        joined = [b"".join(x) for x in lists_bt]
+        s, e = _batching(
+            session,
+            pk,
+            width,
+            node_header(n) + b"".join(u_bt),
+            _list_bytes(n, joined[:width], joined[width : 2 * width]),
+            _list_bytes(n, joined[2 * width : 3 * width], joined[3 * width :]),
+        )
         e_prime = [e[j] % q for j in perm]
         # B_i = x_i·g + y_i·h_0; index 0 of xs/ys is B_{-1} = 0·g + 1·h_0
         xs, ys = [0] * (n + 1), [1] * (n + 1)
@@ -491,12 +546,16 @@ def prove_shuffle(
         ]
         chain: list[Element] = []
         chain_prime: list[Element] = []
+        chain_bt: list[bytes] = []
+        chain_prime_bt: list[bytes] = []
         a_parts: list[Element] = []
         f_alpha: Columns = [[] for _ in range(width)]
         f_beta: Columns = [[] for _ in range(width)]
-        for b_vals, b_prime, a_part, fa, fb in _run(pool, _prover_chunk, args):
+        for b_vals, b_prime, a_part, fa, fb, bts in _run(pool, _prover_chunk, args):
             chain.extend(b_vals)
             chain_prime.extend(b_prime)
+            chain_bt.append(bts[0])
+            chain_prime_bt.append(bts[1])
             a_parts.append(a_part)
             for k in range(width):
                 f_alpha[k].append(fa[k])
@@ -508,23 +567,20 @@ def prove_shuffle(
         tuple(group.sub(group.sum(f_alpha[k]), group.base_mul(phi[k])) for k in range(width)),
         tuple(group.sub(group.sum(f_beta[k]), group.mul(pk.y, phi[k])) for k in range(width)),
     )
-    draft = ShuffleProof(
-        group,
-        tuple(u),
-        tuple(chain),
-        a_prime,
-        tuple(chain_prime),
-        c_prime,
-        d_prime,
-        f_prime,
-        0,
-        (),
-        0,
-        0,
-        (),
-        (),
+    commitment = b"".join(
+        [
+            node_header(6),
+            node_header(n),
+            *chain_bt,
+            c.point(a_prime),
+            node_header(n),
+            *chain_prime_bt,
+            c.point(c_prime),
+            c.point(d_prime),
+            c.ciphertext(f_prime),
+        ]
     )
-    v = _challenge(session, s, draft.commitment_bytes())
+    v = _challenge(session, s, commitment)
 
     a = sum(ri * ei for ri, ei in zip(r, e_prime, strict=True)) % q
     c_sum = sum(r) % q
@@ -634,13 +690,42 @@ def verify_shuffle(
     h = session.generators(n)
     in_cols = columns_of(inputs, width)
     out_cols = columns_of(outputs, width)
-    s, e_raw = _batching(session, c, pk, width, n, proof.u, in_cols, out_cols)
-    e = [x % q for x in e_raw]
-    v = _challenge(session, s, proof.commitment_bytes())
-
-    b_chain = [h[0], *proof.B]
     u, k_e, k_b, b_prime = list(proof.u), list(proof.k_E), list(proof.k_B), list(proof.B_prime)
+    b_chain = [h[0], *proof.B]
     with _pool(workers, n) as pool:
+        parts = _parts(pool, n)
+        # byte trees of u, w, w', B, B' (for s and v), in parallel
+        lists = [u, *in_cols[0], *in_cols[1], *out_cols[0], *out_cols[1], b_chain[1:], b_prime]
+        lists_bt: list[list[bytes]] = [[] for _ in lists]
+        args0 = [(group, [x[lo:hi] for x in lists]) for lo, hi in parts]
+        for chunk_lists in _run(pool, _encode_chunk, args0):
+            for acc, part in zip(lists_bt, chunk_lists, strict=True):
+                acc.append(part)
+        joined = [b"".join(x) for x in lists_bt]
+        w2 = 2 * width
+        s, e_raw = _batching(
+            session,
+            pk,
+            width,
+            node_header(n) + joined[0],
+            _list_bytes(n, joined[1 : 1 + width], joined[1 + width : 1 + w2]),
+            _list_bytes(n, joined[1 + w2 : 1 + w2 + width], joined[1 + w2 + width : 1 + 2 * w2]),
+        )
+        e = [x % q for x in e_raw]
+        commitment = b"".join(
+            [
+                node_header(6),
+                node_header(n),
+                joined[-2],
+                c.point(proof.A_prime),
+                node_header(n),
+                joined[-1],
+                c.point(proof.C_prime),
+                c.point(proof.D_prime),
+                c.ciphertext(proof.F_prime),
+            ]
+        )
+        v = _challenge(session, s, commitment)
         args = [
             (
                 group,
@@ -658,7 +743,7 @@ def verify_shuffle(
                 b_prime[lo:hi],
                 k_b[lo:hi],
             )
-            for lo, hi in _parts(pool, n)
+            for lo, hi in parts
         ]
         results = _run(pool, _verifier_chunk, args)
     a_sum = group.sum([r[0] for r in results])
