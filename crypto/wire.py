@@ -506,3 +506,13 @@ def voter_id_from_secret(secret: str) -> str:
     """Public voter id of a credential secret: hex of the first 16 bytes of
     SHA-256(b"mixvote-voter-id" || secret as UTF-8). The browser computes the same."""
     return hashlib.sha256(b"mixvote-voter-id" + secret.encode("utf-8")).digest()[:16].hex()
+
+
+def shuffle_sid(election_id: str) -> str:
+    """The shuffle session id of an election: "mixvote" + the alphanumeric characters of its id."""
+    return "mixvote" + "".join(ch for ch in election_id if ch.isalnum())
+
+
+def decryption_context(election_id: str, ciphertexts: bytes) -> bytes:
+    """The context bound into decryption-share proofs: the shuffle sid and the list's digest."""
+    return shuffle_sid(election_id).encode("ascii") + digest(ciphertexts)

@@ -1,0 +1,254 @@
+"""A mix node's side of the protocol, sans-io: frames in, actions out.
+
+:class:`NodeProtocol` consumes websocket frames from the server and returns a list of actions for
+the adapter (:mod:`mixnode.client`) to carry out: :class:`Send` a signed frame, run a heavy
+:class:`Job` in the node's process pool (its result comes back through :meth:`NodeProtocol.
+job_done`), :class:`SaveKeyShare` to the data directory, or :class:`Note` a line of progress.
+Nothing here touches a socket, a file or a clock, so it is tested with plain frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crypto import group
+from crypto.errors import MixvoteError, ProtocolViolation
+from crypto.transport import NodeIdentity
+from crypto.wire import (
+    SERVER_KINDS,
+    Message,
+    Reassembler,
+    SignedMessage,
+    decode_frame,
+    decryption_context,
+    digest,
+    sign_message,
+    split_frame,
+)
+
+CHEATS = ("wrong-permutation", "replace-ballot", "duplicate", "forged-proof")
+
+
+@dataclass(frozen=True)
+class Send:
+    frames: list[bytes]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Heavy work for the pool: ``fn(*args)``; its result goes back to ``job_done(tag, result)``."""
+
+    tag: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SaveKeyShare:
+    election_id: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+
+Action = Send | Job | SaveKeyShare | Note
+
+
+@dataclass
+class NodeProtocol:
+    """One connection's worth of node state (a new one per connection; key shares persist in the
+    data directory and are handed in through ``key_shares``)."""
+
+    identity: NodeIdentity
+    token: str = ""
+    election_id: str = ""
+    workers: int = 1
+    cheat: str | None = None
+    key_shares: dict[str, bytes] = field(default_factory=dict)
+    server_key: bytes | None = None
+    session: bytes = b""
+    seq: int = 0
+    position: int = 0
+    reassembler: Reassembler = field(default_factory=Reassembler)
+    dkg: Any = None
+    jobs: dict[str, Message] = field(default_factory=dict)
+
+    # --- output -----------------------------------------------------------------------------
+    def send(self, kind: str, fields: dict[str, Any]) -> Send:
+        self.seq += 1
+        msg = Message(kind, self.election_id, fields, self.session, self.seq)
+        _body, frame = sign_message(msg, self.identity.sign, self.identity.public.signing_key)
+        return Send(split_frame(frame))
+
+    # --- input ------------------------------------------------------------------------------
+    def receive(self, frame: bytes) -> list[Action]:
+        """Handle one websocket frame from the server."""
+        whole = self.reassembler.feed(frame)
+        if whole is None:
+            return []
+        signed = decode_frame(whole, SERVER_KINDS)
+        if self.server_key is not None and signed.author != self.server_key:
+            raise ProtocolViolation("server: frame not signed by the server key of this session")
+        return self.handle(signed)
+
+    def handle(self, signed: SignedMessage) -> list[Action]:
+        msg = signed.message
+        if msg.kind == "challenge":
+            if self.session:
+                raise ProtocolViolation("challenge: already received one on this connection")
+            self.session, self.server_key = msg["nonce"], msg["server_key"]
+            if signed.author != self.server_key:
+                raise ProtocolViolation("challenge: not signed by the key it announces")
+            return [self.send("auth", {"public_key": self.identity.public_bytes(),
+                                       "token": self.token, "nonce": self.session})]
+        if not self.session or msg.session != self.session:
+            raise ProtocolViolation(f"{msg.kind}: not part of this session")
+        if msg.kind == "welcome":
+            self.election_id, self.position = msg.election_id, msg["position"]
+            return [Note(f"authenticated as node {self.position}/{msg['n']} of election "
+                         f"{self.election_id} (phase {msg['phase']})")]
+        if msg.kind == "error":
+            return [Note(f"server error [{msg['code']}]: {msg['reason']}")]
+        if msg.kind == "ack":
+            return []
+        if msg.kind == "dkg.start":
+            return self.on_dkg_start(msg)
+        if msg.kind in ("dkg.deals", "dkg.complaints", "dkg.responses"):
+            return self.on_dkg_round(msg)
+        if msg.kind == "mix.request":
+            self.jobs[msg["job"]] = msg
+            return [Note(f"shuffling {msg['count']} ballots (job {msg['job']})"),
+                    self.send("progress", {"job": msg["job"], "stage": "shuffling", "done": 0,
+                                           "total": msg["count"]}),
+                    Job(msg["job"], mix_job, (msg["group"], msg["sid"], msg["public_key"],
+                                              msg["width"], msg["ciphertexts"], self.workers,
+                                              self.cheat))]
+        if msg.kind == "decrypt.request":
+            share = self.key_shares.get(msg.election_id)
+            if share is None:
+                return [Note("decryption requested but this node holds no key share")]
+            self.jobs[msg["job"]] = msg
+            return [Note(f"decrypting {msg['count']} ballots"),
+                    Job(msg["job"], decrypt_job, (msg["group"], share, msg["width"],
+                                                  msg["ciphertexts"],
+                                                  decryption_context(msg.election_id,
+                                                                     msg["ciphertexts"])))]
+        raise ProtocolViolation(f"{msg.kind}: not expected by a node")
+
+    def job_done(self, tag: str, result: Any) -> list[Action]:
+        """A pool job finished: turn its result into the reply."""
+        msg = self.jobs.pop(tag, None)
+        if msg is None:
+            return []
+        if msg.kind == "mix.request":
+            outputs, proof = result
+            return [Note(f"hop done, sending {len(outputs)} bytes of output and the proof"),
+                    self.send("mix.result", {"job": tag, "input_digest": digest(msg["ciphertexts"]),
+                                             "outputs": outputs, "proof": proof})]
+        return [Note("decryption share ready"),
+                self.send("decrypt.share", {"job": tag, "input_digest": digest(msg["ciphertexts"]),
+                                            "share": result})]
+
+    # --- key generation --------------------------------------------------------------------------
+    def on_dkg_start(self, msg: Message) -> list[Action]:
+        from crypto.dkg import DkgParams, DkgParticipant
+
+        params = DkgParams(group(msg["group"]), msg.election_id, msg["n"], msg["t"],
+                           tuple(msg["participants"]))
+        self.dkg = DkgParticipant(params, msg["position"], self.identity)
+        deal = self.dkg.deal()
+        return [Note(f"key generation: dealing as node {msg['position']}"),
+                self.send("dkg.deal", {"data": deal.to_bytes()})]
+
+    def on_dkg_round(self, msg: Message) -> list[Action]:
+        from crypto.dkg import ComplaintMsg, Deal, ResponseMsg
+
+        if self.dkg is None:
+            raise ProtocolViolation(f"{msg.kind}: no key generation in progress")
+        params = self.dkg.params
+        if msg.kind == "dkg.deals":
+            deals = {d.dealer: d for d in (Deal.from_bytes(params, x) for x in msg["items"])}
+            deals.pop(self.dkg.index, None)
+            complaint = self.dkg.on_deals(deals)
+            return [self.send("dkg.complaint", {"data": complaint.to_bytes()})]
+        if msg.kind == "dkg.complaints":
+            cs = {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in msg["items"])}
+            cs.pop(self.dkg.index, None)
+            response = self.dkg.on_complaints(cs)
+            return [self.send("dkg.response", {"data": response.to_bytes()})]
+        rs = {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in msg["items"])}
+        rs.pop(self.dkg.index, None)
+        share = self.dkg.on_responses(rs)
+        self.dkg = None
+        data = share.to_bytes()
+        self.key_shares[msg.election_id] = data
+        pk = params.group.encode(share.public_key.y)
+        return [SaveKeyShare(msg.election_id, data),
+                Note(f"key generation done: election key {pk.hex()[:16]}…, "
+                     f"qualified {list(share.qualified)}"),
+                self.send("dkg.done", {"public_key": pk})]
+
+
+# --- pool jobs (top level so they pickle) ----------------------------------------------------
+
+def mix_job(group_name: str, sid: str, public_key: bytes, width: int, ciphertexts: bytes,
+            workers: int, cheat: str | None) -> tuple[bytes, list[bytes]]:
+    """Shuffle and prove one hop; returns (encoded outputs, proof files as a flat list).
+    ``cheat`` (test mode only) makes the node misbehave in one of :data:`CHEATS` ways."""
+    import random
+
+    from crypto.elgamal import decode_ciphertexts, decode_public_key, encode_ciphertexts, encrypt
+    from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
+    from crypto.wire import encode_proof_files
+
+    g = group(group_name)
+    pk = decode_public_key(g, public_key)
+    inputs = decode_ciphertexts(g, ciphertexts, width)
+    session = ShuffleSession(g, sid)
+    result = shuffle(pk, inputs, workers=workers)
+    permutation = list(result.permutation)
+    outputs = list(result.outputs)
+    if cheat == "wrong-permutation" and len(permutation) > 1:
+        permutation[0], permutation[1] = permutation[1], permutation[0]
+    proof = prove_shuffle(session, pk, inputs, result.outputs, permutation, result.randomness,
+                          workers=workers)
+    if cheat == "replace-ballot":
+        outputs[0], _ = encrypt(pk, [g.base_mul(random.randrange(1, g.order))] * width)
+    elif cheat == "duplicate" and len(outputs) > 1:
+        outputs[1] = outputs[0]
+    files = encode_proof(session, proof)
+    if cheat == "forged-proof":
+        name = sorted(files)[-1]
+        data = bytearray(files[name])
+        data[-1] ^= 1
+        files = {**files, name: bytes(data)}
+    return encode_ciphertexts(g, outputs), encode_proof_files(files)
+
+
+def decrypt_job(group_name: str, key_share: bytes, width: int, ciphertexts: bytes,
+                context: bytes) -> bytes:
+    """This node's decryption share of the final list, with its proof, encoded."""
+    from crypto.dkg import KeyShare
+    from crypto.elgamal import decode_ciphertexts
+    from crypto.threshold import decryption_share, encode_decryption_share
+
+    g = group(group_name)
+    share = KeyShare.from_bytes(g, key_share)
+    cts = decode_ciphertexts(g, ciphertexts, width)
+    return encode_decryption_share(g, decryption_share(g, share, cts, context))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed job or frame (the node adapter's error mapping)."""
+    if isinstance(exc, MixvoteError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+__all__: Sequence[str] = ["CHEATS", "Job", "NodeProtocol", "Note", "SaveKeyShare", "Send",
+                          "decrypt_job", "mix_job"]
