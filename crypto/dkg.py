@@ -383,7 +383,11 @@ def verify_deal(params: DkgParams, deal: Deal) -> None:
 @dataclass(frozen=True)
 class DkgResult:
     """What the public transcript determines: QUAL, the election key, every node's verification
-    key (``Y_j = x_j·g`` for j = 1..n) and why each excluded dealer was disqualified."""
+    key (``Y_j = x_j·g`` for j = 1..n) and why each excluded dealer was disqualified.
+
+    Verification keys cover every index, disqualified dealers included: a node's share
+    ``x_j = Σ_{i∈QUAL} s_{ij}`` is well defined and its decryption shares are checkable against
+    ``Y_j`` whatever it did as a dealer; whether to accept them is the caller's policy."""
 
     qualified: tuple[int, ...]
     public_key: PublicKey
