@@ -507,6 +507,7 @@ def _examine(
                 )
         except (MixvoteError, ValueError) as exc:
             checks.fail("session parameters", MalformedInput(str(exc)), fatal=True)
+        checks.ok("session parameters", f"der.rho {session.rho.hex()}")
         try:
             pk = verificatum.decode_public_key(group, _file(files, "FullPublicKey.bt"))
         except MixvoteError as exc:

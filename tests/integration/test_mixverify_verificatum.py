@@ -88,7 +88,7 @@ def test_mixverify_accepts_verificatum_sets(name: str) -> None:
 
 
 def test_json_report() -> None:
-    code, out = run("--verificatum", vectors_dir() / "secp256k1-n12-w2", "--json")
+    code, out = run("--verificatum", vectors_dir() / "secp256k1-n12-w2", "--json", "--workers", "2")
     assert code == 0
     doc = json.loads(out)
     assert doc["verdict"] == "accepted" and doc["mode"] == "verificatum"

@@ -25,6 +25,12 @@ from crypto.vmn_dir import (
     verify_shuffle_directory,
 )
 
+#: der.rho of each set, as printed by ``vmnv -shuffle -t der.rho`` (vectors README).
+RHO = {
+    "secp256k1-n10-w1": "7994615b3dce1a975681a1907dfe07bed79cad9978f2d94968a150c236479fd1",
+    "secp256k1-n12-w2": "7685a06a8e79ad11709af30ce651c8cd37ab7e68cff7a6afbca09635815c9313",
+    "p256-n10-w1": "033370f9b3e46e404fa49dbb5488460d17ed382d6831c554b7e5810b51c7c9eb",
+}
 SETS = {
     # name: (auxsid, N, width)
     "secp256k1-n10-w1": ("default", 10, 1),
@@ -138,6 +144,8 @@ def test_vector_set_verifies(name: str) -> None:
     for party in ("01", "02", "03"):
         assert f"party {party} proof of shuffle" in names
     assert "ShuffledCiphertexts.bt" in names and "proofs/PolynomialInExponent.bt" in names
+    session_check = report.checks[names.index("session parameters")]
+    assert session_check.detail == f"der.rho {RHO[name]}"
     assert verify_shuffle_directory(files, text, auxsid=auxsid) is None
     parsed = read_shuffle_directory(files, text)
     assert (len(parsed.inputs), parsed.width, len(parsed.hops)) == (n, width, 3)
