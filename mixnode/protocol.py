@@ -28,7 +28,7 @@ from crypto.wire import (
     split_frame,
 )
 
-CHEATS = ("wrong-permutation", "replace-ballot", "duplicate", "forged-proof")
+CHEATS = ("wrong-permutation", "replace-ballot", "duplicate", "forged-proof", "stall")
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,10 @@ def mix_job(group_name: str, sid: str, public_key: bytes, width: int, ciphertext
     from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
     from crypto.wire import encode_proof_files
 
+    if cheat == "stall":  # test mode: a node that goes silent mid-shuffle
+        import time
+
+        time.sleep(3600)
     g = group(group_name)
     pk = decode_public_key(g, public_key)
     inputs = decode_ciphertexts(g, ciphertexts, width)

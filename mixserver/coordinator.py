@@ -41,6 +41,7 @@ from crypto.wire import (
     shuffle_sid,
 )
 from mixserver import jobs
+from mixserver.services import CRYPTO_LOCK
 
 log = logging.getLogger("mixserver.coordinator")
 
@@ -267,7 +268,8 @@ class Coordinator:
 
         params = cls._dkg_params(eid)
         parser = {"dkg.deal": Deal, "dkg.complaint": ComplaintMsg, "dkg.response": ResponseMsg}
-        parsed = parser[msg.kind].from_bytes(params, msg["data"])
+        with CRYPTO_LOCK:
+            parsed = parser[msg.kind].from_bytes(params, msg["data"])
         sender = getattr(parsed, "dealer", getattr(parsed, "sender", None))
         if sender != position:
             raise ProtocolViolation(f"{msg.kind}: claims node {sender} but comes from node {position}")
@@ -314,15 +316,16 @@ class Coordinator:
         items3 = [s.message["data"] for s in responses]
         for p in range(1, params.n + 1):
             cls._send(eid, p, Message("dkg.responses", eid, {"items": items3}))
-        result = dkg_result(
-            params,
-            {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
-            {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
-            {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
-        )
-        g = params.group
-        pk = encode_public_key(result.public_key)
-        vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
+        with CRYPTO_LOCK:
+            result = dkg_result(
+                params,
+                {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
+                {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
+                {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
+            )
+            g = params.group
+            pk = encode_public_key(result.public_key)
+            vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
         db.append_server(eid, Message("dkg.result", eid, {
             "public_key": pk, "verification_keys": vkeys,
             "qualified": [str(i).encode() for i in result.qualified]}),

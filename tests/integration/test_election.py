@@ -1,0 +1,267 @@
+"""Whole elections over loopback: a real server process, real node processes, the HTTP API.
+
+Every test kills its subprocesses in a finaliser; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websocket
+
+from crypto.record import decode_entry, verify_chain
+from crypto.transport import NodeIdentity
+from crypto.wire import Message, decode_frame, sign_message
+from mixserver.demo import Api, make_ballots, node_key, start_node, start_server, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+class Cluster:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.nodes: dict[int, subprocess.Popen[bytes]] = {}
+        self.port = free_port()
+        self.server: subprocess.Popen[bytes] | None = None
+        self.api: Api | None = None
+        self.log = open(tmp / "log.txt", "ab")  # noqa: SIM115 - closed in stop()
+
+    def start_server(self, hop_timeout: float = 60, grace: float = 15) -> Api:
+        self.server, base, token = start_server(
+            self.tmp / "server", self.port, ["--hop-timeout", str(hop_timeout),
+                                             "--connect-grace", str(grace), "--no-webui"],
+            log=self.log)
+        self.procs.append(self.server)
+        self.base = base
+        self.api = Api(base, token)
+        return self.api
+
+    def election(self, n: int = 3, t: int = 2, voters: int = 12,
+                 cheats: dict[int, str] | None = None) -> dict[str, Any]:
+        assert self.api is not None
+        e = self.api.request("POST", "/api/elections", {
+            "title": "it", "question": "?", "choices": ["a", "b", "c"], "n": n, "t": t,
+            "voters": voters})
+        for i in range(1, n + 1):
+            key = self.tmp / f"node{i}.key"
+            pub = node_key(key)
+            self.api.request("POST", f"/api/elections/{e['id']}/enrol", {"public_key": pub})
+            proc = start_node(self.base, key, self.tmp / f"node{i}", 1,
+                              (cheats or {}).get(i), log=self.log)
+            self.procs.append(proc)
+            self.nodes[i] = proc
+        got = wait_for(self.api, e["id"], lambda x: x["public_key"], "keygen", 60)
+        self.api.request("POST", f"/api/elections/{e['id']}/open")
+        wait_for(self.api, e["id"], lambda x: x["phase"] == "voting", "open", 20)
+        return {**got, "credentials": e["credentials"]}
+
+    def cast(self, e: dict[str, Any], indices: range, choices: list[int]) -> list[str]:
+        assert self.api is not None
+        creds = [e["credentials"][i] for i in indices]
+        ballots = make_ballots("secp256k1", e["public_key"], e["id"], 1, creds,
+                               [choices[i] for i in indices])
+        return [self.api.request("POST", f"/api/elections/{e['id']}/ballots", b,
+                                 auth=f"Voter {c['secret']}")["tracker"]
+                for b, c in zip(ballots, creds, strict=True)]
+
+    def finish(self, e: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
+        assert self.api is not None
+        eid = e["id"]
+        self.api.request("POST", f"/api/elections/{eid}/close")
+        wait_for(self.api, eid, lambda x: x["phase"] == "closed", "close", 20)
+        self.api.request("POST", f"/api/elections/{eid}/mix")
+        self.api.request("POST", f"/api/elections/{eid}/publish")
+        return self.tallied(eid, timeout)
+
+    def tallied(self, eid: str, timeout: float = 180) -> dict[str, Any]:
+        assert self.api is not None
+        wait_for(self.api, eid, lambda x: x["phase"] == "tallied", "tally", timeout)
+        result = self.api.request("GET", f"/api/elections/{eid}/results")
+        result["hops"] = self.api.request("GET", f"/api/elections/{eid}/status")["hops"]
+        return result
+
+    def kill_server(self) -> None:
+        assert self.server is not None
+        self.server.send_signal(signal.SIGKILL)
+        self.server.wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(tmp_path)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def expected(choices: list[int]) -> dict[str, int]:
+    counts = {"a": 0, "b": 0, "c": 0}
+    for c in choices:
+        counts["abc"[c]] += 1
+    return counts
+
+
+CHOICES = [random.Random(7).randrange(3) for _ in range(12)]
+
+
+def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
+    api = cluster.start_server()
+    e = cluster.election()
+    trackers = cluster.cast(e, range(12), CHOICES)
+    result = cluster.finish(e)
+    assert result["counts"] == expected(CHOICES)
+    assert [h["status"] for h in result["hops"]] == ["accepted"] * 3
+    receipt = api.request("GET", f"/api/elections/{e['id']}/receipts/{trackers[0]}")
+    assert receipt["counted"] is True
+    # the record: every entry verifies, and a flipped byte is detected
+    from mixserver.board import Board
+    from mixserver.export import export_record
+
+    board = Board(tmp_path / "server")
+    out = export_record(board, e["id"], tmp_path / "record")
+    board.close()
+    index = json.loads((tmp_path / "record" / "index.json").read_text())
+    entries = [decode_entry((tmp_path / "record" / r["file"]).read_bytes()) for r in index]
+    assert verify_chain(entries, e["id"]).hex() == out["head"]
+    kinds = [r["kind"] for r in index]
+    for kind in ("election.params", "dkg.deal", "dkg.result", "ballot", "voting.closed",
+                 "mix.result", "hop.verdict", "decrypt.share", "decrypt.verdict", "tally"):
+        assert kind in kinds, kind
+    victim = tmp_path / "record" / index[len(index) // 2]["file"]
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 1
+    bad = [decode_entry(bytes(data)) if i == len(index) // 2 else x for i, x in enumerate(entries)]
+    with pytest.raises(Exception, match="entry"):
+        verify_chain(bad, e["id"])
+
+
+@pytest.mark.parametrize("cheat", ["forged-proof", "wrong-permutation", "replace-ballot",
+                                   "duplicate"])
+def test_cheating_node_is_rejected_and_excluded(cluster: Cluster, cheat: str) -> None:
+    cluster.start_server()
+    e = cluster.election(cheats={2: cheat})
+    cluster.cast(e, range(12), CHOICES)
+    result = cluster.finish(e)
+    assert [h["status"] for h in result["hops"]] == ["accepted", "rejected", "accepted"]
+    assert result["counts"] == expected(CHOICES)
+
+
+def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> None:
+    cluster.start_server(hop_timeout=4, grace=2)
+    e = cluster.election(cheats={1: "stall", 3: "stall"})
+    cluster.cast(e, range(12), CHOICES)
+    assert cluster.api is not None
+    eid = e["id"]
+    cluster.api.request("POST", f"/api/elections/{eid}/close")
+    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
+    cluster.api.request("POST", f"/api/elections/{eid}/mix")
+    # node 1 stalls: kill it mid-shuffle; node 3 stalls until its hop times out
+    wait_for(cluster.api, eid, lambda x: x["progress"].get("stage") == "shuffling"
+             and x["progress"].get("node") == 1, "hop 1 started", 30)
+    cluster.nodes[1].kill()
+    cluster.api.request("POST", f"/api/elections/{eid}/publish")
+    result = cluster.tallied(eid)
+    hops = result["hops"]
+    assert [h["status"] for h in hops] == ["skipped", "accepted", "skipped"]
+    assert "disconnected" in hops[0]["reason"] and "timed out" in hops[2]["reason"]
+    assert result["counts"] == expected(CHOICES)
+
+
+def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
+    cluster.start_server()
+    e = cluster.election()
+    cluster.cast(e, range(6), CHOICES)
+    cluster.kill_server()
+    api = cluster.start_server()
+    assert api.request("GET", f"/api/elections/{e['id']}")["ballots_cast"] == 6
+    cluster.cast(e, range(6, 12), CHOICES)
+    eid = e["id"]
+    api.request("POST", f"/api/elections/{eid}/close")
+    wait_for(api, eid, lambda x: x["phase"] == "closed", "close", 20)
+    api.request("POST", f"/api/elections/{eid}/mix")
+    api.request("POST", f"/api/elections/{eid}/publish")
+    wait_for(api, eid, lambda x: len(api.request("GET", f"/api/elections/{eid}/status")["hops"])
+             >= 1, "first hop", 60)
+    cluster.kill_server()
+    cluster.start_server()
+    result = cluster.tallied(eid)
+    assert result["counts"] == expected(CHOICES)
+    assert sum(h["status"] == "accepted" for h in result["hops"]) >= 1
+
+
+def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) -> None:
+    api = cluster.start_server()
+    e = api.request("POST", "/api/elections", {"title": "h", "question": "?", "choices": ["a"],
+                                               "n": 1, "t": 1, "voters": 1})
+    before = api.request("GET", f"/api/elections/{e['id']}/board")["total"]
+    url = cluster.base.replace("http://", "ws://") + "/ws/node"
+    ws = websocket.create_connection(url, timeout=10)
+    challenge = decode_frame(ws.recv()).message
+    nonce = challenge["nonce"]
+
+    def error_after(frame: bytes | str) -> str:
+        if isinstance(frame, str):
+            ws.send(frame)
+        else:
+            ws.send_binary(frame)
+        reply = decode_frame(ws.recv()).message
+        assert reply.kind == "error"
+        return str(reply["code"]) + ": " + str(reply["reason"])
+
+    stranger = NodeIdentity.generate(random.Random(9))
+
+    def frame(msg: Message, who: NodeIdentity = stranger) -> bytes:
+        return sign_message(msg, who.sign, who.public.signing_key)[1]
+
+    assert "text frames" in error_after("hello")
+    assert error_after(b"\x00garbage").startswith("malformed")
+    body_unknown = frame(Message("progress", "", {"job": "", "stage": "", "done": 0,
+                                                  "total": 0}, nonce, 1))
+    assert "not authenticated" in error_after(body_unknown)
+    unknown = bytearray(body_unknown)
+    idx = unknown.find(b"progress")
+    unknown[idx : idx + 8] = b"zzzzzzzz"
+    assert error_after(bytes(unknown)).startswith(("malformed", "invalid-proof"))
+    tally = frame(Message("tally", e["id"], {"result": b"{}", "plaintexts": []}, nonce, 2))
+    assert "may not be sent" in error_after(tally)
+    auth = frame(Message("auth", e["id"], {"public_key": stranger.public_bytes(), "token": "x",
+                                           "nonce": nonce}, nonce, 3))
+    assert "not enrolled" in error_after(auth)
+    try:
+        ws.send_binary(b"\x00" * (2 << 20))  # oversized: the server closes the connection
+        ws.recv()
+    except (websocket.WebSocketException, ConnectionError):
+        pass
+    ws.close()
+    # nothing stored, still serving
+    time.sleep(0.2)
+    assert api.request("GET", f"/api/elections/{e['id']}/board")["total"] == before
+    assert api.request("GET", "/api/elections")
