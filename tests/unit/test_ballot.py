@@ -345,3 +345,26 @@ def test_ballot_proof_codec_negative_table(grp: Group) -> None:
         ballot.encode_ballot_proof(grp, replace(proof, c=grp.order))
     with pytest.raises(ValueError, match="width must be at least 1"):
         ballot.decode_ballot_proof(grp, b"", 0)
+
+
+@pytest.mark.parametrize("name", crypto.GROUPS)
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), width=st.integers(1, 3))
+def test_property_ballot_proof(name: str, data: st.DataObject, width: int) -> None:
+    grp = crypto.group(name)
+    election = data.draw(st.text(max_size=12), "election")
+    voter = data.draw(st.text(max_size=12), "voter")
+    other_voter = data.draw(st.text(max_size=12).filter(lambda v: v != voter), "other voter")
+    rng = random.Random(data.draw(st.integers(0, 2**32), "seed"))
+    _, pk = elgamal.keygen(grp, rng)
+    payload = data.draw(st.binary(max_size=ballot.ballot_capacity(grp, width)), "payload")
+    ct, rs = elgamal.encrypt(pk, ballot.encode_ballot(grp, payload, width), rng)
+    proof = ballot.prove_ballot(pk, ct, rs, election, voter, rng)
+    wire = ballot.encode_ballot_proof(grp, proof)
+    ballot.verify_ballot(pk, ct, ballot.decode_ballot_proof(grp, wire, width), election, voter)
+    with pytest.raises(InvalidProof):
+        ballot.verify_ballot(pk, ct, proof, election, other_voter)
+    k = data.draw(st.integers(0, width - 1), "tampered position")
+    tampered = replace(proof, z=tuple((z + (i == k)) % grp.order for i, z in enumerate(proof.z)))
+    with pytest.raises(InvalidProof):
+        ballot.verify_ballot(pk, ct, tampered, election, voter)
