@@ -7,11 +7,12 @@ the library is never asked for something it rejects. Scalars go to libsodium as 
 little-endian integers reduced mod the group order
 ℓ = 2**252 + 27742317777372353535851937790883648493.
 
-Binding: pysodium's ctypes handle on Debian's libsodium23 (1.0.18), called directly with one
-preallocated output buffer. Measured on this machine, one core (var-base / base mult / add per
-second): pysodium 14k–20k / 46k–58k / 56k–63k, rbcl 12k–20k / 39k–63k / 55k–73k — the same
-library, equal within noise; pysodium is chosen because rbcl writes its bundled shared library to
-a temporary file at import, which ``crypto/`` (no I/O) should not do.
+Binding: pysodium's ctypes handle on Debian's libsodium23 (1.0.18), called directly; every call
+(or batch) uses its own output buffer, so the backend is safe to share between threads.
+Measured on this machine, one core (var-base / base mult / add per second): pysodium 14k-20k /
+46k-58k / 56k-63k, rbcl 12k-20k / 39k-63k / 55k-73k: the same library, equal within noise;
+pysodium is chosen because rbcl writes its bundled shared library to a temporary file at import,
+which ``crypto/`` (no I/O) should not do.
 
 Embedding of short byte strings (``embed``/``extract``), to be reproduced exactly by the browser
 (e.g. with @noble/curves ``RistrettoPoint.fromHex``). For a payload m of n <= 29 bytes and a
@@ -49,6 +50,10 @@ _ZERO = bytes(32)
 _SODIUM = pysodium.sodium
 
 
+def _buffer() -> ctypes.Array[ctypes.c_char]:
+    return ctypes.create_string_buffer(32)
+
+
 class Ristretto255(Group):
     """The prime-order group ristretto255 (RFC 9496), cofactor 1 by construction."""
 
@@ -61,7 +66,6 @@ class Ristretto255(Group):
     verificatum_name: str | None = None
 
     def __init__(self) -> None:
-        self._out = ctypes.create_string_buffer(32)
         self._mul = _SODIUM.crypto_scalarmult_ristretto255
         self._base = _SODIUM.crypto_scalarmult_ristretto255_base
         self._add = _SODIUM.crypto_core_ristretto255_add
@@ -76,37 +80,42 @@ class Ristretto255(Group):
             return b
         if b == _ZERO:
             return a
-        self._add(self._out, a, b)
-        return self._out.raw
+        out = _buffer()
+        self._add(out, a, b)
+        return out.raw
 
     def neg(self, a: Element) -> Element:
         if a == _ZERO:
             return a
-        self._sub(self._out, _ZERO, a)
-        return self._out.raw
+        out = _buffer()
+        self._sub(out, _ZERO, a)
+        return out.raw
 
     def sub(self, a: Element, b: Element) -> Element:
         if b == _ZERO:
             return a
-        self._sub(self._out, a, b)
-        return self._out.raw
+        out = _buffer()
+        self._sub(out, a, b)
+        return out.raw
 
     def mul(self, a: Element, k: int) -> Element:
         k %= L
         if not k or a == _ZERO:
             return _ZERO
-        if self._mul(self._out, k.to_bytes(32, "little"), a) != 0:
+        out = _buffer()
+        if self._mul(out, k.to_bytes(32, "little"), a) != 0:
             # libsodium signals an identity result (impossible for a valid a and k != 0 mod ℓ)
             return _ZERO
-        return self._out.raw
+        return out.raw
 
     def base_mul(self, k: int) -> Element:
         k %= L
         if not k:
             return _ZERO
-        if self._base(self._out, k.to_bytes(32, "little")) != 0:
+        out = _buffer()
+        if self._base(out, k.to_bytes(32, "little")) != 0:
             return _ZERO
-        return self._out.raw
+        return out.raw
 
     def encode(self, a: Element) -> bytes:
         return a
@@ -120,8 +129,9 @@ class Ristretto255(Group):
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         uniform = hash_bytes("hash-to-group/" + dst, data, size=64)
-        self._from_hash(self._out, uniform)
-        return self._out.raw
+        out = _buffer()
+        self._from_hash(out, uniform)
+        return out.raw
 
     def embed(self, payload: bytes) -> Element:
         n = len(payload)
@@ -146,7 +156,7 @@ class Ristretto255(Group):
     def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
         if len(elements) != len(scalars):
             raise ValueError("batch_mul: elements and scalars differ in length")
-        out_buf, mul = self._out, self._mul
+        out_buf, mul = _buffer(), self._mul
         out: list[Element] = []
         append = out.append
         for p, k in zip(elements, scalars, strict=True):
@@ -161,7 +171,7 @@ class Ristretto255(Group):
         return self.batch_mul([element] * len(scalars), scalars)
 
     def batch_base_mul(self, scalars: Sequence[int]) -> list[Element]:
-        out_buf, base = self._out, self._base
+        out_buf, base = _buffer(), self._base
         out: list[Element] = []
         append = out.append
         for k in scalars:
@@ -175,7 +185,7 @@ class Ristretto255(Group):
     def batch_add(self, a: Sequence[Element], b: Sequence[Element]) -> list[Element]:
         if len(a) != len(b):
             raise ValueError("batch_add: sequences differ in length")
-        out_buf, add = self._out, self._add
+        out_buf, add = _buffer(), self._add
         out: list[Element] = []
         append = out.append
         for x, y in zip(a, b, strict=True):
@@ -189,7 +199,7 @@ class Ristretto255(Group):
         return out
 
     def sum(self, elements: Sequence[Element]) -> Element:
-        out_buf, add = self._out, self._add
+        out_buf, add = _buffer(), self._add
         acc = _ZERO
         for e in elements:
             if e == _ZERO:
