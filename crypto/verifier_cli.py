@@ -6,6 +6,10 @@ an exit status — 0 accepted, 1 rejected (a check failed), 2 usage error or unr
 
 Modes (subcommand-free, so that ``mixverify RECORD_DIR`` can be the main mode):
 
+* ``mixverify RECORD_DIR [--json] [--workers K] [--server-key HEX] [--progress|--no-progress]``
+  checks a whole election from its exported record (:mod:`crypto.verifier`, ``docs/record.md``):
+  every check is listed, every failure with its location; a progress bar (tqdm, on stderr) on
+  large records.
 * ``mixverify --verificatum DIR [--protinfo FILE] [--auxsid X] [--width W] [--json] [--workers K]``
   verifies a Verificatum shuffle-proof directory with mixvote's own code (``docs/verificatum.md``).
   ``DIR`` is the proof directory ``nizkp/<auxsid>/`` or the directory that holds ``protInfo.xml``
@@ -19,7 +23,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from crypto.errors import MixvoteError
 
@@ -39,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mixverify",
         description=(
             "Verify mixvote election records and Verificatum shuffle proofs, offline. "
+            "With RECORD_DIR (an exported record, see docs/record.md), check the whole election: "
+            "hash chain and signatures, parameters, DKG, every ballot proof, the closed list, "
+            "every hop's shuffle proof, every decryption share and the tally. "
             "With --verificatum DIR, check a Verificatum Mix-Net 3.1.0 shuffle-proof directory "
             "(nizkp/<auxsid>/, with protInfo.xml beside it) using mixvote's own verifier, which "
             "is stricter than Verificatum's vmnv. Exit status: 0 accepted, 1 rejected, 2 usage "
@@ -73,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(
         "--workers", metavar="K", type=int, default=1, help="worker processes for the proofs"
+    )
+    parser.add_argument(
+        "--server-key",
+        metavar="HEX",
+        help="RECORD_DIR mode: the server's Ed25519 public key (64 hex digits), obtained out of "
+        "band; the record must be signed by it",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="RECORD_DIR mode: progress bars on stderr (default: on a terminal, large records)",
     )
     return parser
 
@@ -187,6 +206,74 @@ def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_REJECTED
 
 
+#: Stages smaller than this get no progress bar (unless --progress is given).
+PROGRESS_MIN = 1000
+
+
+class _Bars:
+    """tqdm progress bars on stderr, one per verification stage, created on first report."""
+
+    def __init__(self, enabled: bool | None) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.enabled is False or (self.enabled is None and total < PROGRESS_MIN):
+            return
+        bar = self.bars.get(stage)
+        if bar is None:
+            from tqdm import tqdm
+
+            units = {"chain": "entry", "ballots": "ballot", "shuffle": "row",
+                     "decryption": "share"}
+            bar = self.bars[stage] = tqdm(
+                total=total, desc=stage, unit=units.get(stage, "it"), file=sys.stderr,
+                leave=False, disable=None if self.enabled is None else False,
+            )
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def run_record(args: argparse.Namespace, out: TextIO) -> int:
+    """The main mode: check an exported election record and report every check."""
+    from crypto.verifier import verify_record
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    server_key = None
+    if args.server_key is not None:
+        try:
+            server_key = bytes.fromhex(args.server_key)
+        except ValueError:
+            server_key = b""
+        if len(server_key) != 32:
+            raise UsageError("--server-key must be 64 hex digits (an Ed25519 public key)")
+    root = Path(args.record_dir)
+    files = read_directory(root)
+    bars = _Bars(args.progress)
+    try:
+        report = verify_record(files, workers=args.workers, server_key=server_key, progress=bars)
+    finally:
+        bars.close()
+    verdict = "accepted" if report.ok else "rejected"
+    if args.json:
+        doc = {"mode": "record", "directory": str(root), **report.as_dict()}
+        print(json.dumps(doc, indent=2, ensure_ascii=False), file=out)
+    else:
+        print(f"election record {root} (election {report.election_id or '?'})", file=out)
+        for check in report.checks:
+            status = "ok  " if check.ok else "FAIL"
+            print(f"{status}  {check}", file=out)
+        failures = len(report.failures)
+        summary = "" if report.ok else f" ({failures} check{'s' if failures != 1 else ''} failed)"
+        print(f"VERDICT: {verdict.upper()}{summary}", file=out)
+    return EXIT_OK if report.ok else EXIT_REJECTED
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the ``mixverify`` console script; returns the exit status."""
     parser = build_parser()
@@ -197,7 +284,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             if args.record_dir is not None:
                 raise UsageError("give either RECORD_DIR or --verificatum DIR, not both")
             return run_verificatum(args, stream)
-        raise UsageError("nothing to verify: give --verificatum DIR")
+        if args.record_dir is not None:
+            return run_record(args, stream)
+        raise UsageError("nothing to verify: give RECORD_DIR or --verificatum DIR")
     except UsageError as exc:
         print(f"mixverify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
