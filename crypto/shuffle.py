@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +40,7 @@ from crypto.bytetree import expect_node, leaf_bytes, node_header
 from crypto.elgamal import Ciphertext, PublicKey
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG, Element, Group
+from crypto.parallel import chunked, pmap
 from crypto.verificatum import (
     PRG,
     codec,
@@ -210,36 +210,22 @@ class ShuffleProof:
 
 # --- process pool --------------------------------------------------------------------------------
 @contextmanager
-def _pool(workers: int, n: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A process pool for ``workers > 1`` and enough rows to be worth it, else None (inline)."""
-    if not isinstance(workers, int) or workers < 1:
+def _pool(workers: int, n: int) -> Iterator[int]:
+    """The number of processes to use: ``workers`` when there are enough rows to be worth a
+    round trip to the pool of :mod:`crypto.parallel`, else 1 (inline)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if workers == 1 or n < 64 * workers:
-        yield None
-        return
-    with ProcessPoolExecutor(max_workers=workers) as executor:
-        yield executor
+    yield 1 if n < 64 * workers else workers
 
 
-def _bounds(n: int, parts: int) -> list[tuple[int, int]]:
-    """Split ``range(n)`` into ``parts`` contiguous ranges of near-equal size."""
-    parts = max(1, min(parts, n))
-    return [(n * k // parts, n * (k + 1) // parts) for k in range(parts)]
+def _run(pool: int, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """``[fn(*a) for a in args]``, over ``pool`` processes."""
+    return pmap(fn, args, pool)
 
 
-def _run(
-    pool: ProcessPoolExecutor | None, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]
-) -> list[Any]:
-    """``[fn(*a) for a in args]``, in the pool when there is one."""
-    if pool is None:
-        return [fn(*a) for a in args]
-    futures = [pool.submit(fn, *a) for a in args]
-    return [f.result() for f in futures]
-
-
-def _parts(pool: ProcessPoolExecutor | None, n: int) -> list[tuple[int, int]]:
-    """Index ranges: one per worker (a single one inline)."""
-    return _bounds(n, 1 if pool is None else pool._max_workers)  # type: ignore[attr-defined]
+def _parts(pool: int, n: int) -> list[tuple[int, int]]:
+    """Index ranges: one per process."""
+    return [(c.start, c.stop) for c in chunked(n, pool)]
 
 
 # --- workers (top level so that they pickle) -----------------------------------------------------
