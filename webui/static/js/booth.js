@@ -58,6 +58,9 @@ form?.addEventListener('submit', (event) => {
   }
 });
 
+// The button is rendered disabled: it works only once this module (and the crypto) has loaded.
+if (form && params) form.querySelector('#encrypt').disabled = false;
+
 form?.addEventListener('change', () => {
   // A new choice invalidates a sealed ballot: it must be re-encrypted.
   if (current) discard();
