@@ -11,7 +11,7 @@ BAR_HEIGHT = 26
 BAR_GAP = 8
 LABEL_WIDTH = 180
 BAR_AREA = 420
-VALUE_WIDTH = 110
+VALUE_WIDTH = 180
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,11 @@ def bar_chart(items: Sequence[tuple[str, float]], unit: str = "") -> BarChart:
 
 def flatten_timings(timings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
     """``{phase: seconds}`` (possibly nested, e.g. per hop) as ``[("phase/sub", seconds)]``;
-    non-numeric values are ignored."""
+    non-numeric values and rates (``*_per_s``, not durations) are left out."""
     out: list[tuple[str, float]] = []
     for key, value in timings.items():
         name = f"{prefix}{key}"
-        if isinstance(value, bool):
+        if isinstance(value, bool) or str(key).endswith("_per_s"):
             continue
         if isinstance(value, (int, float)):
             out.append((name, float(value)))
