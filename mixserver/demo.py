@@ -12,10 +12,13 @@ right, 1 when it is not or a phase fails, 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
+import os
 import random
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -126,6 +129,82 @@ def wait_for(api: Api, eid: str, predicate: Any, what: str, timeout: float) -> d
         time.sleep(0.1)
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (Linux /proc; empty elsewhere)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in task.read_text().split())
+    return found
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Largest peak resident set (VmHWM) among ``pid`` and its descendants, in MiB."""
+    peaks = []
+    for p in _descendants(pid):
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        if m := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
+            peaks.append(int(m.group(1)) / 1024)
+    return round(max(peaks), 1) if peaks else None
+
+
+def _signal_tree(pid: int, sig: int) -> None:
+    for p in _descendants(pid):
+        with contextlib.suppress(OSError):
+            os.kill(p, sig)
+
+
+def watch_mixing(api: Api, eid: str, nodes: dict[int, subprocess.Popen[bytes]],
+                 args: argparse.Namespace, stop: threading.Event, out: dict[str, Any]) -> None:
+    """Poll the status during mixing and decryption: record each (hop, node, stage) change and
+    each hop verdict with its time (seconds since the mix request), and inject the fault asked
+    for (``--crash-node``: kill the node's processes once it is shuffling; ``--pause-node``:
+    SIGSTOP it for a while, as an overloaded machine would be)."""
+    t0 = time.perf_counter()
+    timeline: list[list[Any]] = out.setdefault("timeline", [])
+    verdicts: list[dict[str, Any]] = out.setdefault("verdicts", [])
+    crash = args.crash_node
+    pause = args.pause_node and tuple(float(x) for x in args.pause_node.split(":", 1))
+    last: tuple[Any, ...] = ()
+    resume_at: float | None = None
+    while not stop.is_set():
+        now = time.perf_counter() - t0
+        try:
+            status = api.request("GET", f"/api/elections/{eid}/status")
+        except (RuntimeError, OSError):
+            status = {}
+        progress = status.get("progress", {})
+        key = (progress.get("hop"), progress.get("node"), progress.get("stage"))
+        if key != last:
+            timeline.append([round(now, 3), *key])
+            last = key
+        for hop in status.get("hops", [])[len(verdicts):]:
+            verdicts.append({**hop, "at": round(now, 3)})
+        shuffling = key[2] == "shuffling"
+        if crash and shuffling and key[1] == crash and "fault" not in out:
+            _signal_tree(nodes[crash].pid, signal.SIGKILL)
+            out["fault"] = {"kind": "crash", "node": crash, "hop": key[0], "at": round(now, 3)}
+        if pause and shuffling and key[1] == int(pause[0]) and "fault" not in out:
+            _signal_tree(nodes[int(pause[0])].pid, signal.SIGSTOP)
+            resume_at = now + pause[1]
+            out["fault"] = {"kind": "pause", "node": int(pause[0]), "hop": key[0],
+                            "at": round(now, 3), "seconds": pause[1]}
+        if resume_at is not None and now >= resume_at:
+            _signal_tree(nodes[int(pause[0])].pid, signal.SIGCONT)
+            resume_at = None
+        if status.get("phase") == "tallied":
+            break
+        stop.wait(0.05)
+    if resume_at is not None:
+        _signal_tree(nodes[int(pause[0])].pid, signal.SIGCONT)
+
+
 def make_ballots(group_name: str, pk_hex: str, eid: str, width: int, creds: list[dict[str, str]],
                  choices: list[int]) -> list[dict[str, Any]]:
     """Encrypted ballots with proofs, exactly as a voter's browser makes them."""
@@ -150,6 +229,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     log = open(data / "demo.log", "ab") if args.log else None  # noqa: SIM115 - closed below
     procs: list[subprocess.Popen[bytes]] = []
     timings: dict[str, float] = {}
+    nodes: dict[int, subprocess.Popen[bytes]] = {}
+    watch: dict[str, Any] = {}
+    peaks: dict[str, float | None] = {}
     try:
         server, base, token = start_server(
             data / "server", extra=["--workers", str(args.server_workers),
@@ -171,6 +253,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             api.request("POST", f"/api/elections/{eid}/enrol", {"public_key": pub})
             procs.append(start_node(base, key, data / f"node{i}", args.node_workers,
                                     cheats.get(str(i)), log=log))
+            nodes[i] = procs[-1]
         t0 = time.perf_counter()
         election = wait_for(api, eid, lambda e: e["public_key"], "key generation", 120)
         timings["keygen"] = time.perf_counter() - t0
@@ -201,10 +284,18 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         api.request("POST", f"/api/elections/{eid}/close")
         wait_for(api, eid, lambda e: e["phase"] == "closed", "close", 60)
         t0 = time.perf_counter()
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch_mixing, args=(api, eid, nodes, args, stop, watch),
+                                   daemon=True)
         api.request("POST", f"/api/elections/{eid}/mix")
+        watcher.start()
         api.request("POST", f"/api/elections/{eid}/publish")
-        election = wait_for(api, eid, lambda e: e["phase"] == "tallied", "mixing and decryption",
-                            args.timeout)
+        try:
+            election = wait_for(api, eid, lambda e: e["phase"] == "tallied",
+                                "mixing and decryption", args.timeout)
+        finally:
+            stop.set()
+            watcher.join(5)
         timings["mix_and_decrypt"] = time.perf_counter() - t0
         result = api.request("GET", f"/api/elections/{eid}/results")
         server_timings = result.get("timings", {})
@@ -231,9 +322,14 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             "timings": {**{k: round(v, 3) for k, v in timings.items()}, **server_timings},
             "mixing_ballots_per_s": server_timings.get("mixing_ballots_per_s"),
             "export": exported, "data": str(data),
+            "timeline": watch.get("timeline", []), "verdicts": watch.get("verdicts", []),
+            "fault": watch.get("fault"), "peak_rss_mb": peaks,
         }
         return summary
     finally:
+        for name, proc in zip(["server", *(f"node{i}" for i in nodes)], procs, strict=False):
+            peaks[name] = peak_rss_mb(proc.pid)
+        peaks["demo"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         for proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -264,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=1800.0, help="mixing+decryption time limit")
     p.add_argument("--cheat", action="append", default=[], metavar="POS:MODE",
                    help="TEST MODE: node POS cheats with MODE (e.g. 2:forged-proof)")
+    p.add_argument("--crash-node", type=int, metavar="POS",
+                   help="TEST MODE: kill node POS (all its processes) once it starts shuffling")
+    p.add_argument("--pause-node", metavar="POS:SECONDS",
+                   help="TEST MODE: SIGSTOP node POS for SECONDS once it starts shuffling")
     p.add_argument("--log", action="store_true", help="keep server/node output in DATA/demo.log")
     args = p.parse_args(argv)
     if not 1 <= args.threshold <= args.nodes or args.ballots < 0:
