@@ -21,9 +21,12 @@ list ``w`` and output list ``w'``:
 
 Costs per row at width 1 (var = variable-base multiplication, base = fixed-base): shuffle 1 var +
 1 base; prover 5 var + 3 base; verifier 8 var + 1 base. Everything works on flat lists of raw
-elements with the group's batch operations; ``workers > 1`` splits index ranges over a process pool.
-Variable time throughout (the scalars are secret only in the prover, whose backend multiplies in
-constant time).
+elements with the group's batch operations; ``workers > 1`` splits index ranges over the process
+pool of :mod:`crypto.parallel` (the byte-tree encoding for Fiat–Shamir is done in the workers too,
+so the serial part is small). The prover's secret randomness is expanded from one 256-bit seed
+drawn from ``rng`` (SHAKE-256), so proofs are reproducible with a pinned ``rng``. Verification is
+variable time (it handles public data only); the prover relies on the backend's constant-time
+scalar multiplication.
 """
 
 from __future__ import annotations
@@ -459,7 +462,7 @@ def prove_shuffle(
     """
     rng = rng or SYSTEM_RNG
     group = session.group
-    if pk.group is not group:
+    if pk.group.name != group.name:
         raise ValueError("prove_shuffle: the public key is in another group than the session")
     width = _check_list(group, inputs, "prove_shuffle: inputs")
     n = len(inputs)
@@ -600,7 +603,7 @@ def _check_statement(
 ) -> tuple[int, int]:
     """Shape, group and identity checks of a statement and proof; returns (N, width)."""
     group = session.group
-    if pk.group is not group or proof.group is not group:
+    if pk.group.name != group.name or proof.group.name != group.name:
         raise MalformedInput("shuffle proof: public key, proof and session are in different groups")
     if pk.y == group.identity:
         raise InvalidElement("public key: y is the identity")
@@ -778,7 +781,7 @@ def verify_shuffle(
 # --- byte-tree files -----------------------------------------------------------------------------
 def encode_proof(session: ShuffleSession, proof: ShuffleProof) -> dict[str, bytes]:
     """The proof files: ``{"PermutationCommitment", "PoSCommitment", "PoSReply"}`` → byte trees."""
-    if proof.group is not session.group:
+    if proof.group.name != session.group.name:
         raise ValueError("encode_proof: the proof is in another group than the session")
     return proof.to_bytetree()
 
