@@ -1,0 +1,199 @@
+"""``mixbench``: benchmark experiments for researchers.
+
+    mixbench crypto [--group G] [--ballots N] [--width W] [--workers K] [--json]
+    mixbench run (CONFIG | --preset quick|full) [--out DIR] [grid options]
+    mixbench plot RESULTS [--out DIR]
+
+``crypto`` measures the cryptographic core phase by phase against its floor
+(:mod:`experiments.cryptobench`); ``run`` runs whole elections through ``mixdemo`` over a grid and
+appends raw records (:mod:`experiments.grid`); ``plot`` reads only those records and draws
+(:mod:`experiments.plots`). Exit status: 0 success, 1 a run or measurement failed, 2 bad arguments
+or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from crypto import GROUPS
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _list_of(convert: Callable[[str], T]) -> Callable[[str], list[T]]:
+    """An argparse type: a comma-separated list of values."""
+
+    def parse(text: str) -> list[T]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError("expected a comma-separated list")
+        return [convert(x) for x in items]
+
+    return parse
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def _group_name(text: str) -> str:
+    if text not in GROUPS:
+        raise argparse.ArgumentTypeError(f"unknown group {text!r} (known: {', '.join(GROUPS)})")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mixbench",
+        description="mixvote benchmark experiments: crypto micro/phase benchmarks, whole-election "
+        "grids through mixdemo, and plots of the recorded results.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser(
+        "crypto",
+        help="throughput of each crypto phase (rows/s) against its scalar-multiplication floor",
+        description="Measure mult, fixed_mult, add, decode (operations/s) and reencrypt, prove, "
+        "verify, decrypt_share, combine (ciphertext rows/s) on random ciphertexts; each "
+        "per-ballot phase is compared with its floor (its scalar multiplications at the rates "
+        "measured in the same run). Every option takes a comma-separated list (a small grid).",
+    )
+    c.add_argument(
+        "--group",
+        type=_list_of(_group_name),
+        default=["secp256k1"],
+        help=f"group(s) (default secp256k1; known: {', '.join(GROUPS)})",
+    )
+    c.add_argument(
+        "--ballots",
+        type=_list_of(_positive),
+        default=[10_000],
+        help="number of ciphertext rows N (default 10000)",
+    )
+    c.add_argument(
+        "--width", type=_list_of(_positive), default=[1], help="ballot width w (default 1)"
+    )
+    c.add_argument(
+        "--workers",
+        type=_list_of(_positive),
+        default=[1],
+        help="worker processes for shuffle/prove/verify (default 1)",
+    )
+    c.add_argument(
+        "--threshold",
+        type=_positive,
+        default=2,
+        help="shares combined in the combine phase (default 2)",
+    )
+    c.add_argument("--seed", type=int, default=1, help="seed of the random inputs (default 1)")
+    c.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of rows {group, ballots, width, workers, phase, "
+        "per_second} instead of the table",
+    )
+
+    r = sub.add_parser(
+        "run",
+        help="run whole elections (mixdemo) over a grid and append raw records",
+        description="Run whole elections through mixdemo over the grid of CONFIG (JSON or TOML) "
+        "or a preset; command-line grid options replace the config's values. Each run appends "
+        "one record to RESULTS/records.jsonl and RESULTS/records.csv; runs already recorded are "
+        "skipped, so an interrupted grid resumes where it stopped.",
+    )
+    r.add_argument("config", nargs="?", type=Path, help="grid configuration file (.json or .toml)")
+    r.add_argument("--preset", choices=("quick", "full"), help="a built-in grid")
+    r.add_argument("--out", type=Path, help="results directory (default from the config)")
+    r.add_argument("--ballots", type=_list_of(_positive), help="ballots N, e.g. 100,1000")
+    r.add_argument("--nodes", type=_list_of(_positive), help="mix nodes k")
+    r.add_argument("--threshold", type=_list_of(_positive), help="decryption threshold t")
+    r.add_argument("--group", type=_list_of(_group_name), help="group(s)")
+    r.add_argument("--width", type=_list_of(_positive), help="ballot width w")
+    r.add_argument("--workers", type=_list_of(_positive), help="worker processes per node")
+    r.add_argument("--fault", type=_list_of(str), help="fault scenarios: none, crash, cheat, slow")
+    r.add_argument("--repetitions", type=_positive, help="runs per grid point")
+    r.add_argument("--timeout", type=float, help="seconds allowed per run (mixdemo)")
+    r.add_argument("--no-verify", action="store_true", help="skip full-record verification")
+    r.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+
+    p = sub.add_parser(
+        "plot",
+        help="draw the recorded results (PNG and SVG) and write a Markdown summary",
+        description="Read RESULTS (a results directory or a records .jsonl/.json file) and draw "
+        "time per phase against N (log-log, fitted a·N+b), throughput against workers, the "
+        "group comparison and fault detection/recovery times; write summary.md.",
+    )
+    p.add_argument("results", type=Path, help="results directory or records file")
+    p.add_argument("--out", type=Path, help="output directory (default RESULTS/plots)")
+    return parser
+
+
+def _cmd_crypto(args: argparse.Namespace) -> int:
+    from experiments.cryptobench import format_table, run_grid
+
+    if min(args.ballots) < 2:
+        print("mixbench crypto: --ballots must be at least 2", file=sys.stderr)
+        return EXIT_USAGE
+
+    def say(text: str) -> None:
+        if not args.json:
+            print(f"measuring {text} ...", file=sys.stderr, flush=True)
+
+    rows = run_grid(
+        args.group, args.ballots, args.width, args.workers, args.threshold, args.seed, progress=say
+    )
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=1))
+    else:
+        print(format_table(rows, args.threshold))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from experiments.grid import ConfigError, load_config, run_grid_config
+    from experiments.records import RecordError
+
+    try:
+        config = load_config(args.config, args.preset, args)
+        return run_grid_config(config, dry_run=args.dry_run)
+    except (ConfigError, RecordError) as exc:
+        print(f"mixbench run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from experiments.plots import plot_results
+    from experiments.records import RecordError
+
+    try:
+        written = plot_results(args.results, args.out)
+    except RecordError as exc:
+        print(f"mixbench plot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"crypto": _cmd_crypto, "run": _cmd_run, "plot": _cmd_plot}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        print("mixbench: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
