@@ -123,7 +123,9 @@ class Ristretto255(Group):
     def _decode(self, data: bytes) -> Element:
         if data == _ZERO:
             return _ZERO
-        if self._valid(data) != 1:
+        # libsodium 1.0.18 masks the top bit before its canonicity check, so 00…0080 would pass as
+        # a second encoding; RFC 9496 §4.3.1 requires rejecting any s with the top bit set.
+        if data[31] & 0x80 or self._valid(data) != 1:
             raise InvalidElement("ristretto255: not a canonical encoding of a group element")
         return data
 
@@ -227,7 +229,7 @@ class Ristretto255(Group):
                         f"ristretto255: element {i} is the identity, not allowed here"
                     )
                 append(d)
-            elif valid(d) == 1:
+            elif not d[31] & 0x80 and valid(d) == 1:
                 append(d)
             else:
                 raise InvalidElement(f"ristretto255: element {i} is not a canonical encoding")

@@ -187,6 +187,18 @@ def test_ristretto255_non_canonical_and_negative_rejected() -> None:
         r.decode(b"\x02" + bytes(31))
 
 
+@pytest.mark.parametrize("base", ["identity", "generator"])
+def test_ristretto255_top_bit_set_is_rejected(base: str) -> None:
+    # libsodium 1.0.18 ignores the top bit in its canonicity check; RFC 9496 §4.3.1 does not.
+    r = group("ristretto255")
+    enc = bytearray(r.encode(getattr(r, base)))
+    enc[31] |= 0x80
+    with pytest.raises(InvalidElement, match="canonical"):
+        r.decode(bytes(enc), allow_identity=True)
+    with pytest.raises(InvalidElement, match="canonical"):
+        r.batch_decode([bytes(enc)], allow_identity=True)
+
+
 # --- small subgroups (M-221 cofactor 8, E-521 cofactor 4) ----------------------------------------
 def torsion_points(g: ReferenceWeierstrass, count: int) -> list[tuple[int, int]]:
     """Points of small order: ℓ·R for random curve points R (their order divides the cofactor)."""
