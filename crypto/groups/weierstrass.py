@@ -1,11 +1,12 @@
 """Helpers shared by the short-Weierstrass backends: square roots, x-coordinate embedding of short
 byte strings, and try-and-increment hashing to the curve.
 
-Embedding (a reversible map of at most ``capacity`` bytes into a point): the x-coordinate is
-``len || payload || zero padding || counter`` in ``field_bytes - 1`` bytes (the top byte is zero, so
-x < p); the counter is incremented until x³ + ax + b is a square, and the even y is taken. A
-payload of c bytes therefore needs the curve to have x values for one of 256 counters, which fails
-with probability about 2**-256.
+Embedding (a reversible map of at most ``capacity`` bytes into a point): the x-coordinate is the
+big-endian integer ``len || payload || zero padding || counter`` of ``capacity + 2`` bytes, where
+``capacity`` is chosen per curve so that this stays below p (the small length byte on top keeps it
+there); the counter is incremented until x³ + ax + b is a square, and the point with even y is taken.
+Each counter succeeds with probability about 1/2, so 256 of them all fail with probability about
+2**-256. Cofactor curves (the seed curves) use their own counter rule to land in the subgroup.
 """
 
 from __future__ import annotations
