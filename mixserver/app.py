@@ -112,6 +112,8 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
 
     def authenticate(self, signed: Any) -> None:
         msg = signed.message
+        if msg.kind != "auth":
+            raise ProtocolViolation(f"{msg.kind}: not authenticated (send auth first)")
         db = self.services.db
         eids = [msg.election_id] if msg.election_id else list(reversed(db.election_ids()))
         enrolments = []

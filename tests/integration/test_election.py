@@ -187,6 +187,11 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     wait_for(cluster.api, eid, lambda x: x["progress"].get("stage") == "shuffling"
              and x["progress"].get("node") == 1, "hop 1 started", 30)
     cluster.nodes[1].kill()
+    cluster.nodes[1].wait(10)
+    # node 3 stays stuck in its stalled shuffle; node 1 comes back (with its key share on disk)
+    # and decrypts with node 2
+    cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
+                                    cluster.tmp / "node1", 1, None, log=cluster.log))
     cluster.api.request("POST", f"/api/elections/{eid}/publish")
     result = cluster.tallied(eid)
     hops = result["hops"]
