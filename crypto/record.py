@@ -52,8 +52,10 @@ def public_key_bytes(private_key: Ed25519PrivateKey) -> bytes:
     return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def verify_body_signature(author: bytes, body: bytes, signature: bytes, where: str = "message") -> None:
-    """Check an author's Ed25519 signature over a message body; raise InvalidProof naming ``where``."""
+def verify_body_signature(
+    author: bytes, body: bytes, signature: bytes, where: str = "message"
+) -> None:
+    """Check an author's Ed25519 signature over a body; raise InvalidProof naming ``where``."""
     if len(author) != KEY_SIZE:
         raise MalformedInput(f"{where}: author key must be {KEY_SIZE} bytes, got {len(author)}")
     if len(signature) != SIGNATURE_SIZE:
@@ -63,7 +65,9 @@ def verify_body_signature(author: bytes, body: bytes, signature: bytes, where: s
     try:
         Ed25519PublicKey.from_public_bytes(author).verify(signature, signing_input(body))
     except (InvalidSignature, ValueError):
-        raise InvalidProof(f"{where}: Ed25519 signature of author {author.hex()[:16]}… is invalid") from None
+        raise InvalidProof(
+            f"{where}: Ed25519 signature of author {author.hex()[:16]}… is invalid"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,9 @@ def verify_entry(entry: Entry, expected_prev: bytes, expected_index: int) -> Non
     if entry.index != expected_index:
         raise InvalidProof(f"{where}: index field says {entry.index}")
     if entry.prev != expected_prev:
-        raise InvalidProof(f"{where}: hash link does not match the hash of entry {expected_index - 1}")
+        raise InvalidProof(
+            f"{where}: hash link does not match the hash of entry {expected_index - 1}"
+        )
     verify_body_signature(entry.author, entry.body, entry.signature, where)
 
 

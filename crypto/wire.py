@@ -53,58 +53,113 @@ FieldSpec = tuple[str, str, int]
 SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
     # server -> node
     "challenge": (("nonce", "b", NONCE_SIZE), ("server_key", "b", KEY_SIZE)),
-    "welcome": (("position", "i", 0), ("n", "i", 0), ("t", "i", 0), ("group", "s", 64),
-                ("phase", "s", 32)),
+    "welcome": (
+        ("position", "i", 0),
+        ("n", "i", 0),
+        ("t", "i", 0),
+        ("group", "s", 64),
+        ("phase", "s", 32),
+    ),
     "error": (("code", "s", 64), ("reason", "s", _SMALL), ("ref", "i", 0)),
     "ack": (("ref", "i", 0), ("note", "s", _SMALL)),
-    "dkg.start": (("group", "s", 64), ("n", "i", 0), ("t", "i", 0), ("position", "i", 0),
-                  ("participants", "l", 1024)),
+    "dkg.start": (
+        ("group", "s", 64),
+        ("n", "i", 0),
+        ("t", "i", 0),
+        ("position", "i", 0),
+        ("participants", "l", 1024),
+    ),
     "dkg.deals": (("items", "l", 1024),),
     "dkg.complaints": (("items", "l", 1024),),
     "dkg.responses": (("items", "l", 1024),),
-    "mix.request": (("job", "s", 128), ("sid", "s", 128), ("group", "s", 64),
-                    ("public_key", "b", 1024), ("width", "i", 0), ("count", "i", 0),
-                    ("ciphertexts", "b", _BIG)),
-    "decrypt.request": (("job", "s", 128), ("group", "s", 64), ("width", "i", 0),
-                        ("count", "i", 0), ("ciphertexts", "b", _BIG)),
+    "mix.request": (
+        ("job", "s", 128),
+        ("sid", "s", 128),
+        ("group", "s", 64),
+        ("public_key", "b", 1024),
+        ("width", "i", 0),
+        ("count", "i", 0),
+        ("ciphertexts", "b", _BIG),
+    ),
+    "decrypt.request": (
+        ("job", "s", 128),
+        ("group", "s", 64),
+        ("width", "i", 0),
+        ("count", "i", 0),
+        ("ciphertexts", "b", _BIG),
+    ),
     # node -> server
     "auth": (("public_key", "b", 2 * KEY_SIZE), ("token", "s", 256), ("nonce", "b", NONCE_SIZE)),
     "dkg.deal": (("data", "b", 1 << 22),),
     "dkg.complaint": (("data", "b", 1 << 22),),
     "dkg.response": (("data", "b", 1 << 22),),
     "dkg.done": (("public_key", "b", 1024),),
-    "mix.result": (("job", "s", 128), ("input_digest", "b", 32), ("outputs", "b", _BIG),
-                   ("proof", "l", 64)),
+    "mix.result": (
+        ("job", "s", 128),
+        ("input_digest", "b", 32),
+        ("outputs", "b", _BIG),
+        ("proof", "l", 64),
+    ),
     "decrypt.share": (("job", "s", 128), ("input_digest", "b", 32), ("share", "b", _BIG)),
     "progress": (("job", "s", 128), ("stage", "s", 64), ("done", "i", 0), ("total", "i", 0)),
     # server-authored board entries
     "election.params": (("params", "b", 1 << 20), ("server_key", "b", KEY_SIZE)),
     "node.enrolled": (("position", "i", 0), ("public_key", "b", 2 * KEY_SIZE)),
-    "dkg.result": (("public_key", "b", 1024), ("verification_keys", "l", 1024),
-                   ("qualified", "l", 1024)),
-    "ballot": (("voter_id", "s", 64), ("width", "i", 0), ("ciphertext", "b", 1 << 16),
-               ("proof", "b", 1 << 16)),
+    "dkg.result": (
+        ("public_key", "b", 1024),
+        ("verification_keys", "l", 1024),
+        ("qualified", "l", 1024),
+    ),
+    "ballot": (
+        ("voter_id", "s", 64),
+        ("width", "i", 0),
+        ("ciphertext", "b", 1 << 16),
+        ("proof", "b", 1 << 16),
+    ),
     "voting.opened": (("public_key", "b", 1024),),
-    "voting.closed": (("count", "i", 0), ("width", "i", 0), ("ciphertexts", "b", _BIG),
-                      ("trackers", "l", 1 << 24)),
-    "hop.verdict": (("hop", "i", 0), ("position", "i", 0), ("status", "s", 16),
-                    ("reason", "s", _SMALL), ("result_entry", "i", 0),
-                    ("output_digest", "b", 32)),
-    "decrypt.verdict": (("position", "i", 0), ("status", "s", 16), ("reason", "s", _SMALL),
-                        ("share_entry", "i", 0)),
+    "voting.closed": (
+        ("count", "i", 0),
+        ("width", "i", 0),
+        ("ciphertexts", "b", _BIG),
+        ("trackers", "l", 1 << 24),
+    ),
+    "hop.verdict": (
+        ("hop", "i", 0),
+        ("position", "i", 0),
+        ("status", "s", 16),
+        ("reason", "s", _SMALL),
+        ("result_entry", "i", 0),
+        ("output_digest", "b", 32),
+    ),
+    "decrypt.verdict": (
+        ("position", "i", 0),
+        ("status", "s", 16),
+        ("reason", "s", _SMALL),
+        ("share_entry", "i", 0),
+    ),
     "tally": (("result", "b", 1 << 20), ("plaintexts", "l", 1 << 24)),
 }
 
 #: Kinds a node may send, and kinds only the server writes.
-NODE_KINDS = frozenset({"auth", "dkg.deal", "dkg.complaint", "dkg.response", "dkg.done",
-                        "mix.result", "decrypt.share", "progress"})
+NODE_KINDS = frozenset(
+    {
+        "auth",
+        "dkg.deal",
+        "dkg.complaint",
+        "dkg.response",
+        "dkg.done",
+        "mix.result",
+        "decrypt.share",
+        "progress",
+    }
+)
 SERVER_KINDS = frozenset(SCHEMAS) - NODE_KINDS
 _INT_MAX = 2**64 - 1
 
 
 @dataclass(frozen=True)
 class Message:
-    """One protocol message. ``fields`` maps each schema field to bytes, str, int or list of bytes."""
+    """One protocol message; ``fields`` maps each schema field to bytes, str, int or list."""
 
     kind: str
     election_id: str
@@ -125,8 +180,13 @@ def encode_body(msg: Message) -> bytes:
     extra = set(msg.fields) - {name for name, _, _ in schema}
     if extra:
         raise ValueError(f"encode_body: {msg.kind} has no field(s) {sorted(extra)}")
-    parts = [BODY_MAGIC, encode_str(msg.kind), encode_str(msg.election_id), lp(msg.session),
-             encode_uint(msg.seq, 8)]
+    parts = [
+        BODY_MAGIC,
+        encode_str(msg.kind),
+        encode_str(msg.election_id),
+        lp(msg.session),
+        encode_uint(msg.seq, 8),
+    ]
     for name, ftype, _limit in schema:
         if name not in msg.fields:
             raise ValueError(f"encode_body: {msg.kind} is missing field {name!r}")
@@ -192,6 +252,7 @@ def decode_body(data: bytes, allowed: frozenset[str] | None = None) -> Message:
 
 # --- signed frames ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SignedMessage:
     """A decoded message with the exact body its author signed."""
@@ -233,6 +294,7 @@ def decode_frame(data: bytes, allowed: frozenset[str] | None = None) -> SignedMe
 
 # --- chunking --------------------------------------------------------------------------------
 
+
 def split_frame(frame: bytes, chunk_size: int = CHUNK_SIZE) -> list[bytes]:
     """The websocket frames that carry ``frame``: itself if small, else numbered chunks."""
     if len(frame) <= chunk_size:
@@ -240,8 +302,12 @@ def split_frame(frame: bytes, chunk_size: int = CHUNK_SIZE) -> list[bytes]:
     transfer = os.urandom(8)
     count = (len(frame) + chunk_size - 1) // chunk_size
     return [
-        CHUNK_MAGIC + transfer + encode_uint(i, 4) + encode_uint(count, 4)
-        + encode_uint(len(frame), 8) + frame[i * chunk_size : (i + 1) * chunk_size]
+        CHUNK_MAGIC
+        + transfer
+        + encode_uint(i, 4)
+        + encode_uint(count, 4)
+        + encode_uint(len(frame), 8)
+        + frame[i * chunk_size : (i + 1) * chunk_size]
         for i in range(count)
     ]
 
@@ -288,8 +354,12 @@ class Reassembler:
             if count < 2 or not data:
                 raise MalformedInput("chunk: a transfer needs at least two non-empty chunks")
             self._transfer, self._count, self._total = transfer, count, total
-        elif transfer != self._transfer or index != len(self._parts) or count != self._count \
-                or total != self._total:
+        elif (
+            transfer != self._transfer
+            or index != len(self._parts)
+            or count != self._count
+            or total != self._total
+        ):
             self.reset()
             raise ProtocolViolation(f"chunk: chunk {index} out of order or of another transfer")
         self._parts.append(data)
@@ -308,6 +378,7 @@ class Reassembler:
 
 
 # --- the server's view of one node connection -----------------------------------------------
+
 
 @dataclass(frozen=True)
 class Enrolment:
@@ -364,7 +435,11 @@ class NodeSession:
                 break
         if match is None:
             raise ProtocolViolation("auth: this key is not enrolled in the election")
-        self.author, self.election_id, self.position = signed.author, msg.election_id, match.position
+        self.author, self.election_id, self.position = (
+            signed.author,
+            msg.election_id,
+            match.position,
+        )
         self.last_seq = msg.seq
         return match
 
@@ -376,14 +451,17 @@ class NodeSession:
         if msg.kind == "auth":
             raise ProtocolViolation("auth: this connection is already authenticated")
         if signed.author != self.author:
-            raise ProtocolViolation(f"{msg.kind}: signed by another key than the authenticated node")
+            raise ProtocolViolation(
+                f"{msg.kind}: signed by another key than the authenticated node"
+            )
         if msg.election_id != self.election_id:
             raise ProtocolViolation(f"{msg.kind}: for election {msg.election_id!r}, not this one")
         if msg.session != self.nonce:
             raise ProtocolViolation(f"{msg.kind}: from another session (replayed)")
         if msg.seq <= self.last_seq:
             raise ProtocolViolation(
-                f"{msg.kind}: sequence number {msg.seq} not above {self.last_seq} (replay or reorder)"
+                f"{msg.kind}: sequence number {msg.seq} not above {self.last_seq} "
+                "(replay or reorder)"
             )
         self.last_seq = msg.seq
         return msg
@@ -470,6 +548,7 @@ class ShareCollector:
 
 
 # --- small helpers both ends use --------------------------------------------------------------
+
 
 def digest(data: bytes) -> bytes:
     """SHA-256 used to bind a result to its exact input."""

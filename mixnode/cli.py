@@ -36,14 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
     for parser in (p, run):
         parser.add_argument("--server", help="server URL, e.g. http://127.0.0.1:8080")
         parser.add_argument("--key", type=Path, help="node identity file (from keygen)")
-        parser.add_argument("--workers", type=int, default=1,
-                            help="processes for shuffling and proving (default 1)")
-        parser.add_argument("--data", type=Path, default=Path("mixnode-data"),
-                            help="data directory for key shares (default ./mixnode-data)")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="processes for shuffling and proving (default 1)"
+        )
+        parser.add_argument(
+            "--data",
+            type=Path,
+            default=Path("mixnode-data"),
+            help="data directory for key shares (default ./mixnode-data)",
+        )
         parser.add_argument("--token", default="", help="one-time enrolment token from the admin")
         parser.add_argument("--election", default="", help="election id (default: any enrolled)")
-        parser.add_argument("--cheat", choices=CHEATS, default=None,
-                            help="TEST MODE: misbehave on purpose to exercise the server's checks")
+        parser.add_argument(
+            "--cheat",
+            choices=CHEATS,
+            default=None,
+            help="TEST MODE: misbehave on purpose to exercise the server's checks",
+        )
         parser.add_argument("--quiet", action="store_true", help="print nothing")
     return p
 
@@ -81,9 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         print("mixnode: --server URL is required", file=sys.stderr)
         return 2
     try:
-        client = NodeClient(args.server, identity, args.data, workers=args.workers,
-                            token=args.token, election_id=args.election, cheat=args.cheat,
-                            quiet=args.quiet)
+        client = NodeClient(
+            args.server,
+            identity,
+            args.data,
+            workers=args.workers,
+            token=args.token,
+            election_id=args.election,
+            cheat=args.cheat,
+            quiet=args.quiet,
+        )
     except OSError as exc:
         print(f"mixnode: cannot use the data directory {args.data}: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ key shares persist in the data directory.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -29,7 +30,7 @@ def websocket_url(server: str) -> str:
     url = server.rstrip("/")
     for http, ws in (("https://", "wss://"), ("http://", "ws://")):
         if url.startswith(http):
-            url = ws + url[len(http):]
+            url = ws + url[len(http) :]
     if not url.startswith(("ws://", "wss://")):
         url = "ws://" + url
     if not url.endswith("/ws/node"):
@@ -50,9 +51,17 @@ def write_private(path: Path, data: bytes) -> None:
 class NodeClient:
     """Runs one node until stopped: connect, authenticate, serve, reconnect."""
 
-    def __init__(self, server: str, identity: NodeIdentity, data_dir: Path, workers: int = 1,
-                 token: str = "", election_id: str = "", cheat: str | None = None,
-                 quiet: bool = False) -> None:
+    def __init__(
+        self,
+        server: str,
+        identity: NodeIdentity,
+        data_dir: Path,
+        workers: int = 1,
+        token: str = "",
+        election_id: str = "",
+        cheat: str | None = None,
+        quiet: bool = False,
+    ) -> None:
         self.url = websocket_url(server)
         self.identity = identity
         self.data_dir = data_dir
@@ -74,15 +83,18 @@ class NodeClient:
             self.executor: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1)
         else:
             self.executor = concurrent.futures.ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"))
+                1, mp_context=multiprocessing.get_context("spawn")
+            )
 
     def note(self, text: str) -> None:
         if not self.quiet:
             print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
     def key_shares(self) -> dict[str, bytes]:
-        return {p.name[len("keyshare-"):-len(".bin")]: p.read_bytes()
-                for p in self.data_dir.glob("keyshare-*.bin")}
+        return {
+            p.name[len("keyshare-") : -len(".bin")]: p.read_bytes()
+            for p in self.data_dir.glob("keyshare-*.bin")
+        }
 
     # --- actions -----------------------------------------------------------------------------
     def perform(self, ws: Any, protocol: NodeProtocol, actions: list[Any]) -> None:
@@ -96,7 +108,8 @@ class NodeClient:
             elif isinstance(action, Job):
                 future = self.executor.submit(action.fn, *action.args)
                 future.add_done_callback(
-                    lambda f, tag=action.tag: self.finished(ws, protocol, tag, f))
+                    lambda f, tag=action.tag: self.finished(ws, protocol, tag, f)
+                )
             elif isinstance(action, SaveKeyShare):
                 name = "".join(c for c in action.election_id if c.isalnum())
                 write_private(self.data_dir / f"keyshare-{name}.bin", action.data)
@@ -155,11 +168,20 @@ class NodeClient:
                 self.connected_once = False
                 with self.lock:
                     self.protocol = NodeProtocol(
-                        self.identity, token=self.token, election_id=self.election_id,
-                        workers=self.workers, cheat=self.cheat, key_shares=self.key_shares())
+                        self.identity,
+                        token=self.token,
+                        election_id=self.election_id,
+                        workers=self.workers,
+                        cheat=self.cheat,
+                        key_shares=self.key_shares(),
+                    )
                 self.ws = websocket.WebSocketApp(
-                    self.url, on_open=self.on_open, on_message=self.on_message,
-                    on_error=self.on_error, on_close=self.on_close)
+                    self.url,
+                    on_open=self.on_open,
+                    on_message=self.on_message,
+                    on_error=self.on_error,
+                    on_close=self.on_close,
+                )
                 self.ws.run_forever(ping_interval=20, ping_timeout=15, skip_utf8_validation=True)
                 with self.lock:
                     self.protocol = None
@@ -192,10 +214,8 @@ class NodeClient:
     def stop(self) -> None:
         self.stopping.set()
         if self.ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.ws.close()
-            except Exception:
-                pass
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.note("stopped")
         sys.stdout.flush()

@@ -104,14 +104,26 @@ class NodeProtocol:
             self.session, self.server_key = msg["nonce"], msg["server_key"]
             if signed.author != self.server_key:
                 raise ProtocolViolation("challenge: not signed by the key it announces")
-            return [self.send("auth", {"public_key": self.identity.public_bytes(),
-                                       "token": self.token, "nonce": self.session})]
+            return [
+                self.send(
+                    "auth",
+                    {
+                        "public_key": self.identity.public_bytes(),
+                        "token": self.token,
+                        "nonce": self.session,
+                    },
+                )
+            ]
         if not self.session or msg.session != self.session:
             raise ProtocolViolation(f"{msg.kind}: not part of this session")
         if msg.kind == "welcome":
             self.election_id, self.position = msg.election_id, msg["position"]
-            return [Note(f"authenticated as node {self.position}/{msg['n']} of election "
-                         f"{self.election_id} (phase {msg['phase']})")]
+            return [
+                Note(
+                    f"authenticated as node {self.position}/{msg['n']} of election "
+                    f"{self.election_id} (phase {msg['phase']})"
+                )
+            ]
         if msg.kind == "error":
             return [Note(f"server error [{msg['code']}]: {msg['reason']}")]
         if msg.kind == "ack":
@@ -122,22 +134,45 @@ class NodeProtocol:
             return self.on_dkg_round(msg)
         if msg.kind == "mix.request":
             self.jobs[msg["job"]] = msg
-            return [Note(f"shuffling {msg['count']} ballots (job {msg['job']})"),
-                    self.send("progress", {"job": msg["job"], "stage": "shuffling", "done": 0,
-                                           "total": msg["count"]}),
-                    Job(msg["job"], mix_job, (msg["group"], msg["sid"], msg["public_key"],
-                                              msg["width"], msg["ciphertexts"], self.workers,
-                                              self.cheat))]
+            return [
+                Note(f"shuffling {msg['count']} ballots (job {msg['job']})"),
+                self.send(
+                    "progress",
+                    {"job": msg["job"], "stage": "shuffling", "done": 0, "total": msg["count"]},
+                ),
+                Job(
+                    msg["job"],
+                    mix_job,
+                    (
+                        msg["group"],
+                        msg["sid"],
+                        msg["public_key"],
+                        msg["width"],
+                        msg["ciphertexts"],
+                        self.workers,
+                        self.cheat,
+                    ),
+                ),
+            ]
         if msg.kind == "decrypt.request":
             share = self.key_shares.get(msg.election_id)
             if share is None:
                 return [Note("decryption requested but this node holds no key share")]
             self.jobs[msg["job"]] = msg
-            return [Note(f"decrypting {msg['count']} ballots"),
-                    Job(msg["job"], decrypt_job, (msg["group"], share, msg["width"],
-                                                  msg["ciphertexts"],
-                                                  decryption_context(msg.election_id,
-                                                                     msg["ciphertexts"])))]
+            return [
+                Note(f"decrypting {msg['count']} ballots"),
+                Job(
+                    msg["job"],
+                    decrypt_job,
+                    (
+                        msg["group"],
+                        share,
+                        msg["width"],
+                        msg["ciphertexts"],
+                        decryption_context(msg.election_id, msg["ciphertexts"]),
+                    ),
+                ),
+            ]
         raise ProtocolViolation(f"{msg.kind}: not expected by a node")
 
     def job_done(self, tag: str, result: Any) -> list[Action]:
@@ -147,23 +182,39 @@ class NodeProtocol:
             return []
         if msg.kind == "mix.request":
             outputs, proof = result
-            return [Note(f"hop done, sending {len(outputs)} bytes of output and the proof"),
-                    self.send("mix.result", {"job": tag, "input_digest": digest(msg["ciphertexts"]),
-                                             "outputs": outputs, "proof": proof})]
-        return [Note("decryption share ready"),
-                self.send("decrypt.share", {"job": tag, "input_digest": digest(msg["ciphertexts"]),
-                                            "share": result})]
+            return [
+                Note(f"hop done, sending {len(outputs)} bytes of output and the proof"),
+                self.send(
+                    "mix.result",
+                    {
+                        "job": tag,
+                        "input_digest": digest(msg["ciphertexts"]),
+                        "outputs": outputs,
+                        "proof": proof,
+                    },
+                ),
+            ]
+        return [
+            Note("decryption share ready"),
+            self.send(
+                "decrypt.share",
+                {"job": tag, "input_digest": digest(msg["ciphertexts"]), "share": result},
+            ),
+        ]
 
     # --- key generation --------------------------------------------------------------------------
     def on_dkg_start(self, msg: Message) -> list[Action]:
         from crypto.dkg import DkgParams, DkgParticipant
 
-        params = DkgParams(group(msg["group"]), msg.election_id, msg["n"], msg["t"],
-                           tuple(msg["participants"]))
+        params = DkgParams(
+            group(msg["group"]), msg.election_id, msg["n"], msg["t"], tuple(msg["participants"])
+        )
         self.dkg = DkgParticipant(params, msg["position"], self.identity)
         deal = self.dkg.deal()
-        return [Note(f"key generation: dealing as node {msg['position']}"),
-                self.send("dkg.deal", {"data": deal.to_bytes()})]
+        return [
+            Note(f"key generation: dealing as node {msg['position']}"),
+            self.send("dkg.deal", {"data": deal.to_bytes()}),
+        ]
 
     def on_dkg_round(self, msg: Message) -> list[Action]:
         from crypto.dkg import ComplaintMsg, Deal, ResponseMsg
@@ -188,16 +239,28 @@ class NodeProtocol:
         data = share.to_bytes()
         self.key_shares[msg.election_id] = data
         pk = params.group.encode(share.public_key.y)
-        return [SaveKeyShare(msg.election_id, data),
-                Note(f"key generation done: election key {pk.hex()[:16]}…, "
-                     f"qualified {list(share.qualified)}"),
-                self.send("dkg.done", {"public_key": pk})]
+        return [
+            SaveKeyShare(msg.election_id, data),
+            Note(
+                f"key generation done: election key {pk.hex()[:16]}…, "
+                f"qualified {list(share.qualified)}"
+            ),
+            self.send("dkg.done", {"public_key": pk}),
+        ]
 
 
 # --- pool jobs (top level so they pickle) ----------------------------------------------------
 
-def mix_job(group_name: str, sid: str, public_key: bytes, width: int, ciphertexts: bytes,
-            workers: int, cheat: str | None) -> tuple[bytes, list[bytes]]:
+
+def mix_job(
+    group_name: str,
+    sid: str,
+    public_key: bytes,
+    width: int,
+    ciphertexts: bytes,
+    workers: int,
+    cheat: str | None,
+) -> tuple[bytes, list[bytes]]:
     """Shuffle and prove one hop; returns (encoded outputs, proof files as a flat list).
     ``cheat`` (test mode only) makes the node misbehave in one of :data:`CHEATS` ways."""
     import random
@@ -219,8 +282,9 @@ def mix_job(group_name: str, sid: str, public_key: bytes, width: int, ciphertext
     outputs = list(result.outputs)
     if cheat == "wrong-permutation" and len(permutation) > 1:
         permutation[0], permutation[1] = permutation[1], permutation[0]
-    proof = prove_shuffle(session, pk, inputs, result.outputs, permutation, result.randomness,
-                          workers=workers)
+    proof = prove_shuffle(
+        session, pk, inputs, result.outputs, permutation, result.randomness, workers=workers
+    )
     if cheat == "replace-ballot":
         outputs[0], _ = encrypt(pk, [g.base_mul(random.randrange(1, g.order))] * width)
     elif cheat == "duplicate" and len(outputs) > 1:
@@ -234,8 +298,9 @@ def mix_job(group_name: str, sid: str, public_key: bytes, width: int, ciphertext
     return encode_ciphertexts(g, outputs), encode_proof_files(files)
 
 
-def decrypt_job(group_name: str, key_share: bytes, width: int, ciphertexts: bytes,
-                context: bytes) -> bytes:
+def decrypt_job(
+    group_name: str, key_share: bytes, width: int, ciphertexts: bytes, context: bytes
+) -> bytes:
     """This node's decryption share of the final list, with its proof, encoded."""
     from crypto.dkg import KeyShare
     from crypto.elgamal import decode_ciphertexts
@@ -254,5 +319,13 @@ def describe_error(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-__all__: Sequence[str] = ["CHEATS", "Job", "NodeProtocol", "Note", "SaveKeyShare", "Send",
-                          "decrypt_job", "mix_job"]
+__all__: Sequence[str] = [
+    "CHEATS",
+    "Job",
+    "NodeProtocol",
+    "Note",
+    "SaveKeyShare",
+    "Send",
+    "decrypt_job",
+    "mix_job",
+]

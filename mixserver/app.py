@@ -14,14 +14,20 @@ import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import tornado.web
 import tornado.websocket
 from tornado.ioloop import IOLoop
 from tornado.wsgi import WSGIContainer
 
-from crypto.errors import InvalidElement, InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
+from crypto.errors import (
+    InvalidElement,
+    InvalidProof,
+    MalformedInput,
+    MixvoteError,
+    ProtocolViolation,
+)
 from crypto.wire import (
     MAX_FRAME,
     NODE_KINDS,
@@ -56,8 +62,13 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         return True
 
     def open(self, *args: str) -> None:
-        self.send_message(Message("challenge", "", {
-            "nonce": self.session.nonce, "server_key": self.services.db.server_public}))
+        self.send_message(
+            Message(
+                "challenge",
+                "",
+                {"nonce": self.session.nonce, "server_key": self.services.db.server_public},
+            )
+        )
 
     def send_message(self, msg: Message) -> None:
         """Sign with the server key and send, in chunks if large."""
@@ -80,8 +91,13 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         reason = str(exc) if isinstance(exc, MixvoteError) else "internal error"
         if not isinstance(exc, MixvoteError):
             log.exception("node message handling failed", exc_info=exc)
-        self.send_message(Message("error", self.eid or "", {
-            "code": error_code(exc), "reason": reason[:4000], "ref": ref}))
+        self.send_message(
+            Message(
+                "error",
+                self.eid or "",
+                {"code": error_code(exc), "reason": reason[:4000], "ref": ref},
+            )
+        )
         if self.errors > 50:
             self.close(4002, "too many errors")
 
@@ -244,7 +260,8 @@ class ElectionsApi(ApiHandler):
         if set(body) - allowed:
             raise MalformedInput(f"unknown fields {sorted(set(body) - allowed)}")
         result = await IOLoop.current().run_in_executor(
-            self.executor, lambda: self.services.create_election(**body))
+            self.executor, lambda: self.services.create_election(**body)
+        )
         self.write_json(result, 201)
 
 
@@ -254,9 +271,15 @@ class ElectionApi(ApiHandler):
 
 
 class ActionApi(ApiHandler):
-    ACTIONS = {"open": "open_voting", "close": "close_voting", "mix": "start_mixing",
-               "publish": "publish", "enrol": "enrol_node", "credentials": "voter_credentials",
-               "test-ballots": "generate_test_ballots"}
+    ACTIONS: ClassVar[dict[str, str]] = {
+        "open": "open_voting",
+        "close": "close_voting",
+        "mix": "start_mixing",
+        "publish": "publish",
+        "enrol": "enrol_node",
+        "credentials": "voter_credentials",
+        "test-ballots": "generate_test_ballots",
+    }
 
     async def post(self, eid: str, action: str) -> None:
         self.require_admin()
@@ -279,15 +302,19 @@ class BallotsApi(ApiHandler):
             raise ProtocolViolation("credential: send 'Authorization: Voter <secret>'")
         body = self.json_body()
         result = await IOLoop.current().run_in_executor(
-            self.executor, self.services.cast_ballot, eid, header[6:].strip(), body)
+            self.executor, self.services.cast_ballot, eid, header[6:].strip(), body
+        )
         self.write_json(result, 201)
 
 
 class VoterApi(ApiHandler):
     async def get(self, eid: str) -> None:
         header = self.request.headers.get("Authorization", "")
-        await self.call(self.services.voter_session, eid,
-                        header[6:].strip() if header.startswith("Voter ") else None)
+        await self.call(
+            self.services.voter_session,
+            eid,
+            header[6:].strip() if header.startswith("Voter ") else None,
+        )
 
 
 class BoardApi(ApiHandler):
@@ -300,7 +327,8 @@ class BoardApi(ApiHandler):
 class ReceiptApi(ApiHandler):
     async def get(self, eid: str, tracker: str) -> None:
         found = await IOLoop.current().run_in_executor(
-            self.executor, self.services.find_receipt, eid, tracker)
+            self.executor, self.services.find_receipt, eid, tracker
+        )
         if found is None:
             raise tornado.web.HTTPError(404, reason="no ballot with this tracker")
         self.write_json(found)
@@ -328,8 +356,9 @@ def build_flask(services: Any) -> Any:
     return create_app(config=None, services=services)
 
 
-def make_app(services: Any, coordinator: type[Coordinator] = Coordinator,
-             with_webui: bool = True) -> tornado.web.Application:
+def make_app(
+    services: Any, coordinator: type[Coordinator] = Coordinator, with_webui: bool = True
+) -> tornado.web.Application:
     """The app factory: websocket endpoints, the JSON API, then the Flask UI as fallback."""
     deps = {"services": services, "coordinator": coordinator}
     api = {"services": services}
@@ -345,15 +374,21 @@ def make_app(services: Any, coordinator: type[Coordinator] = Coordinator,
         (rf"/api/elections/{eid}/receipts/([0-9a-fA-F]{{1,64}})", ReceiptApi, api),
         (rf"/api/elections/{eid}/results", ResultsApi, api),
         (rf"/api/elections/{eid}/status", StatusApi, api),
-        (rf"/api/elections/{eid}/(open|close|mix|publish|enrol|credentials|test-ballots)",
-         ActionApi, api),
+        (
+            rf"/api/elections/{eid}/(open|close|mix|publish|enrol|credentials|test-ballots)",
+            ActionApi,
+            api,
+        ),
     ]
     if with_webui:
         flask_app = build_flask(services)
-        container = WSGIContainer(flask_app, executor=ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="wsgi"))
+        container = WSGIContainer(
+            flask_app, executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="wsgi")
+        )
         handlers.append((r".*", tornado.web.FallbackHandler, {"fallback": container}))
     return tornado.web.Application(
-        handlers, websocket_max_message_size=MAX_FRAME, websocket_ping_interval=20,
+        handlers,
+        websocket_max_message_size=MAX_FRAME,
+        websocket_ping_interval=20,
         websocket_ping_timeout=60,
     )

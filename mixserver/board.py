@@ -23,8 +23,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from crypto.record import GENESIS, Entry, make_entry, public_key_bytes
 from crypto.errors import ProtocolViolation
+from crypto.record import GENESIS, Entry, make_entry, public_key_bytes
 from crypto.wire import Message, encode_body
 
 SCHEMA = """
@@ -138,7 +138,9 @@ class Board:
         with self._tx() as db:
             self._set_phase(db, eid, phase, state)
 
-    def _set_phase(self, db: sqlite3.Connection, eid: str, phase: str, state: dict[str, Any]) -> None:
+    def _set_phase(
+        self, db: sqlite3.Connection, eid: str, phase: str, state: dict[str, Any]
+    ) -> None:
         row = db.execute("SELECT state FROM elections WHERE eid = ?", (eid,)).fetchone()
         merged = json.loads(row[0]) if row else {}
         merged.update(state)
@@ -157,9 +159,11 @@ class Board:
 
     def credentials(self, eid: str) -> list[tuple[str, str]]:
         with self._lock:
-            return list(self._db.execute(
-                "SELECT voter_id, secret FROM credentials WHERE eid = ? ORDER BY rowid", (eid,)
-            ))
+            return list(
+                self._db.execute(
+                    "SELECT voter_id, secret FROM credentials WHERE eid = ? ORDER BY rowid", (eid,)
+                )
+            )
 
     def credential_secret(self, eid: str, voter_id: str) -> str | None:
         with self._lock:
@@ -168,7 +172,9 @@ class Board:
             ).fetchone()
         return row[0] if row else None
 
-    def set_node(self, eid: str, position: int, public_key: bytes | None, token: str | None) -> None:
+    def set_node(
+        self, eid: str, position: int, public_key: bytes | None, token: str | None
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO nodes (eid, position, public_key, token) VALUES (?,?,?,?)",
@@ -231,8 +237,13 @@ class Board:
     ) -> StoredEntry:
         """Append a verified ballot, atomically checking that voting is open and that the same
         ciphertext was never cast before (a replay); it becomes the voter's counted ballot."""
-        body = encode_body(Message("ballot", eid, {
-            "voter_id": voter_id, "width": width, "ciphertext": ciphertext, "proof": proof}))
+        body = encode_body(
+            Message(
+                "ballot",
+                eid,
+                {"voter_id": voter_id, "width": width, "ciphertext": ciphertext, "proof": proof},
+            )
+        )
         seen = hashlib.sha256(ciphertext).digest()
         with self._tx() as db:
             row = db.execute("SELECT phase FROM elections WHERE eid = ?", (eid,)).fetchone()
@@ -301,9 +312,9 @@ class Board:
 
     def count_entries(self, eid: str) -> int:
         with self._lock:
-            return int(self._db.execute(
-                "SELECT COUNT(*) FROM entries WHERE eid = ?", (eid,)
-            ).fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM entries WHERE eid = ?", (eid,)).fetchone()[0]
+            )
 
     def latest_ballots(self, eid: str) -> list[StoredEntry]:
         """The counted ballot entries (the latest per voter), in board order."""

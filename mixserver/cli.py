@@ -26,12 +26,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", required=True, type=Path, help="data directory (SQLite board, keys)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes verifying proofs (default 1)")
-    p.add_argument("--hop-timeout", type=float, default=600.0,
-                   help="seconds a node may take for its shuffle before it is skipped")
-    p.add_argument("--connect-grace", type=float, default=30.0,
-                   help="seconds to wait for a disconnected node before skipping its hop")
+    p.add_argument("--workers", type=int, default=1, help="processes verifying proofs (default 1)")
+    p.add_argument(
+        "--hop-timeout",
+        type=float,
+        default=600.0,
+        help="seconds a node may take for its shuffle before it is skipped",
+    )
+    p.add_argument(
+        "--connect-grace",
+        type=float,
+        default=30.0,
+        help="seconds to wait for a disconnected node before skipping its hop",
+    )
     p.add_argument("--dkg-timeout", type=float, default=60.0, help="seconds per DKG round")
     p.add_argument("--no-webui", action="store_true", help="serve the JSON API only")
     p.add_argument("--verbose", "-v", action="store_true")
@@ -45,11 +52,19 @@ async def serve(args: argparse.Namespace) -> None:
 
     loop = IOLoop.current()  # captured once, here, at start-up
     services = ElectionServices(args.data, loop=loop, coordinator=Coordinator)
-    pool = ProcessPoolExecutor(max_workers=max(1, args.workers),
-                               mp_context=multiprocessing.get_context("spawn"))
-    Coordinator.configure(services, loop, pool, Config(
-        hop_timeout=args.hop_timeout, connect_grace=args.connect_grace,
-        dkg_timeout=args.dkg_timeout))
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, args.workers), mp_context=multiprocessing.get_context("spawn")
+    )
+    Coordinator.configure(
+        services,
+        loop,
+        pool,
+        Config(
+            hop_timeout=args.hop_timeout,
+            connect_grace=args.connect_grace,
+            dkg_timeout=args.dkg_timeout,
+        ),
+    )
     app = make_app(services, Coordinator, with_webui=not args.no_webui)
     server = app.listen(args.port, args.host, max_buffer_size=1 << 28)
     port = next(iter(server._sockets.values())).getsockname()[1]
@@ -58,8 +73,9 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"  node websocket:   ws://{args.host}:{port}/ws/node", flush=True)
     print(f"  status websocket: ws://{args.host}:{port}/ws/status/<election>", flush=True)
     print(f"  JSON API:         {base}/api/elections", flush=True)
-    print(f"  admin token:      {services.admin_token}  (in {args.data / 'admin_token'})",
-          flush=True)
+    print(
+        f"  admin token:      {services.admin_token}  (in {args.data / 'admin_token'})", flush=True
+    )
     Coordinator.resume()
     stop = asyncio.Event()
     aio = asyncio.get_running_loop()
@@ -73,8 +89,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         asyncio.run(serve(args))
     except OSError as exc:

@@ -97,7 +97,9 @@ class Coordinator:
 
     # --- set-up ---------------------------------------------------------------------------
     @classmethod
-    def configure(cls, services: Any, loop: Any, pool: Executor, config: Config | None = None) -> None:
+    def configure(
+        cls, services: Any, loop: Any, pool: Executor, config: Config | None = None
+    ) -> None:
         """Bind the services, the IOLoop captured at start-up and the process pool."""
         cls.services, cls.loop, cls.pool = services, loop, pool
         cls.config = config or Config()
@@ -189,9 +191,19 @@ class Coordinator:
             old.close_link("replaced by a newer connection of the same node")
         cls.nodes[eid][position] = link
         params, phase, state = cls.services.db.election(eid)
-        link.send_message(Message("welcome", eid, {
-            "position": position, "n": params["n"], "t": params["t"], "group": params["group"],
-            "phase": phase}))
+        link.send_message(
+            Message(
+                "welcome",
+                eid,
+                {
+                    "position": position,
+                    "n": params["n"],
+                    "t": params["t"],
+                    "group": params["group"],
+                    "phase": phase,
+                },
+            )
+        )
         cls.push_status(eid)
         run = cls._run(eid)
         if phase in ("setup", "keygen") and not state.get("public_key"):
@@ -225,8 +237,9 @@ class Coordinator:
         msg = signed.message
         run = cls._run(eid)
         if msg.kind == "progress":
-            cls._progress(eid, node=position, stage=msg["stage"], done=msg["done"],
-                          total=msg["total"])
+            cls._progress(
+                eid, node=position, stage=msg["stage"], done=msg["done"], total=msg["total"]
+            )
             return "progress noted"
         if msg.kind in ("dkg.deal", "dkg.complaint", "dkg.response"):
             if run.dkg_round is None or run.dkg_kind != msg.kind:
@@ -243,7 +256,9 @@ class Coordinator:
         if msg.kind in ("mix.result", "decrypt.share"):
             fut = run.waiters.get((position, msg["job"]))
             if fut is None or fut.done():
-                raise ProtocolViolation(f"{msg.kind}: no job {msg['job']!r} pending for node {position}")
+                raise ProtocolViolation(
+                    f"{msg.kind}: no job {msg['job']!r} pending for node {position}"
+                )
             fut.set_result(signed)
             return "received"
         raise ProtocolViolation(f"{msg.kind}: a node may not send this here")
@@ -259,8 +274,13 @@ class Coordinator:
 
         params, _phase, _state = cls.services.db.election(eid)
         keys = cls._dkg_participants(eid)
-        return DkgParams(group(params["group"]), eid, params["n"], params["t"],
-                         tuple(keys[p] for p in range(1, params["n"] + 1)))
+        return DkgParams(
+            group(params["group"]),
+            eid,
+            params["n"],
+            params["t"],
+            tuple(keys[p] for p in range(1, params["n"] + 1)),
+        )
 
     @classmethod
     def _check_dkg_message(cls, eid: str, position: int, msg: Message) -> None:
@@ -272,10 +292,14 @@ class Coordinator:
             parsed = parser[msg.kind].from_bytes(params, msg["data"])
         sender = getattr(parsed, "dealer", getattr(parsed, "sender", None))
         if sender != position:
-            raise ProtocolViolation(f"{msg.kind}: claims node {sender} but comes from node {position}")
+            raise ProtocolViolation(
+                f"{msg.kind}: claims node {sender} but comes from node {position}"
+            )
 
     @classmethod
-    async def _dkg_round(cls, eid: str, kind: str, announce: Callable[[int], Message]) -> list[SignedMessage]:
+    async def _dkg_round(
+        cls, eid: str, kind: str, announce: Callable[[int], Message]
+    ) -> list[SignedMessage]:
         run = cls._run(eid)
         run.dkg_round, run.dkg_kind, run.dkg_event = {}, kind, asyncio.Event()
         for position in range(1, len(cls._dkg_participants(eid)) + 1):
@@ -283,8 +307,9 @@ class Coordinator:
         try:
             await asyncio.wait_for(run.dkg_event.wait(), cls.config.dkg_timeout)
         except TimeoutError:
-            log.warning("election %s: %s round timed out with %d messages", eid, kind,
-                        len(run.dkg_round))
+            log.warning(
+                "election %s: %s round timed out with %d messages", eid, kind, len(run.dkg_round)
+            )
         got = [run.dkg_round[p] for p in sorted(run.dkg_round)]
         run.dkg_round, run.dkg_event = None, None
         db = cls.services.db
@@ -304,15 +329,29 @@ class Coordinator:
         cls.push_status(eid)
         params = cls._dkg_params(eid)
         participants = list(params.participants)
-        deals = await cls._dkg_round(eid, "dkg.deal", lambda p: Message("dkg.start", eid, {
-            "group": params_row["group"], "n": params.n, "t": params.t, "position": p,
-            "participants": participants}))
+        deals = await cls._dkg_round(
+            eid,
+            "dkg.deal",
+            lambda p: Message(
+                "dkg.start",
+                eid,
+                {
+                    "group": params_row["group"],
+                    "n": params.n,
+                    "t": params.t,
+                    "position": p,
+                    "participants": participants,
+                },
+            ),
+        )
         items = [s.message["data"] for s in deals]
         complaints = await cls._dkg_round(
-            eid, "dkg.complaint", lambda p: Message("dkg.deals", eid, {"items": items}))
+            eid, "dkg.complaint", lambda p: Message("dkg.deals", eid, {"items": items})
+        )
         items2 = [s.message["data"] for s in complaints]
         responses = await cls._dkg_round(
-            eid, "dkg.response", lambda p: Message("dkg.complaints", eid, {"items": items2}))
+            eid, "dkg.response", lambda p: Message("dkg.complaints", eid, {"items": items2})
+        )
         items3 = [s.message["data"] for s in responses]
         for p in range(1, params.n + 1):
             cls._send(eid, p, Message("dkg.responses", eid, {"items": items3}))
@@ -326,12 +365,24 @@ class Coordinator:
             g = params.group
             pk = encode_public_key(result.public_key)
             vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
-        db.append_server(eid, Message("dkg.result", eid, {
-            "public_key": pk, "verification_keys": vkeys,
-            "qualified": [str(i).encode() for i in result.qualified]}),
-            phase="keygen", state={"public_key": pk.hex(),
-                                   "verification_keys": [v.hex() for v in vkeys],
-                                   "qualified": list(result.qualified)})
+        db.append_server(
+            eid,
+            Message(
+                "dkg.result",
+                eid,
+                {
+                    "public_key": pk,
+                    "verification_keys": vkeys,
+                    "qualified": [str(i).encode() for i in result.qualified],
+                },
+            ),
+            phase="keygen",
+            state={
+                "public_key": pk.hex(),
+                "verification_keys": [v.hex() for v in vkeys],
+                "qualified": list(result.qualified),
+            },
+        )
         cls._timing(eid, "keygen", time.perf_counter() - started)
         cls.push_status(eid)
 
@@ -343,9 +394,12 @@ class Coordinator:
         if phase != "keygen" or not state.get("public_key"):
             log.warning("open %s ignored in phase %s", eid, phase)
             return
-        db.append_server(eid, Message("voting.opened", eid, {
-            "public_key": bytes.fromhex(state["public_key"])}),
-            phase="voting", state={"voting_opened": time.time()})
+        db.append_server(
+            eid,
+            Message("voting.opened", eid, {"public_key": bytes.fromhex(state["public_key"])}),
+            phase="voting",
+            state={"voting_opened": time.time()},
+        )
         cls.push_status(eid)
 
     @classmethod
@@ -362,10 +416,21 @@ class Coordinator:
         for stored in ballots:
             cts.append(decode_body(stored.entry.body)["ciphertext"])
             trackers.append(stored.hash)
-        db.append_server(eid, Message("voting.closed", eid, {
-            "count": len(cts), "width": params["width"], "ciphertexts": b"".join(cts),
-            "trackers": trackers}), phase="closed",
-            state={"voting_closed": time.time(), "closed_count": len(cts)})
+        db.append_server(
+            eid,
+            Message(
+                "voting.closed",
+                eid,
+                {
+                    "count": len(cts),
+                    "width": params["width"],
+                    "ciphertexts": b"".join(cts),
+                    "trackers": trackers,
+                },
+            ),
+            phase="closed",
+            state={"voting_closed": time.time(), "closed_count": len(cts)},
+        )
         cls._timing(eid, "voting", time.time() - state.get("voting_opened", time.time()))
         cls.push_status(eid)
 
@@ -420,16 +485,46 @@ class Coordinator:
         return True
 
     @classmethod
-    def _hop_verdict(cls, eid: str, hop: int, position: int, status: str, reason: str,
-                     result_entry: int, output_digest: bytes, seconds: float) -> None:
+    def _hop_verdict(
+        cls,
+        eid: str,
+        hop: int,
+        position: int,
+        status: str,
+        reason: str,
+        result_entry: int,
+        output_digest: bytes,
+        seconds: float,
+    ) -> None:
         db = cls.services.db
         _p, phase, state = db.election(eid)
-        hops = [*state.get("hops", []), {"hop": hop, "node": position, "status": status,
-                                          "reason": reason, "seconds": round(seconds, 3)}]
-        db.append_server(eid, Message("hop.verdict", eid, {
-            "hop": hop, "position": position, "status": status, "reason": reason[:4000],
-            "result_entry": result_entry, "output_digest": output_digest}),
-            phase=phase, state={"hops": hops})
+        hops = [
+            *state.get("hops", []),
+            {
+                "hop": hop,
+                "node": position,
+                "status": status,
+                "reason": reason,
+                "seconds": round(seconds, 3),
+            },
+        ]
+        db.append_server(
+            eid,
+            Message(
+                "hop.verdict",
+                eid,
+                {
+                    "hop": hop,
+                    "position": position,
+                    "status": status,
+                    "reason": reason[:4000],
+                    "result_entry": result_entry,
+                    "output_digest": output_digest,
+                },
+            ),
+            phase=phase,
+            state={"hops": hops},
+        )
         log.info("election %s: hop %d (node %d) %s %s", eid, hop, position, status, reason)
         cls.push_status(eid)
 
@@ -444,31 +539,60 @@ class Coordinator:
         while (position := cascade.next_hop()) is not None:
             hop = cascade.positions.index(position) + 1
             t0 = time.perf_counter()
-            cls._progress(eid, hop=hop, hops=len(cascade.positions), node=position,
-                          stage="waiting", done=0, total=count)
+            cls._progress(
+                eid,
+                hop=hop,
+                hops=len(cascade.positions),
+                node=position,
+                stage="waiting",
+                done=0,
+                total=count,
+            )
             if count == 0:
                 cascade.record(position, SKIPPED)
                 cls._hop_verdict(eid, hop, position, SKIPPED, "empty ballot list", 0, b"", 0.0)
                 continue
             if not await cls._wait_connected(eid, position):
                 cascade.record(position, SKIPPED)
-                cls._hop_verdict(eid, hop, position, SKIPPED, "node not connected", 0, b"",
-                                 time.perf_counter() - t0)
+                cls._hop_verdict(
+                    eid,
+                    hop,
+                    position,
+                    SKIPPED,
+                    "node not connected",
+                    0,
+                    b"",
+                    time.perf_counter() - t0,
+                )
                 continue
             job = f"mix-{hop}-{position}-{int(time.time() * 1000)}"
             fut: asyncio.Future[SignedMessage] = loop.create_future()
             run.waiters[(position, job)] = fut
-            cls._send(eid, position, Message("mix.request", eid, {
-                "job": job, "sid": shuffle_sid(eid), "group": params["group"],
-                "public_key": bytes.fromhex(state["public_key"]), "width": params["width"],
-                "count": count, "ciphertexts": current}))
+            cls._send(
+                eid,
+                position,
+                Message(
+                    "mix.request",
+                    eid,
+                    {
+                        "job": job,
+                        "sid": shuffle_sid(eid),
+                        "group": params["group"],
+                        "public_key": bytes.fromhex(state["public_key"]),
+                        "width": params["width"],
+                        "count": count,
+                        "ciphertexts": current,
+                    },
+                ),
+            )
             try:
                 signed = await asyncio.wait_for(fut, cls.config.hop_timeout)
             except (TimeoutError, NodeGone) as exc:
                 reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
                 cascade.record(position, SKIPPED)
-                cls._hop_verdict(eid, hop, position, SKIPPED, reason, 0, b"",
-                                 time.perf_counter() - t0)
+                cls._hop_verdict(
+                    eid, hop, position, SKIPPED, reason, 0, b"", time.perf_counter() - t0
+                )
                 continue
             finally:
                 run.waiters.pop((position, job), None)
@@ -479,18 +603,39 @@ class Coordinator:
                 ok, reason = False, "the result is not for the list this node was given"
             else:
                 ok, reason = await loop.run_in_executor(
-                    cls.pool, jobs.verify_hop, params["group"], eid,
-                    bytes.fromhex(state["public_key"]), params["width"], current,
-                    msg["outputs"], msg["proof"], cls.config.verify_workers)
+                    cls.pool,
+                    jobs.verify_hop,
+                    params["group"],
+                    eid,
+                    bytes.fromhex(state["public_key"]),
+                    params["width"],
+                    current,
+                    msg["outputs"],
+                    msg["proof"],
+                    cls.config.verify_workers,
+                )
             status = ACCEPTED if ok else REJECTED
             cascade.record(position, status)
-            cls._hop_verdict(eid, hop, position, status, reason or "proof verified",
-                             stored.entry.index, digest(msg["outputs"]), time.perf_counter() - t0)
+            cls._hop_verdict(
+                eid,
+                hop,
+                position,
+                status,
+                reason or "proof verified",
+                stored.entry.index,
+                digest(msg["outputs"]),
+                time.perf_counter() - t0,
+            )
             if ok:
                 current = msg["outputs"]
             if not ok:
-                cls.nodes.get(eid, {}).get(position) and cls._send(eid, position, Message(
-                    "error", eid, {"code": "hop-rejected", "reason": reason[:4000], "ref": 0}))
+                cls.nodes.get(eid, {}).get(position) and cls._send(
+                    eid,
+                    position,
+                    Message(
+                        "error", eid, {"code": "hop-rejected", "reason": reason[:4000], "ref": 0}
+                    ),
+                )
         elapsed = time.perf_counter() - started
         if not cascade.accepted and count:
             cls._progress(eid, error="mixing failed: no hop was accepted")
@@ -517,8 +662,16 @@ class Coordinator:
         loop = asyncio.get_running_loop()
         run = cls._run(eid)
         if count == 0:
-            cls._publish_tally(eid, {"counts": {c: 0 for c in params["choices"]}, "invalid": 0,
-                                     "ballots": 0, "plaintexts": []}, started)
+            cls._publish_tally(
+                eid,
+                {
+                    "counts": {c: 0 for c in params["choices"]},
+                    "invalid": 0,
+                    "ballots": 0,
+                    "plaintexts": [],
+                },
+                started,
+            )
             return
         eligible = set(state.get("qualified", [])) - set(cascade.excluded)
         collector = ShareCollector(params["t"], eligible)
@@ -532,9 +685,17 @@ class Coordinator:
                 collector.add(v["position"], None, v["reason"])
         context = decryption_context(eid, current)
         job = f"decrypt-{int(time.time() * 1000)}"
-        request = Message("decrypt.request", eid, {
-            "job": job, "group": params["group"], "width": params["width"], "count": count,
-            "ciphertexts": current})
+        request = Message(
+            "decrypt.request",
+            eid,
+            {
+                "job": job,
+                "group": params["group"],
+                "width": params["width"],
+                "count": count,
+                "ciphertexts": current,
+            },
+        )
         futures: dict[int, asyncio.Future[SignedMessage]] = {}
         pending = eligible - set(collector.valid) - set(collector.invalid)
         for position in pending:
@@ -563,12 +724,30 @@ class Coordinator:
                         ok, reason = False, "the share is not for the final list"
                     else:
                         ok, reason = await loop.run_in_executor(
-                            cls.pool, jobs.verify_share, params["group"], vkeys[p - 1],
-                            params["width"], current, msg["share"], context, p)
+                            cls.pool,
+                            jobs.verify_share,
+                            params["group"],
+                            vkeys[p - 1],
+                            params["width"],
+                            current,
+                            msg["share"],
+                            context,
+                            p,
+                        )
                     collector.add(p, msg["share"] if ok else None, reason)
-                    db.append_server(eid, Message("decrypt.verdict", eid, {
-                        "position": p, "status": ACCEPTED if ok else REJECTED,
-                        "reason": reason or "share verified", "share_entry": stored.entry.index}))
+                    db.append_server(
+                        eid,
+                        Message(
+                            "decrypt.verdict",
+                            eid,
+                            {
+                                "position": p,
+                                "status": ACCEPTED if ok else REJECTED,
+                                "reason": reason or "share verified",
+                                "share_entry": stored.entry.index,
+                            },
+                        ),
+                    )
                     cls._progress(eid, stage="decrypting", done=len(collector.valid))
                 if collector.complete or collector.hopeless:
                     break
@@ -589,17 +768,31 @@ class Coordinator:
             return
         shares = dict(sorted(collector.valid.items())[: params["t"]])
         result = await loop.run_in_executor(
-            cls.pool, jobs.combine_and_tally, params["group"], params["width"], current, shares,
-            params["t"], params["choices"])
+            cls.pool,
+            jobs.combine_and_tally,
+            params["group"],
+            params["width"],
+            current,
+            shares,
+            params["t"],
+            params["choices"],
+        )
         cls._publish_tally(eid, result, started)
 
     @classmethod
     def _publish_tally(cls, eid: str, result: dict[str, Any], started: float) -> None:
         db = cls.services.db
         summary = {k: v for k, v in result.items() if k != "plaintexts"}
-        db.append_server(eid, Message("tally", eid, {
-            "result": canonical_json(summary), "plaintexts": list(result["plaintexts"])}),
-            phase="tallied", state={"result": summary})
+        db.append_server(
+            eid,
+            Message(
+                "tally",
+                eid,
+                {"result": canonical_json(summary), "plaintexts": list(result["plaintexts"])},
+            ),
+            phase="tallied",
+            state={"result": summary},
+        )
         cls._timing(eid, "decryption", time.perf_counter() - started)
         log.info("election %s tallied: %s", eid, json.dumps(summary))
         cls._progress(eid, stage="tallied")
@@ -609,9 +802,13 @@ def error_code(exc: BaseException) -> str:
     """The wire error code of an exception (the websocket adapter's one mapping)."""
     from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 
-    for cls_, code in ((InvalidElement, "invalid-element"), (MalformedInput, "malformed"),
-                       (InvalidProof, "invalid-proof"), (ProtocolViolation, "protocol-violation"),
-                       (MixvoteError, "error")):
+    for cls_, code in (
+        (InvalidElement, "invalid-element"),
+        (MalformedInput, "malformed"),
+        (InvalidProof, "invalid-proof"),
+        (ProtocolViolation, "protocol-violation"),
+        (MixvoteError, "error"),
+    ):
         if isinstance(exc, cls_):
             return code
     return "internal-error"

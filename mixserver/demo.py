@@ -75,11 +75,20 @@ class Api:
         return result
 
 
-def start_server(data: Path, port: int = 0, extra: list[str] | None = None,
-                 log: Any = None) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_server(
+    data: Path, port: int = 0, extra: list[str] | None = None, log: Any = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
     """Start ``mixserver`` on a free port; returns (process, base URL, admin token)."""
-    cmd = [sys.executable, "-m", "mixserver.cli", "--data", str(data), "--port", str(port),
-           *(extra or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mixserver.cli",
+        "--data",
+        str(data),
+        "--port",
+        str(port),
+        *(extra or []),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL)
     assert proc.stdout is not None
     base = token = ""
@@ -99,10 +108,23 @@ def start_server(data: Path, port: int = 0, extra: list[str] | None = None,
     return proc, base, token
 
 
-def start_node(base: str, key: Path, data: Path, workers: int = 1, cheat: str | None = None,
-               log: Any = None) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "mixnode.cli", "run", "--server", base, "--key", str(key),
-           "--data", str(data), "--workers", str(workers)]
+def start_node(
+    base: str, key: Path, data: Path, workers: int = 1, cheat: str | None = None, log: Any = None
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "mixnode.cli",
+        "run",
+        "--server",
+        base,
+        "--key",
+        str(key),
+        "--data",
+        str(data),
+        "--workers",
+        str(workers),
+    ]
     if cheat:
         cmd += ["--cheat", cheat]
     return subprocess.Popen(cmd, stdout=log or subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
@@ -110,8 +132,11 @@ def start_node(base: str, key: Path, data: Path, workers: int = 1, cheat: str | 
 
 def node_key(path: Path) -> str:
     """Create a node identity at ``path`` (mixnode keygen) and return its public identity hex."""
-    out = subprocess.run([sys.executable, "-m", "mixnode.cli", "keygen", "--out", str(path),
-                          "--force"], check=True, capture_output=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mixnode.cli", "keygen", "--out", str(path), "--force"],
+        check=True,
+        capture_output=True,
+    )
     return out.stdout.decode().strip()
 
 
@@ -124,8 +149,10 @@ def wait_for(api: Api, eid: str, predicate: Any, what: str, timeout: float) -> d
         if error := election.get("progress", {}).get("error"):
             raise RuntimeError(f"{what}: {error}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: still {election['phase']} after {timeout:.0f} s "
-                               f"({election.get('progress')})")
+            raise TimeoutError(
+                f"{what}: still {election['phase']} after {timeout:.0f} s "
+                f"({election.get('progress')})"
+            )
         time.sleep(0.1)
 
 
@@ -160,8 +187,14 @@ def _signal_tree(pid: int, sig: int) -> None:
             os.kill(p, sig)
 
 
-def watch_mixing(api: Api, eid: str, nodes: dict[int, subprocess.Popen[bytes]],
-                 args: argparse.Namespace, stop: threading.Event, out: dict[str, Any]) -> None:
+def watch_mixing(
+    api: Api,
+    eid: str,
+    nodes: dict[int, subprocess.Popen[bytes]],
+    args: argparse.Namespace,
+    stop: threading.Event,
+    out: dict[str, Any],
+) -> None:
     """Poll the status during mixing and decryption: record each (hop, node, stage) change and
     each hop verdict with its time (seconds since the mix request), and inject the fault asked
     for (``--crash-node``: kill the node's processes once it is shuffling; ``--pause-node``:
@@ -184,7 +217,7 @@ def watch_mixing(api: Api, eid: str, nodes: dict[int, subprocess.Popen[bytes]],
         if key != last:
             timeline.append([round(now, 3), *key])
             last = key
-        for hop in status.get("hops", [])[len(verdicts):]:
+        for hop in status.get("hops", [])[len(verdicts) :]:
             verdicts.append({**hop, "at": round(now, 3)})
         shuffling = key[2] == "shuffling"
         if crash and shuffling and key[1] == crash and "fault" not in out:
@@ -193,8 +226,13 @@ def watch_mixing(api: Api, eid: str, nodes: dict[int, subprocess.Popen[bytes]],
         if pause and shuffling and key[1] == int(pause[0]) and "fault" not in out:
             _signal_tree(nodes[int(pause[0])].pid, signal.SIGSTOP)
             resume_at = now + pause[1]
-            out["fault"] = {"kind": "pause", "node": int(pause[0]), "hop": key[0],
-                            "at": round(now, 3), "seconds": pause[1]}
+            out["fault"] = {
+                "kind": "pause",
+                "node": int(pause[0]),
+                "hop": key[0],
+                "at": round(now, 3),
+                "seconds": pause[1],
+            }
         if resume_at is not None and now >= resume_at:
             _signal_tree(nodes[int(pause[0])].pid, signal.SIGCONT)
             resume_at = None
@@ -205,8 +243,14 @@ def watch_mixing(api: Api, eid: str, nodes: dict[int, subprocess.Popen[bytes]],
         _signal_tree(nodes[int(pause[0])].pid, signal.SIGCONT)
 
 
-def make_ballots(group_name: str, pk_hex: str, eid: str, width: int, creds: list[dict[str, str]],
-                 choices: list[int]) -> list[dict[str, Any]]:
+def make_ballots(
+    group_name: str,
+    pk_hex: str,
+    eid: str,
+    width: int,
+    creds: list[dict[str, str]],
+    choices: list[int],
+) -> list[dict[str, Any]]:
     """Encrypted ballots with proofs, exactly as a voter's browser makes them."""
     from crypto import group
     from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
@@ -218,8 +262,13 @@ def make_ballots(group_name: str, pk_hex: str, eid: str, width: int, creds: list
     for cred, choice in zip(creds, choices, strict=True):
         ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), width))
         proof = prove_ballot(pk, ct, r, eid, cred["voter_id"])
-        out.append({"ciphertext": encode_ciphertext(g, ct).hex(),
-                    "proof": encode_ballot_proof(g, proof).hex(), "width": width})
+        out.append(
+            {
+                "ciphertext": encode_ciphertext(g, ct).hex(),
+                "proof": encode_ballot_proof(g, proof).hex(),
+                "width": width,
+            }
+        )
     return out
 
 
@@ -234,25 +283,46 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     peaks: dict[str, float | None] = {}
     try:
         server, base, token = start_server(
-            data / "server", extra=["--workers", str(args.server_workers),
-                                    "--hop-timeout", str(args.hop_timeout),
-                                    "--connect-grace", "20"], log=log)
+            data / "server",
+            extra=[
+                "--workers",
+                str(args.server_workers),
+                "--hop-timeout",
+                str(args.hop_timeout),
+                "--connect-grace",
+                "20",
+            ],
+            log=log,
+        )
         procs.append(server)
         api = Api(base, token)
         say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
         say(f"server at {base} (data in {data})")
-        election = api.request("POST", "/api/elections", {
-            "title": "mixdemo", "question": "Which option?",
-            "choices": [f"option {i}" for i in range(args.choices)], "group": args.group,
-            "n": args.nodes, "t": args.threshold, "voters": args.ballots, "width": args.width})
+        election = api.request(
+            "POST",
+            "/api/elections",
+            {
+                "title": "mixdemo",
+                "question": "Which option?",
+                "choices": [f"option {i}" for i in range(args.choices)],
+                "group": args.group,
+                "n": args.nodes,
+                "t": args.threshold,
+                "voters": args.ballots,
+                "width": args.width,
+            },
+        )
         eid = election["id"]
         cheats = dict(item.split(":", 1) for item in args.cheat)
         for i in range(1, args.nodes + 1):
             key = data / f"node{i}.key"
             pub = node_key(key)
             api.request("POST", f"/api/elections/{eid}/enrol", {"public_key": pub})
-            procs.append(start_node(base, key, data / f"node{i}", args.node_workers,
-                                    cheats.get(str(i)), log=log))
+            procs.append(
+                start_node(
+                    base, key, data / f"node{i}", args.node_workers, cheats.get(str(i)), log=log
+                )
+            )
             nodes[i] = procs[-1]
         t0 = time.perf_counter()
         election = wait_for(api, eid, lambda e: e["public_key"], "key generation", 120)
@@ -264,7 +334,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         rng = random.Random(args.seed)
         choices = [rng.randrange(args.choices) for _ in range(args.ballots)]
         creds = election.get("credentials") or api.request(
-            "POST", f"/api/elections/{eid}/credentials")
+            "POST", f"/api/elections/{eid}/credentials"
+        )
         t0 = time.perf_counter()
         ballots = make_ballots(args.group, election["public_key"], eid, args.width, creds, choices)
         timings["ballot_generation"] = time.perf_counter() - t0
@@ -272,8 +343,12 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         trackers: list[str] = [""] * len(ballots)
 
         def cast(i: int) -> None:
-            receipt = api.request("POST", f"/api/elections/{eid}/ballots", ballots[i],
-                                  auth=f"Voter {creds[i]['secret']}")
+            receipt = api.request(
+                "POST",
+                f"/api/elections/{eid}/ballots",
+                ballots[i],
+                auth=f"Voter {creds[i]['secret']}",
+            )
             trackers[i] = receipt["tracker"]
 
         with ThreadPoolExecutor(4) as pool:
@@ -285,14 +360,16 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         wait_for(api, eid, lambda e: e["phase"] == "closed", "close", 60)
         t0 = time.perf_counter()
         stop = threading.Event()
-        watcher = threading.Thread(target=watch_mixing, args=(api, eid, nodes, args, stop, watch),
-                                   daemon=True)
+        watcher = threading.Thread(
+            target=watch_mixing, args=(api, eid, nodes, args, stop, watch), daemon=True
+        )
         api.request("POST", f"/api/elections/{eid}/mix")
         watcher.start()
         api.request("POST", f"/api/elections/{eid}/publish")
         try:
-            election = wait_for(api, eid, lambda e: e["phase"] == "tallied",
-                                "mixing and decryption", args.timeout)
+            election = wait_for(
+                api, eid, lambda e: e["phase"] == "tallied", "mixing and decryption", args.timeout
+            )
         finally:
             stop.set()
             watcher.join(5)
@@ -314,16 +391,25 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             exported = export_record(board, eid, export_dir)
             board.close()
         summary = {
-            "election": eid, "ballots": args.ballots, "nodes": args.nodes,
-            "threshold": args.threshold, "group": args.group, "width": args.width,
-            "tally": result["counts"], "expected": expected, "correct": result["counts"] == expected,
-            "hops": election.get("progress") and api.request(
-                "GET", f"/api/elections/{eid}/status")["hops"],
+            "election": eid,
+            "ballots": args.ballots,
+            "nodes": args.nodes,
+            "threshold": args.threshold,
+            "group": args.group,
+            "width": args.width,
+            "tally": result["counts"],
+            "expected": expected,
+            "correct": result["counts"] == expected,
+            "hops": election.get("progress")
+            and api.request("GET", f"/api/elections/{eid}/status")["hops"],
             "timings": {**{k: round(v, 3) for k, v in timings.items()}, **server_timings},
             "mixing_ballots_per_s": server_timings.get("mixing_ballots_per_s"),
-            "export": exported, "data": str(data),
-            "timeline": watch.get("timeline", []), "verdicts": watch.get("verdicts", []),
-            "fault": watch.get("fault"), "peak_rss_mb": peaks,
+            "export": exported,
+            "data": str(data),
+            "timeline": watch.get("timeline", []),
+            "verdicts": watch.get("verdicts", []),
+            "fault": watch.get("fault"),
+            "peak_rss_mb": peaks,
         }
         return summary
     finally:
@@ -358,12 +444,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server-workers", type=int, default=1, help="server verifier processes")
     p.add_argument("--hop-timeout", type=float, default=600.0)
     p.add_argument("--timeout", type=float, default=1800.0, help="mixing+decryption time limit")
-    p.add_argument("--cheat", action="append", default=[], metavar="POS:MODE",
-                   help="TEST MODE: node POS cheats with MODE (e.g. 2:forged-proof)")
-    p.add_argument("--crash-node", type=int, metavar="POS",
-                   help="TEST MODE: kill node POS (all its processes) once it starts shuffling")
-    p.add_argument("--pause-node", metavar="POS:SECONDS",
-                   help="TEST MODE: SIGSTOP node POS for SECONDS once it starts shuffling")
+    p.add_argument(
+        "--cheat",
+        action="append",
+        default=[],
+        metavar="POS:MODE",
+        help="TEST MODE: node POS cheats with MODE (e.g. 2:forged-proof)",
+    )
+    p.add_argument(
+        "--crash-node",
+        type=int,
+        metavar="POS",
+        help="TEST MODE: kill node POS (all its processes) once it starts shuffling",
+    )
+    p.add_argument(
+        "--pause-node",
+        metavar="POS:SECONDS",
+        help="TEST MODE: SIGSTOP node POS for SECONDS once it starts shuffling",
+    )
     p.add_argument("--log", action="store_true", help="keep server/node output in DATA/demo.log")
     args = p.parse_args(argv)
     if not 1 <= args.threshold <= args.nodes or args.ballots < 0:
@@ -378,16 +476,22 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"tally: {summary['tally']}  ({'correct' if summary['correct'] else 'WRONG'})")
         for hop in summary["hops"] or []:
-            print(f"  hop {hop['hop']} node {hop['node']}: {hop['status']} ({hop['reason']}, "
-                  f"{hop['seconds']} s)")
+            print(
+                f"  hop {hop['hop']} node {hop['node']}: {hop['status']} ({hop['reason']}, "
+                f"{hop['seconds']} s)"
+            )
         for name, value in summary["timings"].items():
             print(f"  {name}: {value}")
         if summary["mixing_ballots_per_s"]:
-            print(f"mixing: {summary['mixing_ballots_per_s']:.0f} ballots/s "
-                  f"({args.nodes} hops, each proof verified by the server)")
+            print(
+                f"mixing: {summary['mixing_ballots_per_s']:.0f} ballots/s "
+                f"({args.nodes} hops, each proof verified by the server)"
+            )
         if summary["export"]:
-            print(f"record exported to {summary['export']['path']} "
-                  f"({summary['export']['entries']} entries)")
+            print(
+                f"record exported to {summary['export']['path']} "
+                f"({summary['export']['entries']} entries)"
+            )
     return 0 if summary["correct"] else 1
 
 

@@ -32,16 +32,28 @@ def export_record(board: Board, eid: str, dest: Path) -> dict[str, Any]:
         entry = stored.entry
         name = f"{entry.index:06d}-{stored.kind}.bin"
         (entries_dir / name).write_bytes(entry.encode())
-        index.append({"index": entry.index, "kind": stored.kind, "author": entry.author.hex(),
-                      "hash": stored.hash.hex(), "file": f"entries/{name}"})
+        index.append(
+            {
+                "index": entry.index,
+                "kind": stored.kind,
+                "author": entry.author.hex(),
+                "hash": stored.hash.hex(),
+                "file": f"entries/{name}",
+            }
+        )
         head = stored.hash
         if stored.kind == "election.params" and params is None:
             params = json.loads(decode_body(entry.body)["params"])
     # the exported chain must verify before we call it a record
     verify_chain((s.entry for s in board.iter_entries(eid)), eid)
     (dest / "index.json").write_text(json.dumps(index, indent=1))
-    meta = {"format": "mixvote-record/1", "election": eid,
-            "server_key": board.server_public.hex(), "entries": len(index), "head": head.hex(),
-            "params": params}
+    meta = {
+        "format": "mixvote-record/1",
+        "election": eid,
+        "server_key": board.server_public.hex(),
+        "entries": len(index),
+        "head": head.hex(),
+        "params": params,
+    }
     (dest / "election.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
     return {"path": str(dest), "entries": len(index), "head": head.hex()}

@@ -116,13 +116,24 @@ class ElectionServices:
         cast, counted = self.db.ballot_count(eid)
         connected = set(self.connected_nodes(eid))
         nodes = [
-            {"position": pos, "public_key": key.hex() if key else None,
-             "enrolled": key is not None or bool(token), "connected": pos in connected}
+            {
+                "position": pos,
+                "public_key": key.hex() if key else None,
+                "enrolled": key is not None or bool(token),
+                "connected": pos in connected,
+            }
             for pos, key, token in self.db.nodes(eid)
         ]
-        return {**params, "phase": phase, "public_key": state.get("public_key"),
-                "ballots_cast": cast, "ballots_counted": counted, "nodes": nodes,
-                "timings": state.get("timings", {}), "progress": state.get("progress", {})}
+        return {
+            **params,
+            "phase": phase,
+            "public_key": state.get("public_key"),
+            "ballots_cast": cast,
+            "ballots_counted": counted,
+            "nodes": nodes,
+            "timings": state.get("timings", {}),
+            "progress": state.get("progress", {}),
+        }
 
     def create_election(
         self,
@@ -141,28 +152,55 @@ class ElectionServices:
             raise MalformedInput("title: a non-empty string of at most 200 characters")
         if not isinstance(question, str) or len(question) > 1000:
             raise MalformedInput("question: a string of at most 1000 characters")
-        if (not isinstance(choices, list) or not 1 <= len(choices) <= 1000
-                or not all(isinstance(c, str) and c.strip() for c in choices)):
+        if (
+            not isinstance(choices, list)
+            or not 1 <= len(choices) <= 1000
+            or not all(isinstance(c, str) and c.strip() for c in choices)
+        ):
             raise MalformedInput("choices: a list of 1 to 1000 non-empty strings")
         if group not in GROUPS:
             raise MalformedInput(f"group: one of {', '.join(GROUPS)}")
-        for name, value, low, high in (("n", n, 1, MAX_NODES), ("t", t, 1, n if isinstance(n, int) else 1),
-                                        ("voters", voters, 0, MAX_VOTERS), ("width", width, 1, 64)):
+        for name, value, low, high in (
+            ("n", n, 1, MAX_NODES),
+            ("t", t, 1, n if isinstance(n, int) else 1),
+            ("voters", voters, 0, MAX_VOTERS),
+            ("width", width, 1, 64),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise MalformedInput(f"{name}: an integer from {low} to {high}")
         eid = "e" + secrets.token_hex(6)
-        params = {"id": eid, "title": title, "question": question, "choices": list(choices),
-                  "group": group, "n": n, "t": t, "voters": voters, "width": width,
-                  "policy": "last-ballot-counts", "created": int(time.time())}
+        params = {
+            "id": eid,
+            "title": title,
+            "question": question,
+            "choices": list(choices),
+            "group": group,
+            "n": n,
+            "t": t,
+            "voters": voters,
+            "width": width,
+            "policy": "last-ballot-counts",
+            "created": int(time.time()),
+        }
         self.db.create_election(eid, params, "setup")
-        creds = [(voter_id_from_secret(s), s) for s in (secrets.token_hex(16) for _ in range(voters))]
+        creds = [
+            (voter_id_from_secret(s), s) for s in (secrets.token_hex(16) for _ in range(voters))
+        ]
         self.db.add_credentials(eid, creds)
         for position in range(1, n + 1):
             self.db.set_node(eid, position, None, None)
-        self.db.append_server(eid, Message("election.params", eid, {
-            "params": canonical_json(params), "server_key": self.db.server_public}))
-        return {**self.get_election(eid),
-                "credentials": [{"voter_id": v, "secret": s} for v, s in creds]}
+        self.db.append_server(
+            eid,
+            Message(
+                "election.params",
+                eid,
+                {"params": canonical_json(params), "server_key": self.db.server_public},
+            ),
+        )
+        return {
+            **self.get_election(eid),
+            "credentials": [{"voter_id": v, "secret": s} for v, s in creds],
+        }
 
     def voter_credentials(self, eid: str) -> list[dict[str, str]]:
         """``[{voter_id, secret}]`` of an election (admin only)."""
@@ -198,14 +236,19 @@ class ElectionServices:
         self.db.set_node(eid, position, key, token)
         if key is not None:
             self.record_node_key(eid, position, key)
-        return {"election": eid, "position": position,
-                "public_key": key.hex() if key else None, "token": token}
+        return {
+            "election": eid,
+            "position": position,
+            "public_key": key.hex() if key else None,
+            "token": token,
+        }
 
     def record_node_key(self, eid: str, position: int, key: bytes) -> None:
         """Bind a node key to its position (on enrolment, or on first use of a token)."""
         self.db.set_node(eid, position, key, None)
-        self.db.append_server(eid, Message("node.enrolled", eid, {
-            "position": position, "public_key": key}))
+        self.db.append_server(
+            eid, Message("node.enrolled", eid, {"position": position, "public_key": key})
+        )
 
     def connected_nodes(self, eid: str) -> list[int]:
         """Positions of the nodes currently connected and authenticated for ``eid``."""
@@ -215,9 +258,11 @@ class ElectionServices:
 
     # --- actions scheduled on the IOLoop ----------------------------------------------------------
     def _require(self, eid: str, action: str, phases: tuple[str, ...]) -> dict[str, Any]:
-        params, phase, state = self._election(eid)
+        _params, phase, state = self._election(eid)
         if phase not in phases:
-            raise ProtocolViolation(f"{action}: not allowed in phase {phase} (needs {'/'.join(phases)})")
+            raise ProtocolViolation(
+                f"{action}: not allowed in phase {phase} (needs {'/'.join(phases)})"
+            )
         return state
 
     def open_voting(self, eid: str) -> dict[str, Any]:
@@ -247,8 +292,12 @@ class ElectionServices:
         """``{voter_id, election: {...public params...}, public_key (hex or None), phase}``."""
         params, phase, state = self._election(eid)
         voter_id = self._voter(eid, credential_secret)
-        return {"voter_id": voter_id, "election": params, "public_key": state.get("public_key"),
-                "phase": phase}
+        return {
+            "voter_id": voter_id,
+            "election": params,
+            "public_key": state.get("public_key"),
+            "phase": phase,
+        }
 
     def _voter(self, eid: str, secret: str | None) -> str:
         if not isinstance(secret, str) or not 1 <= len(secret) <= 256:
@@ -259,12 +308,14 @@ class ElectionServices:
             raise ProtocolViolation("credential: not a voter credential of this election")
         return voter_id
 
-    def cast_ballot(self, eid: str, credential_secret: str, ballot: dict[str, Any]) -> dict[str, Any]:
+    def cast_ballot(
+        self, eid: str, credential_secret: str, ballot: dict[str, Any]
+    ) -> dict[str, Any]:
         """Validate and record a ballot ``{"ciphertext": hex, "proof": hex, "width": w}``.
 
         Checks the credential, the phase (voting), the ciphertext row (every element decoded and
         validated), the proof of knowledge bound to (election, voter id), and rejects a replayed
-        ciphertext. Returns the receipt ``{tracker, index, voter_id, replaces (tracker or None)}``."""
+        ciphertext. Returns the receipt ``{tracker, index, voter_id}``."""
         from crypto.ballot import decode_ballot_proof, verify_ballot
         from crypto.elgamal import decode_ciphertext, decode_public_key
 
@@ -286,16 +337,24 @@ class ElectionServices:
             pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
             verify_ballot(pk, ct, proof, eid, voter_id)
         stored = self.db.append_ballot(eid, voter_id, width, ct_bytes, proof_bytes)
-        return {"tracker": stored.entry.tracker(), "index": stored.entry.index,
-                "voter_id": voter_id}
+        return {
+            "tracker": stored.entry.tracker(),
+            "index": stored.entry.index,
+            "voter_id": voter_id,
+        }
 
     # --- the public board ----------------------------------------------------------------------
     def _describe(self, stored: Any, with_data: bool = False) -> dict[str, Any]:
         entry = stored.entry
-        out: dict[str, Any] = {"index": entry.index, "kind": stored.kind,
-                               "author": entry.author.hex(), "hash": stored.hash.hex(),
-                               "prev": entry.prev.hex(), "created": stored.created,
-                               "size": len(entry.body)}
+        out: dict[str, Any] = {
+            "index": entry.index,
+            "kind": stored.kind,
+            "author": entry.author.hex(),
+            "hash": stored.hash.hex(),
+            "prev": entry.prev.hex(),
+            "created": stored.created,
+            "size": len(entry.body),
+        }
         msg = decode_body(entry.body)
         for name, value in msg.fields.items():
             if isinstance(value, (bytes, bytearray)):
@@ -318,11 +377,15 @@ class ElectionServices:
         ...fields (hex, or "<N bytes>" when large)}]}``."""
         self._election(eid)
         offset, limit = max(0, int(offset)), max(1, min(int(limit), 1000))
-        return {"election": eid, "total": self.db.count_entries(eid), "offset": offset,
-                "entries": [self._describe(s) for s in self.db.entries(eid, offset, limit)]}
+        return {
+            "election": eid,
+            "total": self.db.count_entries(eid),
+            "offset": offset,
+            "entries": [self._describe(s) for s in self.db.entries(eid, offset, limit)],
+        }
 
     def find_receipt(self, eid: str, tracker: str) -> dict[str, Any] | None:
-        """The ballot entry with this tracker: ``{index, kind, voter_id, hash, counted}`` or None."""
+        """The ballot entry with a tracker: ``{index, kind, voter_id, hash, counted}`` or None."""
         self._election(eid)
         try:
             digest = bytes.fromhex(tracker) if isinstance(tracker, str) else b""
@@ -337,7 +400,7 @@ class ElectionServices:
         return out
 
     def results(self, eid: str) -> dict[str, Any] | None:
-        """``{election, counts: {choice: n}, invalid, ballots, timings}`` once tallied, else None."""
+        """``{election, counts: {choice: n}, invalid, ballots, timings}`` once tallied, or None."""
         _params, phase, state = self._election(eid)
         if phase != "tallied":
             return None
@@ -346,11 +409,17 @@ class ElectionServices:
     def status(self, eid: str) -> dict[str, Any]:
         """Live status for the websocket: ``{election, phase, progress, timings, hops, nodes,
         ballots_cast}``."""
-        params, phase, state = self._election(eid)
+        _params, phase, state = self._election(eid)
         cast, _ = self.db.ballot_count(eid)
-        return {"election": eid, "phase": phase, "progress": state.get("progress", {}),
-                "timings": state.get("timings", {}), "hops": state.get("hops", []),
-                "nodes": self.connected_nodes(eid), "ballots_cast": cast}
+        return {
+            "election": eid,
+            "phase": phase,
+            "progress": state.get("progress", {}),
+            "timings": state.get("timings", {}),
+            "hops": state.get("hops", []),
+            "nodes": self.connected_nodes(eid),
+            "ballots_cast": cast,
+        }
 
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
         """Write the whole election record as a directory (layout in ``docs/record.md``);
@@ -367,7 +436,8 @@ class ElectionServices:
         self, eid: str, count: int, choose: Callable[[int], int] | None = None
     ) -> dict[str, Any]:
         """Cast ``count`` ballots with the first ``count`` credentials (choice ``choose(i)``,
-        default round-robin) through :meth:`cast_ballot`; returns ``{cast, expected: {choice: n}}``."""
+        default round-robin) through :meth:`cast_ballot`.
+        Returns ``{cast, expected: {choice: n}}``."""
         from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
         from crypto.elgamal import decode_public_key, encode_ciphertext, encrypt
 
@@ -386,8 +456,11 @@ class ElectionServices:
             with CRYPTO_LOCK:
                 ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), params["width"]))
                 proof = prove_ballot(pk, ct, r, eid, voter_id)
-                ballot = {"ciphertext": encode_ciphertext(g, ct).hex(),
-                          "proof": encode_ballot_proof(g, proof).hex(), "width": params["width"]}
+                ballot = {
+                    "ciphertext": encode_ciphertext(g, ct).hex(),
+                    "proof": encode_ballot_proof(g, proof).hex(),
+                    "width": params["width"],
+                }
             self.cast_ballot(eid, secret, ballot)
             name = params["choices"][choice]
             expected[name] = expected.get(name, 0) + 1

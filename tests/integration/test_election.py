@@ -5,6 +5,7 @@ Every test kills its subprocesses in a finaliser; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import signal
@@ -38,26 +39,39 @@ class Cluster:
 
     def start_server(self, hop_timeout: float = 60, grace: float = 15) -> Api:
         self.server, base, token = start_server(
-            self.tmp / "server", self.port, ["--hop-timeout", str(hop_timeout),
-                                             "--connect-grace", str(grace), "--no-webui"],
-            log=self.log)
+            self.tmp / "server",
+            self.port,
+            ["--hop-timeout", str(hop_timeout), "--connect-grace", str(grace), "--no-webui"],
+            log=self.log,
+        )
         self.procs.append(self.server)
         self.base = base
         self.api = Api(base, token)
         return self.api
 
-    def election(self, n: int = 3, t: int = 2, voters: int = 12,
-                 cheats: dict[int, str] | None = None) -> dict[str, Any]:
+    def election(
+        self, n: int = 3, t: int = 2, voters: int = 12, cheats: dict[int, str] | None = None
+    ) -> dict[str, Any]:
         assert self.api is not None
-        e = self.api.request("POST", "/api/elections", {
-            "title": "it", "question": "?", "choices": ["a", "b", "c"], "n": n, "t": t,
-            "voters": voters})
+        e = self.api.request(
+            "POST",
+            "/api/elections",
+            {
+                "title": "it",
+                "question": "?",
+                "choices": ["a", "b", "c"],
+                "n": n,
+                "t": t,
+                "voters": voters,
+            },
+        )
         for i in range(1, n + 1):
             key = self.tmp / f"node{i}.key"
             pub = node_key(key)
             self.api.request("POST", f"/api/elections/{e['id']}/enrol", {"public_key": pub})
-            proc = start_node(self.base, key, self.tmp / f"node{i}", 1,
-                              (cheats or {}).get(i), log=self.log)
+            proc = start_node(
+                self.base, key, self.tmp / f"node{i}", 1, (cheats or {}).get(i), log=self.log
+            )
             self.procs.append(proc)
             self.nodes[i] = proc
         got = wait_for(self.api, e["id"], lambda x: x["public_key"], "keygen", 60)
@@ -68,11 +82,15 @@ class Cluster:
     def cast(self, e: dict[str, Any], indices: range, choices: list[int]) -> list[str]:
         assert self.api is not None
         creds = [e["credentials"][i] for i in indices]
-        ballots = make_ballots("secp256k1", e["public_key"], e["id"], 1, creds,
-                               [choices[i] for i in indices])
-        return [self.api.request("POST", f"/api/elections/{e['id']}/ballots", b,
-                                 auth=f"Voter {c['secret']}")["tracker"]
-                for b, c in zip(ballots, creds, strict=True)]
+        ballots = make_ballots(
+            "secp256k1", e["public_key"], e["id"], 1, creds, [choices[i] for i in indices]
+        )
+        return [
+            self.api.request(
+                "POST", f"/api/elections/{e['id']}/ballots", b, auth=f"Voter {c['secret']}"
+            )["tracker"]
+            for b, c in zip(ballots, creds, strict=True)
+        ]
 
     def finish(self, e: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
         assert self.api is not None
@@ -100,10 +118,8 @@ class Cluster:
             if proc.poll() is None:
                 proc.kill()
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
         self.log.close()
 
 
@@ -152,8 +168,18 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
     entries = [decode_entry((tmp_path / "record" / r["file"]).read_bytes()) for r in index]
     assert verify_chain(entries, e["id"]).hex() == out["head"]
     kinds = [r["kind"] for r in index]
-    for kind in ("election.params", "dkg.deal", "dkg.result", "ballot", "voting.closed",
-                 "mix.result", "hop.verdict", "decrypt.share", "decrypt.verdict", "tally"):
+    for kind in (
+        "election.params",
+        "dkg.deal",
+        "dkg.result",
+        "ballot",
+        "voting.closed",
+        "mix.result",
+        "hop.verdict",
+        "decrypt.share",
+        "decrypt.verdict",
+        "tally",
+    ):
         assert kind in kinds, kind
     victim = tmp_path / "record" / index[len(index) // 2]["file"]
     data = bytearray(victim.read_bytes())
@@ -163,8 +189,9 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
         verify_chain(bad, e["id"])
 
 
-@pytest.mark.parametrize("cheat", ["forged-proof", "wrong-permutation", "replace-ballot",
-                                   "duplicate"])
+@pytest.mark.parametrize(
+    "cheat", ["forged-proof", "wrong-permutation", "replace-ballot", "duplicate"]
+)
 def test_cheating_node_is_rejected_and_excluded(cluster: Cluster, cheat: str) -> None:
     cluster.start_server()
     e = cluster.election(cheats={2: cheat})
@@ -184,14 +211,22 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
     cluster.api.request("POST", f"/api/elections/{eid}/mix")
     # node 1 stalls: kill it mid-shuffle; node 3 stalls until its hop times out
-    wait_for(cluster.api, eid, lambda x: x["progress"].get("stage") == "shuffling"
-             and x["progress"].get("node") == 1, "hop 1 started", 30)
+    wait_for(
+        cluster.api,
+        eid,
+        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
+        "hop 1 started",
+        30,
+    )
     cluster.nodes[1].kill()
     cluster.nodes[1].wait(10)
     # node 3 stays stuck in its stalled shuffle; node 1 comes back (with its key share on disk)
     # and decrypts with node 2
-    cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
-                                    cluster.tmp / "node1", 1, None, log=cluster.log))
+    cluster.procs.append(
+        start_node(
+            cluster.base, cluster.tmp / "node1.key", cluster.tmp / "node1", 1, None, log=cluster.log
+        )
+    )
     cluster.api.request("POST", f"/api/elections/{eid}/publish")
     result = cluster.tallied(eid)
     hops = result["hops"]
@@ -213,8 +248,13 @@ def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
     wait_for(api, eid, lambda x: x["phase"] == "closed", "close", 20)
     api.request("POST", f"/api/elections/{eid}/mix")
     api.request("POST", f"/api/elections/{eid}/publish")
-    wait_for(api, eid, lambda x: len(api.request("GET", f"/api/elections/{eid}/status")["hops"])
-             >= 1, "first hop", 60)
+    wait_for(
+        api,
+        eid,
+        lambda x: len(api.request("GET", f"/api/elections/{eid}/status")["hops"]) >= 1,
+        "first hop",
+        60,
+    )
     cluster.kill_server()
     cluster.start_server()
     result = cluster.tallied(eid)
@@ -224,8 +264,11 @@ def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
 
 def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) -> None:
     api = cluster.start_server()
-    e = api.request("POST", "/api/elections", {"title": "h", "question": "?", "choices": ["a"],
-                                               "n": 1, "t": 1, "voters": 1})
+    e = api.request(
+        "POST",
+        "/api/elections",
+        {"title": "h", "question": "?", "choices": ["a"], "n": 1, "t": 1, "voters": 1},
+    )
     before = api.request("GET", f"/api/elections/{e['id']}/board")["total"]
     url = cluster.base.replace("http://", "ws://") + "/ws/node"
     ws = websocket.create_connection(url, timeout=10)
@@ -248,8 +291,9 @@ def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) ->
 
     assert "text frames" in error_after("hello")
     assert error_after(b"\x00garbage").startswith("malformed")
-    body_unknown = frame(Message("progress", "", {"job": "", "stage": "", "done": 0,
-                                                  "total": 0}, nonce, 1))
+    body_unknown = frame(
+        Message("progress", "", {"job": "", "stage": "", "done": 0, "total": 0}, nonce, 1)
+    )
     assert "not authenticated" in error_after(body_unknown)
     unknown = bytearray(body_unknown)
     idx = unknown.find(b"progress")
@@ -257,8 +301,15 @@ def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) ->
     assert error_after(bytes(unknown)).startswith(("malformed", "invalid-proof"))
     tally = frame(Message("tally", e["id"], {"result": b"{}", "plaintexts": []}, nonce, 2))
     assert "may not be sent" in error_after(tally)
-    auth = frame(Message("auth", e["id"], {"public_key": stranger.public_bytes(), "token": "x",
-                                           "nonce": nonce}, nonce, 3))
+    auth = frame(
+        Message(
+            "auth",
+            e["id"],
+            {"public_key": stranger.public_bytes(), "token": "x", "nonce": nonce},
+            nonce,
+            3,
+        )
+    )
     assert "not enrolled" in error_after(auth)
     try:
         ws.send_binary(b"\x00" * (2 << 20))  # oversized: the server closes the connection

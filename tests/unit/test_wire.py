@@ -42,9 +42,13 @@ def signed(msg: Message, who: NodeIdentity = IDENTITY) -> bytes:
 
 
 def test_body_round_trip_every_field_type() -> None:
-    msg = Message("mix.result", "e1", {"job": "j", "input_digest": b"\x01" * 32,
-                                       "outputs": b"xyz", "proof": [b"a", b"", b"c"]},
-                  b"n" * 32, 7)
+    msg = Message(
+        "mix.result",
+        "e1",
+        {"job": "j", "input_digest": b"\x01" * 32, "outputs": b"xyz", "proof": [b"a", b"", b"c"]},
+        b"n" * 32,
+        7,
+    )
     back = decode_body(encode_body(msg))
     assert back == msg
 
@@ -52,7 +56,9 @@ def test_body_round_trip_every_field_type() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.binary(max_size=64), st.text(max_size=20), st.integers(0, 2**64 - 1))
 def test_body_round_trip_property(data: bytes, text: str, n: int) -> None:
-    msg = Message("progress", text, {"job": text, "stage": "s", "done": n, "total": 0}, data[:32], n)
+    msg = Message(
+        "progress", text, {"job": text, "stage": "s", "done": n, "total": 0}, data[:32], n
+    )
     assert decode_body(encode_body(msg)) == msg
 
 
@@ -146,33 +152,84 @@ def test_chunking_round_trip_and_limits() -> None:
         Reassembler().feed(b"MXC1" + b"\x00" * 5)
 
 
-def auth(session: NodeSession, who: NodeIdentity = IDENTITY, token: str = "", seq: int = 1,
-         nonce: bytes | None = None, election: str = "e") -> Message:
-    msg = Message("auth", election, {"public_key": who.public_bytes(), "token": token,
-                                     "nonce": nonce or session.nonce}, session.nonce, seq)
+def auth(
+    session: NodeSession,
+    who: NodeIdentity = IDENTITY,
+    token: str = "",
+    seq: int = 1,
+    nonce: bytes | None = None,
+    election: str = "e",
+) -> Message:
+    msg = Message(
+        "auth",
+        election,
+        {"public_key": who.public_bytes(), "token": token, "nonce": nonce or session.nonce},
+        session.nonce,
+        seq,
+    )
     return decode_frame(signed(msg, who)).message
 
 
 def test_session_authentication_and_ordering() -> None:
     s = NodeSession(b"\x07" * 32)
     enrol = [Enrolment("e", 2, IDENTITY.public_bytes(), None)]
-    progress = lambda seq, who=IDENTITY, session=s.nonce, eid="e": decode_frame(signed(  # noqa: E731
-        Message("progress", eid, {"job": "j", "stage": "x", "done": 0, "total": 0}, session, seq),
-        who))
+    def progress(seq, who=IDENTITY, session=s.nonce, eid="e"):
+        return decode_frame(
+            signed(
+                Message(
+                    "progress", eid, {"job": "j", "stage": "x", "done": 0, "total": 0}, session, seq
+                ),
+                who,
+            )
+        )
     with pytest.raises(ProtocolViolation, match="not authenticated"):
         s.accept(progress(1))
     with pytest.raises(ProtocolViolation, match="not enrolled"):
-        s.authenticate(decode_frame(signed(Message("auth", "e", {
-            "public_key": OTHER.public_bytes(), "token": "", "nonce": s.nonce}, s.nonce, 1),
-            OTHER)), enrol)
+        s.authenticate(
+            decode_frame(
+                signed(
+                    Message(
+                        "auth",
+                        "e",
+                        {"public_key": OTHER.public_bytes(), "token": "", "nonce": s.nonce},
+                        s.nonce,
+                        1,
+                    ),
+                    OTHER,
+                )
+            ),
+            enrol,
+        )
     with pytest.raises(ProtocolViolation, match="nonce"):
-        s.authenticate(decode_frame(signed(Message("auth", "e", {
-            "public_key": IDENTITY.public_bytes(), "token": "", "nonce": b"\x00" * 32},
-            s.nonce, 1))), enrol)
+        s.authenticate(
+            decode_frame(
+                signed(
+                    Message(
+                        "auth",
+                        "e",
+                        {"public_key": IDENTITY.public_bytes(), "token": "", "nonce": b"\x00" * 32},
+                        s.nonce,
+                        1,
+                    )
+                )
+            ),
+            enrol,
+        )
     assert not s.authenticated
-    got = s.authenticate(decode_frame(signed(Message("auth", "e", {
-        "public_key": IDENTITY.public_bytes(), "token": "", "nonce": s.nonce}, s.nonce, 1))),
-        enrol)
+    got = s.authenticate(
+        decode_frame(
+            signed(
+                Message(
+                    "auth",
+                    "e",
+                    {"public_key": IDENTITY.public_bytes(), "token": "", "nonce": s.nonce},
+                    s.nonce,
+                    1,
+                )
+            )
+        ),
+        enrol,
+    )
     assert got.position == 2 and s.position == 2
     assert s.accept(progress(2)).kind == "progress"
     with pytest.raises(ProtocolViolation, match="replay or reorder"):
@@ -189,13 +246,32 @@ def test_session_authentication_and_ordering() -> None:
 def test_session_one_time_token() -> None:
     s = NodeSession(b"\x05" * 32)
     enrol = [Enrolment("e", 3, None, "tok")]
-    frame = decode_frame(signed(Message("auth", "e", {
-        "public_key": OTHER.public_bytes(), "token": "wrong", "nonce": s.nonce}, s.nonce, 1),
-        OTHER))
+    frame = decode_frame(
+        signed(
+            Message(
+                "auth",
+                "e",
+                {"public_key": OTHER.public_bytes(), "token": "wrong", "nonce": s.nonce},
+                s.nonce,
+                1,
+            ),
+            OTHER,
+        )
+    )
     with pytest.raises(ProtocolViolation):
         s.authenticate(frame, enrol)
-    frame = decode_frame(signed(Message("auth", "e", {
-        "public_key": OTHER.public_bytes(), "token": "tok", "nonce": s.nonce}, s.nonce, 1), OTHER))
+    frame = decode_frame(
+        signed(
+            Message(
+                "auth",
+                "e",
+                {"public_key": OTHER.public_bytes(), "token": "tok", "nonce": s.nonce},
+                s.nonce,
+                1,
+            ),
+            OTHER,
+        )
+    )
     got = s.authenticate(frame, enrol)
     assert got.public_key == OTHER.public_bytes() and got.position == 3
 
