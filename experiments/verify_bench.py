@@ -1,0 +1,213 @@
+"""Benchmark of the standalone verifier (``mixverify RECORD_DIR``) on a real election record.
+
+    python -m experiments.verify_bench run [--record DIR | --ballots N --nodes K --threshold T]
+                                           [--workers 1 2] [--out FILE.json]
+
+Without ``--record`` it first generates a record with ``mixdemo`` (which takes a while for
+large N). For each worker count it verifies the whole record once with
+:func:`crypto.verifier.verify_record`, timing every stage through the verifier's progress
+callback (the verifier itself reads no clock), and prints:
+
+* the shuffle checks' throughput — rows verified per second (a row is one ballot in one hop) and
+  per second *per worker*;
+* the group's *floor* for this verifier on this machine: the rows per second one core would reach
+  doing nothing but the verifier's group operations per row (``4 + 4·w`` variable-base and one
+  fixed-base multiplication at width ``w``, :mod:`crypto.shuffle`), from measured batch rates —
+  and the ratio of the measured rate to that floor.
+
+The target (issue 6) is at least 2,000 rows/s per worker on a 10,000-ballot, 3-node record.
+``run`` writes one JSON document (config, commit, host, timings) with ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_ROWS_PER_WORKER = 2000.0
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, check=True
+        )
+        return out.stdout.decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def read_record(root: Path) -> dict[str, bytes]:
+    from crypto.verifier_cli import read_directory
+
+    return read_directory(root)
+
+
+def generate(ballots: int, nodes: int, threshold: int, dest: Path) -> dict[str, Any]:
+    """Run mixdemo and export its record to ``dest``; returns mixdemo's summary."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "mixserver.demo",
+        "--ballots",
+        str(ballots),
+        "--nodes",
+        str(nodes),
+        "--threshold",
+        str(threshold),
+        "--export",
+        str(dest),
+        "--json",
+        "--hop-timeout",
+        "3600",
+        "--timeout",
+        "7200",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"mixdemo failed: {proc.stderr.decode()[-2000:]}")
+    summary: dict[str, Any] = json.loads(proc.stdout)
+    return summary
+
+
+def group_floor(group_name: str, width: int, samples: int = 2000) -> dict[str, float]:
+    """Measured batch rates (one core) and the verifier's floor in rows/s at ``width``."""
+    from crypto import group
+
+    g = group(group_name)
+    rng = random.Random(1)
+    scalars = [g.random_scalar(rng) for _ in range(samples)]
+    points = g.batch_base_mul([g.random_scalar(rng) for _ in range(samples)])
+    t0 = time.perf_counter()
+    g.batch_mul(points, scalars)
+    var = samples / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    g.batch_base_mul(scalars)
+    base = samples / (time.perf_counter() - t0)
+    per_row = (4 + 4 * width) / var + 1 / base
+    return {"var_mul_per_s": var, "base_mul_per_s": base, "floor_rows_per_s": 1 / per_row}
+
+
+def verify_once(files: dict[str, bytes], workers: int) -> dict[str, Any]:
+    """Verify once; returns the verdict, the stage timings and the shuffle throughput."""
+    from crypto.verifier import verify_record
+
+    marks: dict[str, list[float]] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        span = marks.setdefault(stage, [now, now])
+        span[1] = now
+
+    t0 = time.perf_counter()
+    report = verify_record(files, workers=workers, progress=progress)
+    total = time.perf_counter() - t0
+    stages = {k: v[1] - v[0] for k, v in marks.items()}
+    rows = int(report.summary.get("shuffle_rows", 0))
+    shuffle_s = stages.get("shuffle", 0.0)
+    rate = rows / shuffle_s if shuffle_s else 0.0
+    return {
+        "workers": workers,
+        "ok": report.ok,
+        "failures": [str(c) for c in report.failures],
+        "total_s": total,
+        "stages_s": stages,
+        "shuffle_rows": rows,
+        "shuffle_rows_per_s": rate,
+        "shuffle_rows_per_s_per_worker": rate / workers,
+        "ballots": report.summary.get("ballots_counted"),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    generated = None
+    if args.record:
+        record = Path(args.record)
+    else:
+        record = Path(tempfile.mkdtemp(prefix="verify-bench-")) / "record"
+        print(
+            f"generating a {args.ballots}-ballot, {args.nodes}-node record with mixdemo …",
+            flush=True,
+        )
+        t0 = time.perf_counter()
+        generated = generate(args.ballots, args.nodes, args.threshold, record)
+        print(f"  done in {time.perf_counter() - t0:.0f} s: {record}", flush=True)
+    files = read_record(record)
+    meta = json.loads(files["election.json"])
+    params = meta["params"]
+    floor = group_floor(params["group"], params["width"])
+    print(
+        f"record {record}: {meta['entries']} entries, group {params['group']}, "
+        f"n={params['n']}, width {params['width']}"
+    )
+    print(
+        f"group floor (one core): {floor['var_mul_per_s']:.0f} var-base mul/s, "
+        f"{floor['base_mul_per_s']:.0f} fixed-base mul/s -> "
+        f"{floor['floor_rows_per_s']:.0f} rows/s"
+    )
+    results = []
+    for workers in args.workers:
+        res = verify_once(files, workers)
+        res["ratio_to_floor"] = res["shuffle_rows_per_s_per_worker"] / floor["floor_rows_per_s"]
+        results.append(res)
+        verdict = "ACCEPTED" if res["ok"] else f"REJECTED {res['failures'][:3]}"
+        print(
+            f"workers={workers}: {verdict}; total {res['total_s']:.1f} s "
+            f"({', '.join(f'{k} {v:.1f} s' for k, v in res['stages_s'].items())})"
+        )
+        ok = "meets" if res["shuffle_rows_per_s_per_worker"] >= TARGET_ROWS_PER_WORKER else "BELOW"
+        shuffle_s = res["stages_s"].get("shuffle", 0.0)
+        print(
+            f"  shuffle checks: {res['shuffle_rows']} rows in {shuffle_s:.2f}"
+            f" s = {res['shuffle_rows_per_s']:.0f} rows/s, "
+            f"{res['shuffle_rows_per_s_per_worker']:.0f} rows/s per worker "
+            f"({ok} the {TARGET_ROWS_PER_WORKER:.0f} target); "
+            f"ratio to the floor {res['ratio_to_floor']:.2f}"
+        )
+    doc = {
+        "experiment": "verify_bench",
+        "commit": commit(),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "record": str(record),
+        "params": params,
+        "entries": meta["entries"],
+        "floor": floor,
+        "results": results,
+        "generated": generated,
+    }
+    if args.out:
+        Path(args.out).write_text(json.dumps(doc, indent=1))
+        print(f"wrote {args.out}")
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="verify_bench", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="verify a record (generated with mixdemo if none is given)")
+    r.add_argument("--record", help="an exported record directory (default: generate one)")
+    r.add_argument("--ballots", type=int, default=10_000)
+    r.add_argument("--nodes", type=int, default=3)
+    r.add_argument("--threshold", type=int, default=2)
+    r.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    r.add_argument("--out", help="write the raw results as JSON here")
+    args = p.parse_args(argv)
+    if any(w < 1 for w in args.workers):
+        p.error("--workers must be positive")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
