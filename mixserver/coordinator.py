@@ -41,7 +41,6 @@ from crypto.wire import (
     shuffle_sid,
 )
 from mixserver import jobs
-from mixserver.services import CRYPTO_LOCK
 
 log = logging.getLogger("mixserver.coordinator")
 
@@ -288,8 +287,7 @@ class Coordinator:
 
         params = cls._dkg_params(eid)
         parser = {"dkg.deal": Deal, "dkg.complaint": ComplaintMsg, "dkg.response": ResponseMsg}
-        with CRYPTO_LOCK:
-            parsed = parser[msg.kind].from_bytes(params, msg["data"])
+        parsed = parser[msg.kind].from_bytes(params, msg["data"])
         sender = getattr(parsed, "dealer", getattr(parsed, "sender", None))
         if sender != position:
             raise ProtocolViolation(
@@ -355,16 +353,15 @@ class Coordinator:
         items3 = [s.message["data"] for s in responses]
         for p in range(1, params.n + 1):
             cls._send(eid, p, Message("dkg.responses", eid, {"items": items3}))
-        with CRYPTO_LOCK:
-            result = dkg_result(
-                params,
-                {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
-                {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
-                {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
-            )
-            g = params.group
-            pk = encode_public_key(result.public_key)
-            vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
+        result = dkg_result(
+            params,
+            {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
+            {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
+            {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
+        )
+        g = params.group
+        pk = encode_public_key(result.public_key)
+        vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
         db.append_server(
             eid,
             Message(

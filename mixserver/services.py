@@ -21,7 +21,6 @@ from __future__ import annotations
 import hmac
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,11 +30,6 @@ from crypto import GROUPS, group
 from crypto.errors import MalformedInput, ProtocolViolation
 from crypto.wire import Message, canonical_json, decode_body, voter_id_from_secret
 from mixserver.board import Board, write_private
-
-#: The group backends keep per-instance scratch buffers (secp256k1's cffi structs), so group
-#: operations from several threads of this process are serialised here. Heavy work runs in
-#: process pools and is not affected.
-CRYPTO_LOCK = threading.RLock()
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")
 MAX_VOTERS = 1_000_000
@@ -331,11 +325,10 @@ class ElectionServices:
         g = group(params["group"])
         ct_bytes = _hex(ballot.get("ciphertext"), "ballot ciphertext")
         proof_bytes = _hex(ballot.get("proof"), "ballot proof")
-        with CRYPTO_LOCK:
-            ct = decode_ciphertext(g, ct_bytes, width)
-            proof = decode_ballot_proof(g, proof_bytes, width)
-            pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
-            verify_ballot(pk, ct, proof, eid, voter_id)
+        ct = decode_ciphertext(g, ct_bytes, width)
+        proof = decode_ballot_proof(g, proof_bytes, width)
+        pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
+        verify_ballot(pk, ct, proof, eid, voter_id)
         stored = self.db.append_ballot(eid, voter_id, width, ct_bytes, proof_bytes)
         return {
             "tracker": stored.entry.tracker(),
@@ -448,19 +441,17 @@ class ElectionServices:
         if not isinstance(count, int) or not 0 <= count <= len(creds):
             raise MalformedInput(f"count: an integer from 0 to {len(creds)}")
         g = group(params["group"])
-        with CRYPTO_LOCK:
-            pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
+        pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
         expected: dict[str, int] = {}
         for i, (voter_id, secret) in enumerate(creds[:count]):
             choice = (choose or (lambda j: j % len(params["choices"])))(i)
-            with CRYPTO_LOCK:
-                ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), params["width"]))
-                proof = prove_ballot(pk, ct, r, eid, voter_id)
-                ballot = {
-                    "ciphertext": encode_ciphertext(g, ct).hex(),
-                    "proof": encode_ballot_proof(g, proof).hex(),
-                    "width": params["width"],
-                }
+            ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), params["width"]))
+            proof = prove_ballot(pk, ct, r, eid, voter_id)
+            ballot = {
+                "ciphertext": encode_ciphertext(g, ct).hex(),
+                "proof": encode_ballot_proof(g, proof).hex(),
+                "width": params["width"],
+            }
             self.cast_ballot(eid, secret, ballot)
             name = params["choices"][choice]
             expected[name] = expected.get(name, 0) + 1

@@ -9,6 +9,7 @@ constant time. The wire encoding is SEC1 compressed (33 bytes); the identity is 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from coincurve._libsecp256k1 import ffi, lib
@@ -27,6 +28,32 @@ _COMPRESSED = lib.SECP256K1_EC_COMPRESSED
 _ZERO33 = bytes(33)
 
 
+class _Scratch:
+    """Per-thread C buffers: the group object is shared by the threads of a server (Flask views,
+    ballot checks), and one set of buffers shared between them would mix up their operands."""
+
+    __slots__ = ("buf", "buf2", "out", "pair", "ser", "serlen")
+
+    def __init__(self) -> None:
+        self.buf = ffi.new("secp256k1_pubkey *")
+        self.buf2 = ffi.new("secp256k1_pubkey *")
+        self.out = ffi.new("secp256k1_pubkey *")
+        self.pair = ffi.new("secp256k1_pubkey *[2]", [self.buf, self.buf2])
+        self.ser = ffi.new("unsigned char[33]")
+        self.serlen = ffi.new("size_t *")
+
+
+_TLS = threading.local()
+
+
+def _scratch() -> _Scratch:
+    try:
+        scratch: _Scratch = _TLS.scratch
+    except AttributeError:
+        scratch = _TLS.scratch = _Scratch()
+    return scratch
+
+
 class Secp256k1(Group):
     """secp256k1 (SEC 2), cofactor 1, on libsecp256k1."""
 
@@ -42,64 +69,64 @@ class Secp256k1(Group):
     verificatum_name: str | None = "secp256k1"
 
     def __init__(self) -> None:
-        self._buf = ffi.new("secp256k1_pubkey *")
-        self._buf2 = ffi.new("secp256k1_pubkey *")
-        self._out = ffi.new("secp256k1_pubkey *")
-        self._pair = ffi.new("secp256k1_pubkey *[2]", [self._buf, self._buf2])
-        self._ser = ffi.new("unsigned char[33]")
-        self._serlen = ffi.new("size_t *")
         self.generator = self.base_mul(1)
 
     # --- primitives ---------------------------------------------------------------------------
     def add(self, a: Element, b: Element) -> Element:
+        sc = _scratch()
         if not a:
             return b
         if not b:
             return a
-        ffi.memmove(self._buf, a, 64)
-        ffi.memmove(self._buf2, b, 64)
-        if not lib.secp256k1_ec_pubkey_combine(_CTX, self._out, self._pair, 2):
+        ffi.memmove(sc.buf, a, 64)
+        ffi.memmove(sc.buf2, b, 64)
+        if not lib.secp256k1_ec_pubkey_combine(_CTX, sc.out, sc.pair, 2):
             return b""  # a + b is the point at infinity
-        return bytes(ffi.buffer(self._out, 64))
+        return bytes(ffi.buffer(sc.out, 64))
 
     def neg(self, a: Element) -> Element:
+        sc = _scratch()
         if not a:
             return a
-        ffi.memmove(self._buf, a, 64)
-        lib.secp256k1_ec_pubkey_negate(_CTX, self._buf)
-        return bytes(ffi.buffer(self._buf, 64))
+        ffi.memmove(sc.buf, a, 64)
+        lib.secp256k1_ec_pubkey_negate(_CTX, sc.buf)
+        return bytes(ffi.buffer(sc.buf, 64))
 
     def mul(self, a: Element, k: int) -> Element:
+        sc = _scratch()
         k %= Q
         if not k or not a:
             return b""
-        ffi.memmove(self._buf, a, 64)
-        lib.secp256k1_ec_pubkey_tweak_mul(_CTX, self._buf, k.to_bytes(32, "big"))
-        return bytes(ffi.buffer(self._buf, 64))
+        ffi.memmove(sc.buf, a, 64)
+        lib.secp256k1_ec_pubkey_tweak_mul(_CTX, sc.buf, k.to_bytes(32, "big"))
+        return bytes(ffi.buffer(sc.buf, 64))
 
     def base_mul(self, k: int) -> Element:
+        sc = _scratch()
         k %= Q
         if not k:
             return b""
-        lib.secp256k1_ec_pubkey_create(_CTX, self._buf, k.to_bytes(32, "big"))
-        return bytes(ffi.buffer(self._buf, 64))
+        lib.secp256k1_ec_pubkey_create(_CTX, sc.buf, k.to_bytes(32, "big"))
+        return bytes(ffi.buffer(sc.buf, 64))
 
     def encode(self, a: Element) -> bytes:
+        sc = _scratch()
         if not a:
             return _ZERO33
-        ffi.memmove(self._buf, a, 64)
-        self._serlen[0] = 33
-        lib.secp256k1_ec_pubkey_serialize(_CTX, self._ser, self._serlen, self._buf, _COMPRESSED)
-        return bytes(self._ser)
+        ffi.memmove(sc.buf, a, 64)
+        sc.serlen[0] = 33
+        lib.secp256k1_ec_pubkey_serialize(_CTX, sc.ser, sc.serlen, sc.buf, _COMPRESSED)
+        return bytes(sc.ser)
 
     def _decode(self, data: bytes) -> Element:
+        sc = _scratch()
         if data == _ZERO33:
             return b""
         if data[0] not in (2, 3):
             raise InvalidElement("secp256k1: not a compressed point (prefix must be 02 or 03)")
-        if not lib.secp256k1_ec_pubkey_parse(_CTX, self._buf, data, 33):
+        if not lib.secp256k1_ec_pubkey_parse(_CTX, sc.buf, data, 33):
             raise InvalidElement("secp256k1: x is not below p or not on the curve")
-        return bytes(ffi.buffer(self._buf, 64))
+        return bytes(ffi.buffer(sc.buf, 64))
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         return self._decode(b"\x02" + hash_to_x(self, dst, data).to_bytes(32, "big"))
@@ -116,31 +143,34 @@ class Secp256k1(Group):
     # --- affine coordinates (for the Verificatum byte-tree encoding) ------------------------------
     def to_affine(self, a: Element) -> tuple[int, int] | None:
         """(x, y), or None for the identity."""
+        sc = _scratch()
         if not a:
             return None
-        ffi.memmove(self._buf, a, 64)
+        ffi.memmove(sc.buf, a, 64)
         out = ffi.new("unsigned char[65]")
-        self._serlen[0] = 65
+        sc.serlen[0] = 65
         lib.secp256k1_ec_pubkey_serialize(
-            _CTX, out, self._serlen, self._buf, lib.SECP256K1_EC_UNCOMPRESSED
+            _CTX, out, sc.serlen, sc.buf, lib.SECP256K1_EC_UNCOMPRESSED
         )
         raw = bytes(out)
         return int.from_bytes(raw[1:33], "big"), int.from_bytes(raw[33:], "big")
 
     def from_affine(self, x: int, y: int) -> Element:
         """Validated element from affine coordinates (raises InvalidElement)."""
+        sc = _scratch()
         if not (0 <= x < P and 0 <= y < P):
             raise InvalidElement("secp256k1: coordinate not below p")
         raw = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
-        if not lib.secp256k1_ec_pubkey_parse(_CTX, self._buf, raw, 65):
+        if not lib.secp256k1_ec_pubkey_parse(_CTX, sc.buf, raw, 65):
             raise InvalidElement("secp256k1: point is not on the curve")
-        return bytes(ffi.buffer(self._buf, 64))
+        return bytes(ffi.buffer(sc.buf, 64))
 
     # --- batch operations (the hot paths) -------------------------------------------------------
     def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
+        sc = _scratch()
         if len(elements) != len(scalars):
             raise ValueError("batch_mul: elements and scalars differ in length")
-        buf, memmove, buffer = self._buf, ffi.memmove, ffi.buffer
+        buf, memmove, buffer = sc.buf, ffi.memmove, ffi.buffer
         tweak = lib.secp256k1_ec_pubkey_tweak_mul
         out: list[Element] = []
         append = out.append
@@ -158,7 +188,8 @@ class Secp256k1(Group):
         return self.batch_mul([element] * len(scalars), scalars)
 
     def batch_base_mul(self, scalars: Sequence[int]) -> list[Element]:
-        buf, create, buffer = self._buf, lib.secp256k1_ec_pubkey_create, ffi.buffer
+        sc = _scratch()
+        buf, create, buffer = sc.buf, lib.secp256k1_ec_pubkey_create, ffi.buffer
         out: list[Element] = []
         append = out.append
         for k in scalars:
@@ -171,9 +202,10 @@ class Secp256k1(Group):
         return out
 
     def batch_add(self, a: Sequence[Element], b: Sequence[Element]) -> list[Element]:
+        sc = _scratch()
         if len(a) != len(b):
             raise ValueError("batch_add: sequences differ in length")
-        buf, buf2, out_p, pair = self._buf, self._buf2, self._out, self._pair
+        buf, buf2, out_p, pair = sc.buf, sc.buf2, sc.out, sc.pair
         memmove, combine, buffer = ffi.memmove, lib.secp256k1_ec_pubkey_combine, ffi.buffer
         out: list[Element] = []
         append = out.append
@@ -189,6 +221,7 @@ class Secp256k1(Group):
         return out
 
     def sum(self, elements: Sequence[Element]) -> Element:
+        sc = _scratch()
         present = [e for e in elements if e]
         if not present:
             return b""
@@ -199,15 +232,16 @@ class Secp256k1(Group):
         for i, e in enumerate(present):
             ffi.memmove(structs + i, e, 64)
         ptrs = ffi.new("secp256k1_pubkey *[]", [structs + i for i in range(len(present))])
-        if not lib.secp256k1_ec_pubkey_combine(_CTX, self._out, ptrs, len(present)):
+        if not lib.secp256k1_ec_pubkey_combine(_CTX, sc.out, ptrs, len(present)):
             return b""
-        return bytes(ffi.buffer(self._out, 64))
+        return bytes(ffi.buffer(sc.out, 64))
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         return self.sum(self.batch_mul(elements, scalars))
 
     def batch_encode(self, elements: Sequence[Element]) -> list[bytes]:
-        buf, ser, serlen = self._buf, self._ser, self._serlen
+        sc = _scratch()
+        buf, ser, serlen = sc.buf, sc.ser, sc.serlen
         memmove, serialize = ffi.memmove, lib.secp256k1_ec_pubkey_serialize
         out: list[bytes] = []
         append = out.append
@@ -224,7 +258,8 @@ class Secp256k1(Group):
     def batch_decode(
         self, encodings: Sequence[bytes], *, allow_identity: bool = False
     ) -> list[Element]:
-        buf, parse, buffer = self._buf, lib.secp256k1_ec_pubkey_parse, ffi.buffer
+        sc = _scratch()
+        buf, parse, buffer = sc.buf, lib.secp256k1_ec_pubkey_parse, ffi.buffer
         out: list[Element] = []
         append = out.append
         for i, d in enumerate(encodings):

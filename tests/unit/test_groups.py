@@ -435,3 +435,33 @@ def test_multi_mul_and_sum(g: Group) -> None:
         g.batch_mul(ps, ws[:-1])
     with pytest.raises(ValueError):
         g.batch_add(ps, ps[:-1])
+
+
+# --- threads -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["secp256k1", "ristretto255", "P-256"])
+def test_one_group_object_is_safe_to_share_between_threads(name: str) -> None:
+    # The server checks ballots in several threads with the one cached group object; backends
+    # with C scratch buffers must keep them per thread, or threads corrupt each other's operands.
+    import threading
+
+    g = group(name)
+    rng = random.Random(5)
+    count = 300 if name != "P-256" else 20
+    scalars = [rng.randrange(1, g.order) for _ in range(count)]
+    expected = [g.encode(g.base_mul(k)) for k in scalars]
+    mismatches: list[int] = []
+
+    def work() -> None:
+        for _ in range(3):
+            got = [g.encode(g.add(g.mul(g.generator, k), g.identity)) for k in scalars]
+            got_batch = g.batch_encode(g.batch_base_mul(scalars))
+            for row in (got, got_batch):
+                pairs = enumerate(zip(row, expected, strict=True))
+                mismatches.extend(i for i, (a, b) in pairs if a != b)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mismatches == []
