@@ -835,10 +835,7 @@ class _Verifier:
         used: set[int] = set()
         excluded: list[int] = []
         accepted = 0
-        total_rows = count * sum(1 for _i, v in verdicts if v["status"] in (ACCEPTED, REJECTED))
-        rows_done = 0
-        self.summary["shuffle_rows"] = 0
-        self.progress("shuffle", 0, total_rows)
+        pending: list[tuple[str, str, int, int, tuple[Any, ...] | None]] = []
         prev_verdict = -1
         for k, (i, v) in enumerate(verdicts):
             hop, position, status = v["hop"], v["position"], v["status"]
@@ -875,32 +872,34 @@ class _Verifier:
             if v["output_digest"] != digest(result["outputs"]):
                 self.fail("hop", where, "the verdict's output digest is not that of the result",
                           "InvalidProof")
-            input_ok = result["input_digest"] == digest(current)
-            if input_ok and count:
-                error, reason = _check_hop(self.g.name, self.eid, self.public_key, width,
-                                           current, result["outputs"], result["proof"],
-                                           self.workers)
+            task = None
+            if result["input_digest"] == digest(current) and count:
+                task = (self.g.name, self.eid, self.public_key, width, current,
+                        bytes(result["outputs"]), list(result["proof"]))
+            pending.append((status, rwhere, position, count, task))
+            if status == ACCEPTED:
+                current = bytes(result["outputs"])  # the list the next hop was given
             else:
+                excluded.append(position)
+            prev_verdict = i
+        outcomes = iter(self.verify_hops([p[4] for p in pending if p[4] is not None], count))
+        for status, rwhere, _position, rows, task in pending:
+            if task is None:
                 error, reason = "InvalidProof", "the result is not for the list this node was given"
-            rows_done += count
-            self.summary["shuffle_rows"] = rows_done
-            self.progress("shuffle", rows_done, total_rows)
+            else:
+                error, reason = next(outcomes)
             if status == ACCEPTED:
                 if error:
                     self.fail("hop shuffle proof", rwhere, reason, error)
                 else:
-                    self.ok("hop shuffle proof", rwhere, f"{count} rows re-encrypted and "
+                    self.ok("hop shuffle proof", rwhere, f"{rows} rows re-encrypted and "
                             "permuted; the proof of a shuffle verifies")
                     accepted += 1
-                current = bytes(result["outputs"])  # the list the next hop was given
+            elif error:
+                self.ok("hop", rwhere, f"rejected as recorded: {reason}")
             else:
-                excluded.append(position)
-                if error:
-                    self.ok("hop", rwhere, f"rejected as recorded: {reason}")
-                else:
-                    self.fail("hop", rwhere, "recorded as rejected, but its proof verifies",
-                              "ProtocolViolation")
-            prev_verdict = i
+                self.fail("hop", rwhere, "recorded as rejected, but its proof verifies",
+                          "ProtocolViolation")
         positions = [v["position"] for _i, v in verdicts]
         if sorted(positions) != list(range(1, n + 1)):
             self.fail("hop order", "hop.verdict", f"verdicts for nodes {positions}; the cascade "
@@ -912,6 +911,32 @@ class _Verifier:
             self.fail("hop", "cascade", "no hop was accepted: the ballots were never mixed")
         self.summary["hops_accepted"] = accepted
         return current, excluded
+
+    def verify_hops(self, tasks: list[tuple[Any, ...]], rows: int) -> list[tuple[str, str]]:
+        """Verify the hops' shuffle proofs; returns ``(error class, reason)`` per task.
+
+        Every hop's input and output lists are on the record, so hops are independent: with
+        ``workers > 1`` they run in waves of ``workers`` hops at once (one process each, no
+        serial part left), and a last lone hop uses all workers inside the shuffle verifier."""
+        from crypto.parallel import pmap
+
+        total = rows * len(tasks)
+        self.summary["shuffle_rows"] = 0
+        self.progress("shuffle", 0, total)
+        out: list[tuple[str, str]] = []
+        k = 0
+        while k < len(tasks):
+            remaining = len(tasks) - k
+            if self.workers == 1 or remaining == 1:
+                wave = [(*tasks[k], self.workers)]
+                out.append(_check_hop(*wave[0]))
+            else:
+                wave = [(*t, 1) for t in tasks[k : k + self.workers]]
+                out.extend(pmap(_check_hop, wave, self.workers))
+            k += len(wave)
+            self.summary["shuffle_rows"] = rows * k
+            self.progress("shuffle", rows * k, total)
+        return out
 
     # --- 9. decryption -------------------------------------------------------------------------
     def check_decryption(self, final: bytes, excluded: list[int]) -> dict[int, bytes]:
