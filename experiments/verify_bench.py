@@ -98,6 +98,30 @@ def group_floor(group_name: str, width: int, samples: int = 2000) -> dict[str, f
     return {"var_mul_per_s": var, "base_mul_per_s": base, "floor_rows_per_s": 1 / per_row}
 
 
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def parallel_capacity(workers: int, n: int = 3_000_000) -> float:
+    """How many cores ``workers`` busy processes really get now (1.0 = one core): the machine
+    is shared, so per-worker rates only mean something next to this figure."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    _spin(n)
+    one = time.perf_counter() - t0
+    if workers == 1:
+        return 1.0
+    with ProcessPoolExecutor(workers) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(_spin, [n] * workers))
+        many = time.perf_counter() - t0
+    return workers * one / many
+
+
 def verify_once(files: dict[str, bytes], workers: int) -> dict[str, Any]:
     """Verify once; returns the verdict, the stage timings and the shuffle throughput."""
     from crypto.verifier import verify_record
@@ -157,7 +181,12 @@ def run(args: argparse.Namespace) -> int:
     )
     results = []
     for workers in args.workers:
+        load = os.getloadavg()[0]
+        capacity = parallel_capacity(workers)
         res = verify_once(files, workers)
+        res["load_average"], res["cores_available"] = load, capacity
+        print(f"workers={workers}: load average {load:.2f}, {capacity:.2f} cores available "
+              f"to {workers} busy processes")
         res["ratio_to_floor"] = res["shuffle_rows_per_s_per_worker"] / floor["floor_rows_per_s"]
         results.append(res)
         verdict = "ACCEPTED" if res["ok"] else f"REJECTED {res['failures'][:3]}"
