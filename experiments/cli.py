@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -185,14 +186,25 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = None
+    if args.command == "run":
+        # a grid started in the background (SIGINT ignored) still stops cleanly on SIGTERM
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     commands = {"crypto": _cmd_crypto, "run": _cmd_run, "plot": _cmd_plot}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
         print("mixbench: interrupted", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def load_config(
         raise ConfigError("give a CONFIG file or --preset (one of them)")
     config = read_config_file(path if path is not None else CONFIG_DIR / f"{preset}.json")
     known = {"name", "out", "repetitions", "timeout", "verify", "defaults", "grids", "description",
-             "slow_timeout", "cheat_mode", "seed"}  # fmt: skip
+             "slow_timeout", "hop_timeout", "cheat_mode", "seed"}  # fmt: skip
     if unknown := sorted(set(config) - known):
         raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
     config.setdefault("name", path.stem if path else preset)
@@ -209,6 +209,15 @@ def slow_timeout(point: Mapping[str, Any], config: Mapping[str, Any]) -> float:
     return 8.0 + point["ballots"] * point["width"] / 150
 
 
+def hop_timeout(point: Mapping[str, Any], config: Mapping[str, Any]) -> float:
+    """Hop timeout of an ordinary run: generous (20 rows/s per hop, plus start-up), so that only a
+    hung node is skipped — and then the record shows it instead of the grid stalling."""
+    if "hop_timeout" in config:
+        return float(config["hop_timeout"])
+    slow_group = point["group"] not in ("secp256k1", "ristretto255")
+    return 60.0 + point["ballots"] * point["width"] / (2 if slow_group else 20)
+
+
 def demo_command(point: Mapping[str, Any], config: Mapping[str, Any], work: Path) -> list[str]:
     cmd = [
         sys.executable, "-m", "mixserver.demo", "--json",
@@ -219,6 +228,8 @@ def demo_command(point: Mapping[str, Any], config: Mapping[str, Any], work: Path
         "--data", str(work / "data"), "--export", str(work / "export"),
         "--timeout", str(config["timeout"]),
     ]  # fmt: skip
+    if point["fault"] != "slow":
+        cmd += ["--hop-timeout", str(hop_timeout(point, config))]
     pos = fault_node(point)
     if point["fault"] == "crash":
         cmd += ["--crash-node", str(pos)]
