@@ -185,10 +185,8 @@ def run(args: argparse.Namespace) -> int:
         capacity = parallel_capacity(workers)
         res = verify_once(files, workers)
         res["load_average"], res["cores_available"] = load, capacity
-        print(
-            f"workers={workers}: load average {load:.2f}, {capacity:.2f} cores available "
-            f"to {workers} busy processes"
-        )
+        print(f"workers={workers}: load average {load:.2f}, {capacity:.2f} cores available "
+              f"to {workers} busy processes")
         res["ratio_to_floor"] = res["shuffle_rows_per_s_per_worker"] / floor["floor_rows_per_s"]
         results.append(res)
         verdict = "ACCEPTED" if res["ok"] else f"REJECTED {res['failures'][:3]}"
