@@ -184,7 +184,7 @@ def environment() -> dict[str, Any]:
         commit = commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    versions = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for lib in LIBRARIES:
         try:
             versions[lib] = metadata.version(lib)
@@ -206,7 +206,7 @@ def slow_timeout(point: Mapping[str, Any], config: Mapping[str, Any]) -> float:
     """Hop timeout of a ``slow`` run: above an honest hop, below the pause."""
     if "slow_timeout" in config:
         return float(config["slow_timeout"])
-    return 8.0 + point["ballots"] * point["width"] / 150
+    return 8.0 + float(point["ballots"] * point["width"]) / 150
 
 
 def hop_timeout(point: Mapping[str, Any], config: Mapping[str, Any]) -> float:
@@ -215,7 +215,7 @@ def hop_timeout(point: Mapping[str, Any], config: Mapping[str, Any]) -> float:
     if "hop_timeout" in config:
         return float(config["hop_timeout"])
     slow_group = point["group"] not in ("secp256k1", "ristretto255")
-    return 60.0 + point["ballots"] * point["width"] / (2 if slow_group else 20)
+    return 60.0 + float(point["ballots"] * point["width"]) / (2 if slow_group else 20)
 
 
 def demo_command(point: Mapping[str, Any], config: Mapping[str, Any], work: Path) -> list[str]:

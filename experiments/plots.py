@@ -225,7 +225,8 @@ def plot_faults(records: Sequence[Record], out: Path) -> list[Path]:
     fig, ax = _figure()
     x = np.arange(len(faults))
     for i, (field, label) in enumerate((("fault_detect", "detect"), ("fault_recover", "recover"))):
-        meds, errs = [], [[], []]
+        meds: list[float] = []
+        errs: list[list[float]] = [[], []]
         for f in faults:
             vals = [r[field] for r in runs if r["fault"] == f and r.get(field) is not None]
             s = summarise(vals) if vals else {"median": np.nan, "p10": np.nan, "p90": np.nan}
