@@ -349,7 +349,7 @@ class _Verifier:
     # --- 2. chain ------------------------------------------------------------------------------
     def check_chain(self) -> None:
         total = len(self.kinds)
-        eid = self.meta.get("election") if isinstance(self.meta.get("election"), str) else None
+        eid: str | None = None  # the first readable entry's; election.json is cross-checked
         prev: bytes | None = GENESIS
         bad_before = len(self.failures_so_far())
         for i in range(total):
