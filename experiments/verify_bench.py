@@ -80,7 +80,9 @@ def generate(ballots: int, nodes: int, threshold: int, dest: Path) -> dict[str, 
     return summary
 
 
-def group_floor(group_name: str, width: int, samples: int = 2000) -> dict[str, float]:
+def group_floor(
+    group_name: str, width: int, samples: int = 2000, rounds: int = 7
+) -> dict[str, float]:
     """Measured batch rates (one core) and the verifier's floor in rows/s at ``width``."""
     from crypto import group
 
@@ -88,12 +90,14 @@ def group_floor(group_name: str, width: int, samples: int = 2000) -> dict[str, f
     rng = random.Random(1)
     scalars = [g.random_scalar(rng) for _ in range(samples)]
     points = g.batch_base_mul([g.random_scalar(rng) for _ in range(samples)])
-    t0 = time.perf_counter()
-    g.batch_mul(points, scalars)
-    var = samples / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    g.batch_base_mul(scalars)
-    base = samples / (time.perf_counter() - t0)
+    var = base = 0.0
+    for _ in range(rounds):  # best of several: the machine is shared, take its quiet moments
+        t0 = time.perf_counter()
+        g.batch_mul(points, scalars)
+        var = max(var, samples / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        g.batch_base_mul(scalars)
+        base = max(base, samples / (time.perf_counter() - t0))
     per_row = (4 + 4 * width) / var + 1 / base
     return {"var_mul_per_s": var, "base_mul_per_s": base, "floor_rows_per_s": 1 / per_row}
 
@@ -183,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
     for workers in args.workers:
         load = os.getloadavg()[0]
         capacity = parallel_capacity(workers)
-        res = verify_once(files, workers)
+        runs = [verify_once(files, workers) for _ in range(args.repeat)]
+        res = max(runs, key=lambda r: float(r["shuffle_rows_per_s"]))  # best of the repeats
+        res["repeats_rows_per_s"] = [r["shuffle_rows_per_s"] for r in runs]
         res["load_average"], res["cores_available"] = load, capacity
         print(f"workers={workers}: load average {load:.2f}, {capacity:.2f} cores available "
               f"to {workers} busy processes")
@@ -231,10 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--nodes", type=int, default=3)
     r.add_argument("--threshold", type=int, default=2)
     r.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    r.add_argument("--repeat", type=int, default=1, help="verifications per worker count "
+                   "(the best is reported, all are recorded)")
     r.add_argument("--out", help="write the raw results as JSON here")
     args = p.parse_args(argv)
-    if any(w < 1 for w in args.workers):
-        p.error("--workers must be positive")
+    if any(w < 1 for w in args.workers) or args.repeat < 1:
+        p.error("--workers and --repeat must be positive")
     return run(args)
 
 
