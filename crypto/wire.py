@@ -501,6 +501,11 @@ class Cascade:
             raise ProtocolViolation(f"cascade: hop of node {position} already decided")
         self.verdicts[position] = status
 
+    def after(self, position: int) -> int | None:
+        """The first undecided position later in the cascade than ``position`` (or None)."""
+        later = self.positions[self.positions.index(position) + 1 :]
+        return next((p for p in later if p not in self.verdicts), None)
+
     @property
     def done(self) -> bool:
         return self.next_hop() is None

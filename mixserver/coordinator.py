@@ -81,6 +81,19 @@ class Run:
     publish_requested: bool = False
     decrypt_job: str | None = None
     decrypt_request: Message | None = None
+    #: mix jobs dispatched ahead of time whose input was then not accepted
+    abandoned: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Dispatch:
+    """A mix request sent to a node, waiting for its result."""
+
+    position: int
+    job: str
+    future: asyncio.Future[SignedMessage]
+    inputs: bytes
+    started: float
 
 
 class Coordinator:
@@ -252,6 +265,9 @@ class Coordinator:
             return "recorded"
         if msg.kind == "dkg.done":
             return "key share confirmed"
+        if msg.kind == "mix.result" and msg["job"] in run.abandoned:
+            run.abandoned.discard(msg["job"])
+            return "discarded: the list this job was given was not accepted"
         if msg.kind in ("mix.result", "decrypt.share"):
             fut = run.waiters.get((position, msg["job"]))
             if fut is None or fut.done():
@@ -526,13 +542,51 @@ class Coordinator:
         cls.push_status(eid)
 
     @classmethod
+    def _dispatch(cls, eid: str, hop: int, position: int, inputs: bytes, count: int) -> Dispatch:
+        """Send a node its mix request and register the future its result will resolve."""
+        params, _phase, state = cls.services.db.election(eid)
+        job = f"mix-{hop}-{position}-{int(time.time() * 1000)}"
+        fut: asyncio.Future[SignedMessage] = asyncio.get_running_loop().create_future()
+        cls._run(eid).waiters[(position, job)] = fut
+        cls._send(
+            eid,
+            position,
+            Message(
+                "mix.request",
+                eid,
+                {
+                    "job": job,
+                    "sid": shuffle_sid(eid),
+                    "group": params["group"],
+                    "public_key": bytes.fromhex(state["public_key"]),
+                    "width": params["width"],
+                    "count": count,
+                    "ciphertexts": inputs,
+                },
+            ),
+        )
+        return Dispatch(position, job, fut, inputs, time.perf_counter())
+
+    @classmethod
+    def _abandon(cls, eid: str, dispatch: Dispatch) -> None:
+        """Forget a dispatched hop whose input turned out not to be the accepted list."""
+        run = cls._run(eid)
+        run.waiters.pop((dispatch.position, dispatch.job), None)
+        run.abandoned.add(dispatch.job)
+
+    @classmethod
     async def _mix(cls, eid: str) -> None:
+        """Run the cascade. Hops are pipelined: while the server verifies hop i's proof (in the
+        process pool), node i+1 already shuffles hop i's output. Node i+1's result is used only if
+        hop i is accepted (its input must then equal the accepted list); otherwise it is abandoned
+        and node i+1 is asked again with the last accepted list. Verdicts stay strictly in order."""
         db = cls.services.db
         params, _phase, state = db.election(eid)
         started = time.perf_counter()
         cascade, current, count = cls._mix_state(eid)
         loop = asyncio.get_running_loop()
         run = cls._run(eid)
+        ahead: Dispatch | None = None
         while (position := cascade.next_hop()) is not None:
             hop = cascade.positions.index(position) + 1
             t0 = time.perf_counter()
@@ -549,7 +603,15 @@ class Coordinator:
                 cascade.record(position, SKIPPED)
                 cls._hop_verdict(eid, hop, position, SKIPPED, "empty ballot list", 0, b"", 0.0)
                 continue
-            if not await cls._wait_connected(eid, position):
+            if ahead is not None and (ahead.position != position or ahead.inputs != current):
+                cls._abandon(eid, ahead)
+                ahead = None
+            if ahead is not None:
+                dispatch, ahead = ahead, None
+                t0 = dispatch.started
+            elif await cls._wait_connected(eid, position):
+                dispatch = cls._dispatch(eid, hop, position, current, count)
+            else:
                 cascade.record(position, SKIPPED)
                 cls._hop_verdict(
                     eid,
@@ -562,28 +624,9 @@ class Coordinator:
                     time.perf_counter() - t0,
                 )
                 continue
-            job = f"mix-{hop}-{position}-{int(time.time() * 1000)}"
-            fut: asyncio.Future[SignedMessage] = loop.create_future()
-            run.waiters[(position, job)] = fut
-            cls._send(
-                eid,
-                position,
-                Message(
-                    "mix.request",
-                    eid,
-                    {
-                        "job": job,
-                        "sid": shuffle_sid(eid),
-                        "group": params["group"],
-                        "public_key": bytes.fromhex(state["public_key"]),
-                        "width": params["width"],
-                        "count": count,
-                        "ciphertexts": current,
-                    },
-                ),
-            )
             try:
-                signed = await asyncio.wait_for(fut, cls.config.hop_timeout)
+                remaining = cls.config.hop_timeout - (time.perf_counter() - dispatch.started)
+                signed = await asyncio.wait_for(dispatch.future, max(remaining, 0.0))
             except (TimeoutError, NodeGone) as exc:
                 reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
                 cascade.record(position, SKIPPED)
@@ -592,14 +635,14 @@ class Coordinator:
                 )
                 continue
             finally:
-                run.waiters.pop((position, job), None)
+                run.waiters.pop((position, dispatch.job), None)
             msg = signed.message
             stored = db.append(eid, msg.kind, signed.body, signed.author, signed.signature)
             cls._progress(eid, stage="verifying", node=position)
             if msg["input_digest"] != digest(current):
                 ok, reason = False, "the result is not for the list this node was given"
             else:
-                ok, reason = await loop.run_in_executor(
+                verification = loop.run_in_executor(
                     cls.pool,
                     jobs.verify_hop,
                     params["group"],
@@ -611,6 +654,11 @@ class Coordinator:
                     msg["proof"],
                     cls.config.verify_workers,
                 )
+                nxt = cascade.after(position)
+                if nxt is not None and nxt in cls.nodes.get(eid, {}):
+                    nhop = cascade.positions.index(nxt) + 1
+                    ahead = cls._dispatch(eid, nhop, nxt, msg["outputs"], count)
+                ok, reason = await verification
             status = ACCEPTED if ok else REJECTED
             cascade.record(position, status)
             cls._hop_verdict(
@@ -633,6 +681,8 @@ class Coordinator:
                         "error", eid, {"code": "hop-rejected", "reason": reason[:4000], "ref": 0}
                     ),
                 )
+        if ahead is not None:
+            cls._abandon(eid, ahead)
         elapsed = time.perf_counter() - started
         if not cascade.accepted and count:
             cls._progress(eid, error="mixing failed: no hop was accepted")

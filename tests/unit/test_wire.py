@@ -292,6 +292,16 @@ def test_cascade_verdicts() -> None:
         Cascade([1]).record(1, "maybe")
 
 
+def test_cascade_after_skips_decided_positions() -> None:
+    # The coordinator dispatches the node after the one being verified ahead of time.
+    c = Cascade([1, 2, 3, 4])
+    assert c.after(1) == 2
+    c.record(2, SKIPPED)
+    assert c.after(1) == 3
+    c.record(3, ACCEPTED)
+    assert c.after(1) == 4 and c.after(4) is None
+
+
 def test_share_collector() -> None:
     sc = ShareCollector(2, {1, 2, 3})
     sc.add(1, None, "bad proof")
