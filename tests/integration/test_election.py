@@ -181,6 +181,13 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
         "tally",
     ):
         assert kind in kinds, kind
+    # Verificatum's layout of the cascade, which our own Verificatum-format verifier accepts
+    from crypto.verifier_cli import main as mixverify
+
+    assert out["verificatum"] is True
+    vmn = tmp_path / "record" / "verificatum"
+    assert (vmn / "nizkp" / "default" / "proofs" / "activethreshold").read_bytes() == b"3"
+    assert mixverify(["--verificatum", str(vmn)]) == 0
     victim = tmp_path / "record" / index[len(index) // 2]["file"]
     data = bytearray(victim.read_bytes())
     data[-1] ^= 1
@@ -199,6 +206,17 @@ def test_cheating_node_is_rejected_and_excluded(cluster: Cluster, cheat: str) ->
     result = cluster.finish(e)
     assert [h["status"] for h in result["hops"]] == ["accepted", "rejected", "accepted"]
     assert result["counts"] == expected(CHOICES)
+    # the rejected hop is not a party of the chain exported for Verificatum
+    from mixserver.board import Board
+    from mixserver.export import verificatum_files
+
+    board = Board(cluster.tmp / "server")
+    try:
+        files = verificatum_files(board, e["id"])
+    finally:
+        board.close()
+    assert files["nizkp/default/proofs/activethreshold"] == b"2"
+    assert "nizkp/default/proofs/PoSReply03.bt" not in files
 
 
 def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> None:
