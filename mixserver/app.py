@@ -348,12 +348,12 @@ class StatusApi(ApiHandler):
 
 
 def build_flask(services: Any) -> Any:
-    """The web UI from ``webui`` (imported lazily: the server runs its API without it)."""
-    try:
-        from webui import create_app
-    except ImportError as exc:  # pragma: no cover - depends on the webui package being present
-        raise RuntimeError(f"the web UI package 'webui' is not available: {exc}") from exc
-    return create_app(config=None, services=services)
+    """The web UI (``webui``), with its session key kept in the data directory."""
+    from mixserver.services import load_or_create_secret
+    from webui import create_app
+
+    secret = load_or_create_secret(services.data_dir, "webui_secret")
+    return create_app(config={"SECRET_KEY": secret}, services=services)
 
 
 def make_app(

@@ -37,12 +37,13 @@ MAX_NODES = 64
 MAX_BALLOT_HEX = 1 << 16
 
 
-def load_or_create_admin_token(data_dir: Path) -> str:
-    """The admin token, kept in ``data_dir/admin_token`` (mode 0600)."""
-    path = data_dir / "admin_token"
+def load_or_create_secret(data_dir: Path, name: str) -> str:
+    """A random secret kept in ``data_dir/name`` (mode 0600), made on first use: the admin token,
+    the web UI's session-signing key. Kept on disk so a restart does not log everyone out."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
-    token = secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(32)
     write_private(path, token.encode())
     return token
 
@@ -74,7 +75,7 @@ class ElectionServices:
         self.db = db or Board(self.data_dir)
         self.loop = loop
         self.coordinator = coordinator
-        self.admin_token = load_or_create_admin_token(self.data_dir)
+        self.admin_token = load_or_create_secret(self.data_dir, "admin_token")
 
     # --- helpers ----------------------------------------------------------------------------
     def _election(self, eid: str) -> tuple[dict[str, Any], str, dict[str, Any]]:

@@ -522,6 +522,8 @@ def test_admin_election_page_actions_enrol_and_test_ballots(
     html = client.get("/admin/elections/e9").get_data(as_text=True)
     assert svc.calls[-1] == ("enrol", "e9", None, None)
     assert "tok-&lt;script&gt;" in html and XSS not in html
+    # the operator is shown a command line that runs as it is
+    assert "mixnode run --server http://localhost --key node.key --election e9 --token" in html
 
 
 def test_credentials_csv(client: FlaskClient) -> None:
