@@ -415,6 +415,24 @@ class ElectionServices:
             "ballots_cast": cast,
         }
 
+    def ciphertext_lists(self, eid: str) -> dict[str, bytes]:
+        """The mix's input (``inputs``: the closed list) and output (``mixed``: the output of the
+        last accepted hop) as concatenated ciphertext encodings, read from the board; a key is
+        absent until that list exists."""
+        self._election(eid)
+        out: dict[str, bytes] = {}
+        closed = self.db.entries_of_kind(eid, "voting.closed")
+        if closed:
+            out["inputs"] = decode_body(closed[-1].entry.body)["ciphertexts"]
+        for stored in reversed(self.db.entries_of_kind(eid, "hop.verdict")):
+            verdict = decode_body(stored.entry.body)
+            if verdict["status"] == "accepted":
+                result = self.db.entry(eid, verdict["result_entry"])
+                if result is not None:
+                    out["mixed"] = decode_body(result.entry.body)["outputs"]
+                break
+        return out
+
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
         """Write the whole election record as a directory (layout in ``docs/record.md``);
         returns ``{path, entries, head}``."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+from crypto.encoding import split_fixed
+from crypto.groups import group as get_group
 from webui.charts import bar_chart, flatten_timings
 from webui.security import services
 
@@ -99,15 +101,12 @@ def _export(svc: Any, eid: str) -> Path:
 
 
 def _record_lists(svc: Any, e: dict[str, Any]) -> dict[str, list[str]]:
-    """The input and mixed ciphertext lists, read from a fresh export of the record."""
-    from webui.record_files import ciphertext_lists, entries_of_record
-
-    tmp = _export(svc, e["id"])
-    try:
-        entries = entries_of_record(tmp / e["id"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return ciphertext_lists(entries, e["group"], int(e.get("width") or 1))
+    """The input and mixed ciphertext lists as hex rows (one ciphertext each)."""
+    size = 2 * int(e.get("width") or 1) * get_group(e["group"]).element_size
+    return {
+        which: [row.hex() for row in split_fixed(data, size, which)] if data else []
+        for which, data in svc.ciphertext_lists(e["id"]).items()
+    }
 
 
 @bp.get("/elections/<eid>/record.zip")

@@ -157,6 +157,15 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
     assert [h["status"] for h in result["hops"]] == ["accepted"] * 3
     receipt = api.request("GET", f"/api/elections/{e['id']}/receipts/{trackers[0]}")
     assert receipt["counted"] is True
+    # the mix's input and output lists as the web UI shows them (read from the board)
+    from mixserver.services import ElectionServices
+
+    lists = ElectionServices(tmp_path / "server").ciphertext_lists(e["id"])
+    size = 2 * 33
+    inputs = {lists["inputs"][i : i + size] for i in range(0, len(lists["inputs"]), size)}
+    mixed = {lists["mixed"][i : i + size] for i in range(0, len(lists["mixed"]), size)}
+    assert len(inputs) == len(mixed) == 12
+    assert not inputs & mixed  # every ballot was re-encrypted
     # the record: every entry verifies, and a flipped byte is detected
     from mixserver.board import Board
     from mixserver.export import export_record

@@ -251,6 +251,15 @@ class FakeServices:
             prev = entry.hash()
         return {"path": str(dest_dir), "entries": len(msgs), "head": prev.hex()}
 
+    def ciphertext_lists(self, eid: str) -> dict[str, bytes]:
+        self._get(eid)
+        g = group("secp256k1")
+        row = lambda k: b"".join(g.encode(g.base_mul(k + j)) for j in (1, 2))  # noqa: E731
+        return {
+            "inputs": b"".join(row(k) for k in range(3)),
+            "mixed": b"".join(row(k) for k in (10, 11, 12)),
+        }
+
     def generate_test_ballots(self, eid: str, count: int, choose: Any = None) -> dict[str, Any]:
         self.calls.append(("test_ballots", eid, count, [choose(i) for i in range(count)]))
         return {"cast": count, "expected": {"Ann": count}}
