@@ -4,7 +4,13 @@ No I/O happens here and nothing here imports a network, web, database or plottin
 (``tests/unit/test_rings.py`` enforces it).
 """
 
-from crypto.errors import InvalidElement, InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
+from crypto.errors import (
+    InvalidElement,
+    InvalidProof,
+    MalformedInput,
+    MixvoteError,
+    ProtocolViolation,
+)
 from crypto.groups import GROUPS, Group, group
 
 __all__ = [

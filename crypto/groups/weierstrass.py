@@ -3,10 +3,11 @@ byte strings, and try-and-increment hashing to the curve.
 
 Embedding (a reversible map of at most ``capacity`` bytes into a point): the x-coordinate is the
 big-endian integer ``len || payload || zero padding || counter`` of ``capacity + 2`` bytes, where
-``capacity`` is chosen per curve so that this stays below p (the small length byte on top keeps it
-there); the counter is incremented until x³ + ax + b is a square, and the point with even y is taken.
-Each counter succeeds with probability about 1/2, so 256 of them all fail with probability about
-2**-256. Cofactor curves (the seed curves) use their own counter rule to land in the subgroup.
+``capacity`` is chosen per curve so that this stays below p (the small length byte on top keeps
+it there); the counter is incremented until x³ + ax + b is a square, and the point with even y
+is taken. Each counter succeeds with probability about 1/2, so 256 of them all fail with
+probability about 2**-256. Cofactor curves (the seed curves) use their own counter rule to land
+in the subgroup.
 """
 
 from __future__ import annotations
