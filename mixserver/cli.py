@@ -15,7 +15,9 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
+from tornado.netutil import bind_sockets
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,8 +68,10 @@ async def serve(args: argparse.Namespace) -> None:
         ),
     )
     app = make_app(services, Coordinator, with_webui=not args.no_webui)
-    server = app.listen(args.port, args.host, max_buffer_size=1 << 28)
-    port = next(iter(server._sockets.values())).getsockname()[1]
+    sockets = bind_sockets(args.port, args.host)
+    server = HTTPServer(app, max_buffer_size=1 << 28)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
     base = f"http://{args.host}:{port}"
     print(f"mixserver listening on {base}/", flush=True)
     print(f"  node websocket:   ws://{args.host}:{port}/ws/node", flush=True)

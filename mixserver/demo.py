@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,11 @@ def make_ballots(
     return out
 
 
-def run_demo(args: argparse.Namespace) -> dict[str, Any]:
+def run_demo(
+    args: argparse.Namespace, on_done: Callable[[dict[str, Any], str, str], None] | None = None
+) -> dict[str, Any]:
+    """Run the election; ``on_done(summary, base_url, admin_token)`` is called while the server
+    and nodes still run (``--serve`` keeps them up there)."""
     data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="mixdemo-"))
     data.mkdir(parents=True, exist_ok=True)
     log = open(data / "demo.log", "ab") if args.log else None  # noqa: SIM115 - closed below
@@ -284,6 +289,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     try:
         server, base, token = start_server(
             data / "server",
+            port=args.port,
             extra=[
                 "--workers",
                 str(args.server_workers),
@@ -411,6 +417,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             "fault": watch.get("fault"),
             "peak_rss_mb": peaks,
         }
+        if on_done is not None:
+            on_done(summary, base, token)
         return summary
     finally:
         for name, proc in zip(["server", *(f"node{i}" for i in nodes)], procs, strict=False):
@@ -463,37 +471,65 @@ def main(argv: list[str] | None = None) -> int:
         help="TEST MODE: SIGSTOP node POS for SECONDS once it starts shuffling",
     )
     p.add_argument("--log", action="store_true", help="keep server/node output in DATA/demo.log")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the server, its web UI and the nodes running after the election (Ctrl-C stops)",
+    )
+    p.add_argument("--port", type=int, default=0, help="server port (default: any free port)")
     args = p.parse_args(argv)
     if not 1 <= args.threshold <= args.nodes or args.ballots < 0:
         p.error("need 1 <= threshold <= nodes and ballots >= 0")
     try:
-        summary = run_demo(args)
+        summary = run_demo(args, on_done=serve_until_interrupted if args.serve else None)
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"mixdemo: failed: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(summary, indent=1))
-    else:
-        print(f"tally: {summary['tally']}  ({'correct' if summary['correct'] else 'WRONG'})")
-        for hop in summary["hops"] or []:
-            print(
-                f"  hop {hop['hop']} node {hop['node']}: {hop['status']} ({hop['reason']}, "
-                f"{hop['seconds']} s)"
-            )
-        for name, value in summary["timings"].items():
-            print(f"  {name}: {value}")
-        if summary["mixing_ballots_per_s"]:
-            print(
-                f"mixing: {summary['mixing_ballots_per_s']:.0f} ballots/s "
-                f"({args.nodes} hops, each proof verified by the server)"
-            )
-        if summary["export"]:
-            print(
-                f"record exported to {summary['export']['path']} "
-                f"({summary['export']['entries']} entries)"
-            )
+    if not args.serve:
+        print_summary(summary, args.json)
     return 0 if summary["correct"] else 1
 
+
+def print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=1))
+        return
+    print(f"tally: {summary['tally']}  ({'correct' if summary['correct'] else 'WRONG'})")
+    for hop in summary["hops"] or []:
+        print(
+            f"  hop {hop['hop']} node {hop['node']}: {hop['status']} ({hop['reason']}, "
+            f"{hop['seconds']} s)"
+        )
+    for name, value in summary["timings"].items():
+        print(f"  {name}: {value}")
+    if summary["mixing_ballots_per_s"]:
+        print(
+            f"mixing: {summary['mixing_ballots_per_s']:.0f} ballots/s "
+            f"({summary['nodes']} hops, each proof verified by the server)"
+        )
+    if summary["export"]:
+        print(
+            f"record exported to {summary['export']['path']} "
+            f"({summary['export']['entries']} entries)"
+        )
+
+
+def serve_until_interrupted(summary: dict[str, Any], base: str, token: str) -> None:
+    """``--serve``: show where to look, then keep everything running until Ctrl-C."""
+    print_summary(summary, as_json=False)
+    eid = summary["election"]
+    print(
+        f"\nThe election stays up until you press Ctrl-C:\n"
+        f"  web UI:        {base}/\n"
+        f"  results:       {base}/elections/{eid}/results\n"
+        f"  live mixing:   {base}/elections/{eid}\n"
+        f"  admin sign-in: {base}/admin  (admin token {token})\n"
+        f"  data:          {summary['data']}",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
 
 if __name__ == "__main__":
     sys.exit(main())
