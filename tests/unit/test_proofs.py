@@ -154,8 +154,9 @@ def test_property_dleq(name: str, data: st.DataObject) -> None:
     assert proofs.decode_dleq(grp, proofs.encode_dleq(grp, proof)) == proof
     pub1, pub2 = grp.base_mul(x), grp.mul(base2, x)
     proofs.verify_dleq(grp, grp.generator, pub1, base2, pub2, proof, context)
+    # 2·pub2 is a wrong claim that is never the identity (pub2 + base2 is, for x = q − 1)
     with pytest.raises(InvalidProof):
-        proofs.verify_dleq(grp, grp.generator, pub1, base2, grp.add(pub2, base2), proof, context)
+        proofs.verify_dleq(grp, grp.generator, pub1, base2, grp.add(pub2, pub2), proof, context)
 
 
 # --- batched proofs --------------------------------------------------------------------------
