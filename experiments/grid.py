@@ -277,7 +277,8 @@ def hop_times(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for verdict in summary.get("verdicts") or summary.get("hops") or []:
         hop = verdict["hop"]
-        entries = [e for e in timeline if e[1] == hop]
+        # matched by node (each node has one hop): the status's hop number can lag a poll behind
+        entries = [e for e in timeline if e[2] == verdict.get("node")]
         start = entries[0][0] if entries else None
         received = next((e[0] for e in entries if e[3] == "verifying"), None)
         node = verify = None
@@ -303,14 +304,18 @@ def fault_times(summary: Mapping[str, Any], point: Mapping[str, Any]) -> tuple[A
     verdict = next((v for v in verdicts if v.get("node") == pos), None)
     if verdict is None:
         return None, None
-    hop = verdict["hop"]
     if point["fault"] == "cheat":
-        at = next((e[0] for e in timeline if e[1] == hop and e[3] == "verifying"), None)
+        mine = [e for e in timeline if e[2] == pos and e[0] <= verdict["at"]]
+        at = next((e[0] for e in mine if e[3] == "verifying"), None)
+        if at is None and mine:
+            # rejected within one polling interval of its arrival (e.g. a proof that does not
+            # even parse): the last poll before the verdict bounds the arrival from below
+            at = mine[-1][0]
     else:
         at = (summary.get("fault") or {}).get("at")
     if at is None:
         return None, None
-    later = [e[0] for e in timeline if e[0] > at and (e[1] != hop or e[3] == "decrypting")]
+    later = [e[0] for e in timeline if e[0] > at and (e[2] != pos or e[3] == "decrypting")]
     detect = round(verdict["at"] - at, 3)
     recover = round(later[0] - at, 3) if later else None
     return detect, recover
@@ -382,6 +387,9 @@ def run_one(point: Mapping[str, Any], config: Mapping[str, Any], env: Mapping[st
             record[f"hops_{status}"] = sum(1 for h in hops if h["status"] == status)
         record["fault_detect"], record["fault_recover"] = fault_times(summary, point)
         record["fault_info"] = summary.get("fault")
+        # mixdemo's raw observations, so that later analyses need not rerun anything
+        record["timeline"] = summary.get("timeline")
+        record["verdicts"] = summary.get("verdicts")
         peaks = summary.get("peak_rss_mb") or {}
         record["peak_rss_mb"] = peaks
         record["peak_rss_server_mb"] = peaks.get("server")
@@ -394,12 +402,16 @@ def run_one(point: Mapping[str, Any], config: Mapping[str, Any], env: Mapping[st
                 [sys.executable, "-m", "crypto.verifier_cli", str(work / "export")],
                 config["timeout"],
             )
+            # the time counts only when the record was accepted; a rejection keeps the failed
+            # checks (mixverify prints one FAIL line each) and the elapsed time apart
             record["verify_record"] = round(vsec, 3) if vrc == 0 else None
+            record["verify_elapsed"] = round(vsec, 3)
             record["verify_status"] = {0: "accepted", 1: "rejected"}.get(
                 vrc, f"unavailable ({vrc})"
             )
             if vrc != 0:
-                record["verify_message"] = (verr.strip() or vout.strip())[-500:]
+                fails = [x for x in vout.splitlines() if x.startswith(("FAIL", "VERDICT"))]
+                record["verify_message"] = "\n".join(fails[:20]) or (verr.strip() or vout)[-500:]
         if record["correct"] is False:
             record["status"] = "failed"
             record["error"] = "wrong tally"
