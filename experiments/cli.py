@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--seed", type=int, default=1, help="seed of the random inputs (default 1)")
     c.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="print the table of rows saved earlier with --json (measure nothing)",
+    )
+    c.add_argument(
         "--json",
         action="store_true",
         help="print a JSON list of rows {group, ballots, width, workers, phase, "
@@ -140,8 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_crypto(args: argparse.Namespace) -> int:
-    from experiments.cryptobench import format_table, run_grid
+    from experiments.cryptobench import PHASES, ROW_KEYS, Row, format_table, run_grid
 
+    if args.from_json:
+        try:
+            data = json.loads(args.from_json.read_text())
+            rows = [Row(**{k: r[k] for k in ROW_KEYS}) for r in data]
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            print(f"mixbench crypto: {args.from_json}: not a list of rows ({exc})", file=sys.stderr)
+            return EXIT_USAGE
+        if any(r.phase not in PHASES for r in rows):
+            print(f"mixbench crypto: {args.from_json}: unknown phase", file=sys.stderr)
+            return EXIT_USAGE
+        print(format_table(rows, args.threshold))
+        return EXIT_OK
     if min(args.ballots) < 2:
         print("mixbench crypto: --ballots must be at least 2", file=sys.stderr)
         return EXIT_USAGE

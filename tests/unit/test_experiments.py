@@ -65,6 +65,20 @@ def test_crypto_table_shows_floor_ratio_and_shuffle_plus_prove() -> None:
     assert ratio == pytest.approx(rate / fl, rel=0.02, abs=0.01)
 
 
+def test_crypto_table_from_saved_json(tmp_path: Path) -> None:
+    code, out = _run_cli(["crypto", "--ballots", "3", "--json"])
+    saved = tmp_path / "rows.json"
+    saved.write_text(out)
+    code, table = _run_cli(["crypto", "--from-json", str(saved)])
+    assert code == 0 and "shuffle+prove" in table and "floor/s" in table
+    rows = json.loads(out)
+    rows[0]["phase"] = "teleport"
+    saved.write_text(json.dumps(rows))
+    assert cli.main(["crypto", "--from-json", str(saved)]) == cli.EXIT_USAGE
+    saved.write_text('[{"group": "secp256k1"}]')
+    assert cli.main(["crypto", "--from-json", str(saved)]) == cli.EXIT_USAGE
+
+
 @pytest.mark.parametrize(
     "argv",
     [["crypto", "--group", "nope"], ["crypto", "--ballots", "0"], ["crypto", "--workers", "x"],
