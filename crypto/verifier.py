@@ -282,6 +282,7 @@ class _Verifier:
         self.paths: list[str] = []
         self.index_json: list[Any] = []
         self.invalid_ballots: set[int] = set()
+        self.accepted_hops: list[tuple[int, bytes, list[bytes]]] = []
 
     # --- recording ---------------------------------------------------------------------------
     def ok(self, name: str, where: str = "", detail: str = "") -> None:
@@ -304,8 +305,8 @@ class _Verifier:
         name = "layout"
         numbered: dict[int, tuple[str, str]] = {}
         for path in sorted(self.files):
-            if path in ("election.json", "index.json"):
-                continue
+            if path in ("election.json", "index.json") or path.startswith("verificatum/"):
+                continue  # verificatum/ is derived from the entries: see check_verificatum
             m = ENTRY_FILE.match(path)
             if m is None:
                 self.fail(name, path, "unexpected file in the record directory", "MalformedInput")
@@ -879,6 +880,7 @@ class _Verifier:
             pending.append((status, rwhere, position, count, task))
             if status == ACCEPTED:
                 current = bytes(result["outputs"])  # the list the next hop was given
+                self.accepted_hops.append((position, current, list(result["proof"])))
             else:
                 excluded.append(position)
             prev_verdict = i
@@ -937,6 +939,50 @@ class _Verifier:
             self.summary["shuffle_rows"] = rows * k
             self.progress("shuffle", rows * k, total)
         return out
+
+    def check_verificatum(self, closed: bytes) -> None:
+        """``verificatum/`` (protInfo.xml and the proof directory of the accepted hops, for
+        Verificatum's ``vmnv``) must be exactly what the entries give (``docs/record.md``)."""
+        from crypto.elgamal import decode_ciphertexts, decode_public_key
+        from crypto.shuffle import ShuffleSession, decode_proof
+        from crypto.verificatum import verificatum_name
+        from crypto.vmn_dir import export_shuffle_directory
+
+        prefix = "verificatum/"
+        present = {p[len(prefix):]: d for p, d in self.files.items() if p.startswith(prefix)}
+        g, width = self.g, self.params["width"]
+        assert g is not None
+        expected: dict[str, bytes] = {}
+        try:
+            if verificatum_name(g) and closed and self.accepted_hops:
+                session = ShuffleSession(g, shuffle_sid(self.eid))
+                inputs = decode_ciphertexts(g, closed, width)
+                hops = [(decode_ciphertexts(g, out, width),
+                         decode_proof(session, decode_proof_files(items), len(inputs), width))
+                        for _pos, out, items in self.accepted_hops]
+                names = [f"node{pos}" for pos, _o, _i in self.accepted_hops]
+                expected = dict(export_shuffle_directory(
+                    session, decode_public_key(g, self.public_key), inputs, hops, names,
+                    name=f"mixvote {self.eid}"))
+        except (MixvoteError, ValueError) as exc:
+            if present:
+                self.fail("verificatum", prefix, f"cannot be derived from the entries: {exc}")
+            return
+        bad = 0
+        for rel in sorted(set(present) | set(expected)):
+            if rel not in expected:
+                self.fail("verificatum", prefix + rel, "a file the entries do not give",
+                          "MalformedInput")
+            elif rel not in present:
+                self.fail("verificatum", prefix + rel, "file missing", "MalformedInput")
+            elif present[rel] != expected[rel]:
+                self.fail("verificatum", prefix + rel, "differs from what the entries give")
+            else:
+                continue
+            bad += 1
+        if present and not bad:
+            self.ok("verificatum", prefix, f"{len(present)} files, exactly as derived from the "
+                    "closed list and the accepted hops")
 
     # --- 9. decryption -------------------------------------------------------------------------
     def check_decryption(self, final: bytes, excluded: list[int]) -> dict[int, bytes]:
@@ -1109,6 +1155,7 @@ class _Verifier:
             self.fail("hop", "cascade", "not checkable: no valid election key", "InvalidProof")
             return
         final, excluded = self.check_hops(closed)
+        self.check_verificatum(closed)
         valid = self.check_decryption(final, excluded) if final else {}
         self.check_tally(final, valid)
 

@@ -179,7 +179,7 @@ class Board:
                 out.append(new_e)
                 prev = new_e.hash()
             entries = out
-        files = {}
+        files = {k: v for k, v in self.h.files.items() if k.startswith("verificatum/")}
         index = []
         for k, e in enumerate(entries):
             name = f"entries/{k:06d}-{self.kinds[k]}.bin"
@@ -390,6 +390,18 @@ def test_entries_reordered_in_the_chain(honest: Honest) -> None:
     report = verify_record(files)
     found = assert_fails(report, "chain", "entry 17", "entry 18")
     assert any("index field says 18" in f for f in found)
+
+
+def test_byte_flipped_in_the_verificatum_directory(honest: Honest) -> None:
+    names = sorted(n for n in honest.files if n.startswith("verificatum/"))
+    assert names, "the export carries Verificatum's files"
+    files = dict(honest.files)
+    data = bytearray(files[names[-1]])
+    data[len(data) // 2] ^= 1
+    files[names[-1]] = bytes(data)
+    assert_fails(verify_record(files), "verificatum", names[-1])
+    del files[names[-1]]
+    assert_fails(verify_record(files), "verificatum", "file missing")
 
 
 def test_extra_file_in_the_record(honest: Honest) -> None:
@@ -638,3 +650,46 @@ def test_parameters_changed(honest: Honest) -> None:
     report = verify_record(board.files())
     assert_chain_intact(report)
     assert_fails(report, "parameters", "election.json has other parameters")
+
+
+# --- a real record with a rejected hop ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def cheated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """A record in which node 2 sent a forged shuffle proof (test mode of mixnode)."""
+    base = tmp_path_factory.mktemp("cheated")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mixserver.demo", "--ballots", "6", "--nodes", "3",
+         "--threshold", "2", "--export", str(base / "record"), "--data", str(base / "data"),
+         "--json", "--cheat", "2:forged-proof"],
+        cwd=ROOT, capture_output=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return read_dir(base / "record")
+
+
+def test_rejected_hop_is_checked_as_recorded(cheated: dict[str, bytes]) -> None:
+    report = verify_record(cheated)
+    assert report.ok, failures(report)
+    rejected = [c for c in report.checks if c.name == "hop" and "hop 2" in c.where]
+    assert rejected and "rejected as recorded" in rejected[0].detail
+    assert report.summary["hops_accepted"] == 2
+    # node 2 was excluded: it may not decrypt
+    assert all("node 2" not in c.where for c in report.checks if c.name == "decryption share")
+
+
+def test_rejected_hop_turned_into_accepted(cheated: dict[str, bytes], tmp_path: Path) -> None:
+    # a server that marks the forged hop as accepted is caught by the shuffle proof check
+    index = json.loads(cheated["index.json"])
+    (v,) = [row for row in index if row["kind"] == "hop.verdict"][1:2]
+    entry = decode_entry(cheated[v["file"]])
+    m = decode_body(entry.body)
+    assert m["status"] == "rejected"
+    # no keys for this record here: rewrite without re-signing, the signature check names it
+    body = encode_body(Message(m.kind, m.election_id, {**m.fields, "status": "accepted"},
+                               m.session, m.seq))
+    files = dict(cheated)
+    files[v["file"]] = Entry(entry.election_id, entry.index, entry.prev, entry.author,
+                             entry.signature, body).encode()
+    report = verify_record(files)
+    assert_fails(report, "signature", f"entry {v['index']}")
+    assert_fails(report, "hop shuffle proof", "hop 2", "equation")
