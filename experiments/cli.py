@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -168,6 +169,7 @@ def _cmd_crypto(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"measuring {text} ...", file=sys.stderr, flush=True)
 
+    load_before = os.getloadavg()[0]
     rows = run_grid(
         args.group, args.ballots, args.width, args.workers, args.threshold, args.seed, progress=say
     )
@@ -175,6 +177,11 @@ def _cmd_crypto(args: argparse.Namespace) -> int:
         print(json.dumps([r.as_dict() for r in rows], indent=1))
     else:
         print(format_table(rows, args.threshold))
+        # a shared machine: the other tenants' load explains ratios that the code does not
+        print(
+            f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; "
+            f"{os.cpu_count()} CPUs"
+        )
     return EXIT_OK
 
 
