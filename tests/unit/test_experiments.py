@@ -57,7 +57,8 @@ def test_crypto_table_shows_floor_ratio_and_shuffle_plus_prove() -> None:
     assert code == 0
     lines = out.splitlines()
     assert "floor/s" in lines[0] and "ratio" in lines[0]
-    by_phase = {line.split()[4]: line.split() for line in lines[2:]}
+    assert lines[-1].startswith("load average (1 min):")
+    by_phase = {line.split()[4]: line.split() for line in lines[2:-1]}
     assert set(by_phase) == {*cryptobench.PHASES, "shuffle+prove"}
     # per-ballot phases carry floor and ratio columns, micro phases do not
     assert len(by_phase["verify"]) == 8 and len(by_phase["mult"]) == 6
