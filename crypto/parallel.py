@@ -19,6 +19,7 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,6 +61,22 @@ def chunked(n: int, workers: int) -> list[slice]:
     return out
 
 
+def exit_with_parent() -> None:
+    """Pool initializer: end this worker once the process that started it is gone.
+
+    A parent killed with SIGKILL (a crashed node, a killed server) cannot shut its pool down, and
+    its workers would linger as orphans holding memory; each one watches its parent instead.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _in_worker() -> bool:
     # A pool worker never starts pools of its own (no fork bombs from nested pmap calls).
     return multiprocessing.parent_process() is not None
@@ -79,7 +96,9 @@ def get_pool(workers: int) -> ProcessPoolExecutor:
                 if "fork" in multiprocessing.get_all_start_methods()
                 else None
             )
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=exit_with_parent
+            )
             _POOLS[key] = pool
             if not _ATEXIT_REGISTERED:
                 atexit.register(shutdown_pools)

@@ -21,6 +21,7 @@ from typing import Any
 import websocket
 
 from crypto.errors import MixvoteError
+from crypto.parallel import exit_with_parent
 from crypto.transport import NodeIdentity
 from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, describe_error
 
@@ -83,7 +84,7 @@ class NodeClient:
             self.executor: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1)
         else:
             self.executor = concurrent.futures.ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn")
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
             )
 
     def note(self, text: str) -> None:
@@ -217,5 +218,11 @@ class NodeClient:
             with contextlib.suppress(Exception):
                 self.ws.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        # A job still running (a long shuffle, a stalled test job) would keep this process alive
+        # at exit, since the pool joins its workers: end them. ProcessPoolExecutor has no public
+        # way to do this before Python 3.14 (terminate_workers), hence the private attribute.
+        for worker in list((getattr(self.executor, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                worker.terminate()
         self.note("stopped")
         sys.stdout.flush()

@@ -19,6 +19,8 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
+from crypto.parallel import exit_with_parent
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -55,7 +57,9 @@ async def serve(args: argparse.Namespace) -> None:
     loop = IOLoop.current()  # captured once, here, at start-up
     services = ElectionServices(args.data, loop=loop, coordinator=Coordinator)
     pool = ProcessPoolExecutor(
-        max_workers=max(1, args.workers), mp_context=multiprocessing.get_context("spawn")
+        max_workers=max(1, args.workers),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
     )
     Coordinator.configure(
         services,

@@ -431,7 +431,7 @@ def run_demo(
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_tree(proc.pid, signal.SIGKILL)
         if log:
             log.close()
 
@@ -480,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 1 <= args.threshold <= args.nodes or args.ballots < 0:
         p.error("need 1 <= threshold <= nodes and ballots >= 0")
+    # `timeout`, a CI runner or mixbench end us with SIGTERM: stop the server and nodes too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         summary = run_demo(args, on_done=serve_until_interrupted if args.serve else None)
     except (RuntimeError, TimeoutError, OSError) as exc:

@@ -85,3 +85,41 @@ def test_shutdown_pools_then_recreate() -> None:
     assert parallel.pool_count() == 0
     assert parallel.pmap(_square, [(3,), (4,)], 2) == [9, 16]
     assert parallel.pool_count() == 1
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_workers_exit_when_their_parent_is_killed(method: str) -> None:
+    # A node or server killed with SIGKILL cannot shut its pool down; its workers must not linger.
+    import os
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import multiprocessing, os, signal, sys\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from crypto.parallel import exit_with_parent\n"
+            "if __name__ == '__main__':\n"
+            f"    ctx = multiprocessing.get_context({method!r})\n"
+            "    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=exit_with_parent)\n"
+            "    print(pool.submit(os.getpid).result(), flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    parent.wait(30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, 9)
+    raise AssertionError(f"pool worker {worker} outlived its killed parent")
