@@ -14,10 +14,8 @@ purpose (and say so in the commit):
 
 from __future__ import annotations
 
-import json
 import random
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +24,8 @@ import crypto
 from crypto import ballot, elgamal
 from crypto.errors import InvalidProof
 from crypto.groups.base import Group
+from tests.vectors.kat import KatFile
 
-DATA = Path(__file__).parent / "data" / "kat_ballot.json"
 ELECTION = "kat-election-1"
 VOTER = "kat-voter-42"
 CHOICES: dict[int, int | list[int] | str] = {1: 2, 2: [3, 0, 2, 1], 3: "Ada Lovelace — ü"}
@@ -69,12 +67,8 @@ def generate(name: str) -> list[dict[str, Any]]:
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    groups: dict[str, list[dict[str, Any]]] = json.loads(DATA.read_text(encoding="utf-8"))["groups"]
-    if name not in groups:
-        pytest.skip(
-            f"no ballot KAT for {name} yet: run python -m tests.vectors.test_kat_ballot --regen"
-        )
-    return groups[name]
+    cases: list[dict[str, Any]] = KAT.load(name)
+    return cases
 
 
 def scalar(grp: Group, text: str) -> int:
@@ -142,25 +136,17 @@ def test_prove_ballot_draws_nonces_as_recorded(name: str) -> None:
 
 def test_fast_and_reference_backends_agree() -> None:
     """The same scalars give the same bytes on libsecp256k1 and on the python-ecdsa reference."""
-    if not {"secp256k1", "secp256k1-ref"} <= set(crypto.GROUPS):
-        pytest.skip("needs both secp256k1 backends")
     assert load("secp256k1") == load("secp256k1-ref")
 
 
-def regenerate() -> None:
-    document = {
-        "description": "mixvote ballot known-answer vectors: choice payload, embedding, ElGamal "
+KAT = KatFile(
+    "ballot",
+    description="mixvote ballot known-answer vectors: choice payload, embedding, ElGamal "
         "ciphertext (alpha_1..alpha_w || beta_1..beta_w) and the ballot proof (c || z_1..z_w)",
-        "spec": "crypto/ballot.py module docstring (and crypto/elgamal.py for the ciphertext)",
-        "provenance": "tests/vectors/test_kat_ballot.py --regen, from random.Random(seed)",
-        "groups": {name: generate(name) for name in crypto.GROUPS},
-    }
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {DATA}")
+    spec="crypto/ballot.py module docstring (and crypto/elgamal.py for the ciphertext)",
+    generate=generate,
+)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--regen"]:
-        sys.exit("usage: python -m tests.vectors.test_kat_ballot --regen")
-    regenerate()
+    KAT.main(sys.argv[1:])

@@ -9,10 +9,8 @@ regenerate only when the format changes on purpose:
 
 from __future__ import annotations
 
-import json
 import random
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +18,8 @@ import pytest
 import crypto
 from crypto import elgamal
 from crypto.groups.base import Group
+from tests.vectors.kat import KatFile
 
-DATA = Path(__file__).parent / "data" / "kat_elgamal.json"
 COUNT = 3
 
 
@@ -57,12 +55,8 @@ def generate(name: str) -> list[dict[str, Any]]:
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    groups: dict[str, list[dict[str, Any]]] = json.loads(DATA.read_text(encoding="utf-8"))["groups"]
-    if name not in groups:
-        pytest.skip(
-            f"no ElGamal KAT for {name} yet: run python -m tests.vectors.test_kat_elgamal --regen"
-        )
-    return groups[name]
+    cases: list[dict[str, Any]] = KAT.load(name)
+    return cases
 
 
 def scalars(grp: Group, texts: list[str]) -> list[int]:
@@ -99,25 +93,17 @@ def test_vectors_from_their_explicit_inputs(name: str) -> None:
 
 def test_fast_and_reference_backends_agree() -> None:
     """The same scalars give the same bytes on libsecp256k1 and on the python-ecdsa reference."""
-    if not {"secp256k1", "secp256k1-ref"} <= set(crypto.GROUPS):
-        pytest.skip("needs both secp256k1 backends")
     assert load("secp256k1") == load("secp256k1-ref")
 
 
-def regenerate() -> None:
-    document = {
-        "description": "mixvote ElGamal known-answer vectors: (alpha, beta) = (r·g, r·y + m) per "
+KAT = KatFile(
+    "elgamal",
+    description="mixvote ElGamal known-answer vectors: (alpha, beta) = (r·g, r·y + m) per "
         "width position; lists encoded as concatenated alpha_1..alpha_w || beta_1..beta_w",
-        "spec": "crypto/elgamal.py module docstring",
-        "provenance": "tests/vectors/test_kat_elgamal.py --regen, from random.Random(seed)",
-        "groups": {name: generate(name) for name in crypto.GROUPS},
-    }
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {DATA}")
+    spec="crypto/elgamal.py module docstring",
+    generate=generate,
+)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--regen"]:
-        sys.exit("usage: python -m tests.vectors.test_kat_elgamal --regen")
-    regenerate()
+    KAT.main(sys.argv[1:])

@@ -9,10 +9,8 @@ proof bytes (and, for the batch, the weights' seed and the weights). Generated o
 
 from __future__ import annotations
 
-import json
 import random
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +20,8 @@ from crypto import proofs
 from crypto.encoding import lp
 from crypto.groups.base import Group
 from crypto.hashing import hash_to_scalar
+from tests.vectors.kat import KatFile
 
-DATA = Path(__file__).parent / "data" / "kat_proofs.json"
 CONTEXT = b"kat/election-1/node-2/decrypt"
 BATCH = 4
 
@@ -72,12 +70,8 @@ def generate(name: str) -> dict[str, Any]:
 
 
 def load(name: str) -> dict[str, Any]:
-    groups: dict[str, dict[str, Any]] = json.loads(DATA.read_text(encoding="utf-8"))["groups"]
-    if name not in groups:
-        pytest.skip(
-            f"no DLEQ KAT for {name} yet: run python -m tests.vectors.test_kat_proofs --regen"
-        )
-    return groups[name]
+    cases: dict[str, Any] = KAT.load(name)
+    return cases
 
 
 def el(grp: Group, text: str) -> bytes:
@@ -147,25 +141,17 @@ def test_batch_vector_from_its_explicit_inputs(name: str) -> None:
 
 def test_fast_and_reference_backends_agree() -> None:
     """The same scalars give the same bytes on libsecp256k1 and on the python-ecdsa reference."""
-    if not {"secp256k1", "secp256k1-ref"} <= set(crypto.GROUPS):
-        pytest.skip("needs both secp256k1 backends")
     assert load("secp256k1") == load("secp256k1-ref")
 
 
-def regenerate() -> None:
-    document = {
-        "description": "mixvote Chaum–Pedersen (DLEQ) known-answer vectors: a single proof and a "
+KAT = KatFile(
+    "proofs",
+    description="mixvote Chaum–Pedersen (DLEQ) known-answer vectors: a single proof and a "
         "batched proof over 4 decryption shares; proofs encoded c || z",
-        "spec": "crypto/proofs.py module docstring",
-        "provenance": "tests/vectors/test_kat_proofs.py --regen, from random.Random(seed)",
-        "groups": {name: generate(name) for name in crypto.GROUPS},
-    }
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {DATA}")
+    spec="crypto/proofs.py module docstring",
+    generate=generate,
+)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--regen"]:
-        sys.exit("usage: python -m tests.vectors.test_kat_proofs --regen")
-    regenerate()
+    KAT.main(sys.argv[1:])
