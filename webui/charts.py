@@ -39,6 +39,8 @@ class BarChart:
 def _fmt(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+    if value == 1 and unit.endswith("s"):
+        unit = unit[:-1]  # "1 ballot", not "1 ballots"
     return f"{int(value)} {unit}" if float(value).is_integer() else f"{value:g} {unit}"
 
 
