@@ -168,6 +168,42 @@ def decode_ballot(group: Group, elements: Sequence[Element]) -> bytes:
 
 # --- the ballot proof ---------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Tally:
+    """The count of decrypted ballots: ``plaintexts[k]`` is row k's payload (``b""`` when the row
+    is no ballot encoding); a row counts for ``choices[i]`` only if its payload is the single
+    choice i, and as ``invalid`` otherwise."""
+
+    counts: dict[str, int]
+    invalid: int
+    plaintexts: tuple[bytes, ...]
+
+
+def tally(group: Group, rows: Sequence[Sequence[Element]], choices: Sequence[str]) -> Tally:
+    """Decode every decrypted row and count the single-choice ballots (the server publishes this
+    and the standalone verifier recomputes it with this same function)."""
+    counts = {c: 0 for c in choices}
+    invalid = 0
+    plaintexts: list[bytes] = []
+    for row in rows:
+        try:
+            payload = decode_ballot(group, row)
+        except MalformedInput:
+            plaintexts.append(b"")
+            invalid += 1
+            continue
+        plaintexts.append(payload)
+        try:
+            choice = decode_choice(payload)
+        except MalformedInput:
+            choice = -1
+        if isinstance(choice, int) and 0 <= choice < len(choices):
+            counts[choices[choice]] += 1
+        else:
+            invalid += 1
+    return Tally(counts, invalid, tuple(plaintexts))
+
+
+@dataclass(frozen=True)
 class BallotProof:
     """Schnorr proof of knowledge of every position's encryption exponent: ``(c, z_1..z_w)``."""
 

@@ -197,11 +197,12 @@ def _verify_ballot_chunk(
     return bad
 
 
-def _check_hop(
+def check_hop(
     group_name: str, election_id: str, public_key: bytes, width: int, inputs: bytes,
     outputs: bytes, proof_items: Sequence[bytes], workers: int,
 ) -> tuple[str, str]:
-    """Verify one hop's shuffle proof; returns ``("", "")`` or ``(error class, reason)``."""
+    """Verify one hop's shuffle proof; returns ``("", "")`` or ``(error class, reason)``. The
+    server checks each hop with this same function before accepting it (``mixserver.jobs``)."""
     from crypto.elgamal import decode_ciphertexts, decode_public_key
     from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
 
@@ -223,7 +224,7 @@ def _check_hop(
     return "", ""
 
 
-def _check_share(
+def check_share(
     group_name: str, verification_key: bytes, width: int, ciphertexts: bytes, share: bytes,
     context: bytes, position: int,
 ) -> tuple[str, str]:
@@ -931,10 +932,10 @@ class _Verifier:
             remaining = len(tasks) - k
             if self.workers == 1 or remaining == 1:
                 wave = [(*tasks[k], self.workers)]
-                out.append(_check_hop(*wave[0]))
+                out.append(check_hop(*wave[0]))
             else:
                 wave = [(*t, 1) for t in tasks[k : k + self.workers]]
-                out.extend(pmap(_check_hop, wave, self.workers))
+                out.extend(pmap(check_hop, wave, self.workers))
             k += len(wave)
             self.summary["shuffle_rows"] = rows * k
             self.progress("shuffle", rows * k, total)
@@ -1035,7 +1036,7 @@ class _Verifier:
             vk = self.verification_keys[position - 1] if position - 1 < len(
                 self.verification_keys) else b""
             args.append((self.g.name, vk, width, final, share["share"], context, position))
-        outcomes = pmap(_check_share, args, self.workers) if args else []
+        outcomes = pmap(check_share, args, self.workers) if args else []
         valid: dict[int, bytes] = {}
         for (position, _s, status, share, swhere), (error, reason) in zip(jobs, outcomes,
                                                                            strict=True):
@@ -1062,7 +1063,7 @@ class _Verifier:
 
     # --- 10. tally -------------------------------------------------------------------------------
     def check_tally(self, final: bytes, valid: dict[int, bytes]) -> None:
-        from crypto.ballot import decode_ballot, decode_choice
+        from crypto.ballot import tally
         from crypto.elgamal import decode_ciphertexts
         from crypto.threshold import combine, decode_decryption_share
 
@@ -1091,22 +1092,8 @@ class _Verifier:
             rows = combine(g, cts, decoded, t)
         else:
             rows = []
-        counts = {c: 0 for c in choices}
-        invalid = 0
-        plaintexts: list[bytes] = []
-        for r in rows:
-            try:
-                payload = decode_ballot(g, r)
-                choice = decode_choice(payload)
-            except MixvoteError:
-                plaintexts.append(b"")
-                invalid += 1
-                continue
-            plaintexts.append(payload)
-            if isinstance(choice, int) and 0 <= choice < len(choices):
-                counts[choices[choice]] += 1
-            else:
-                invalid += 1
+        counted = tally(g, rows, choices)
+        counts, invalid, plaintexts = counted.counts, counted.invalid, counted.plaintexts
         recorded = list(msg["plaintexts"])
         bad = 0
         if len(recorded) != len(plaintexts):

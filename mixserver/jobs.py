@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crypto import group
-from crypto.errors import MixvoteError
-from crypto.wire import decode_proof_files, shuffle_sid
+from crypto.verifier import check_hop, check_share
 
 
 def verify_hop(
@@ -23,26 +22,13 @@ def verify_hop(
     proof_items: Sequence[bytes],
     workers: int = 1,
 ) -> tuple[bool, str]:
-    """Check one hop: the output list decodes (every element validated) and the shuffle proof
-    verifies against (inputs, outputs). Returns (True, "") or (False, reason)."""
-    from crypto.elgamal import decode_ciphertexts, decode_public_key
-    from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
-
-    try:
-        g = group(group_name)
-        pk = decode_public_key(g, public_key)
-        ins = decode_ciphertexts(g, inputs, width)
-        outs = decode_ciphertexts(g, outputs, width)
-        if len(outs) != len(ins):
-            return False, f"output list has {len(outs)} ballots, input has {len(ins)}"
-        session = ShuffleSession(g, shuffle_sid(election_id))
-        proof = decode_proof(session, decode_proof_files(proof_items), len(ins), width)
-        verify_shuffle(session, pk, ins, outs, proof, workers=workers)
-    except MixvoteError as exc:
-        return False, f"{type(exc).__name__}: {exc}"
-    except (ValueError, TypeError) as exc:
-        return False, f"malformed hop result: {exc}"
-    return True, ""
+    """Check one hop exactly as the standalone verifier will (:func:`crypto.verifier.check_hop`):
+    the output list decodes (every element validated) and the shuffle proof verifies against
+    (inputs, outputs). Returns (True, "") or (False, reason)."""
+    error, reason = check_hop(
+        group_name, election_id, public_key, width, inputs, outputs, proof_items, workers
+    )
+    return (False, f"{error}: {reason}") if error else (True, "")
 
 
 def verify_share(
@@ -54,22 +40,12 @@ def verify_share(
     context: bytes,
     position: int,
 ) -> tuple[bool, str]:
-    """Check a node's decryption share (its index must be the node's position)."""
-    from crypto.elgamal import decode_ciphertexts
-    from crypto.threshold import decode_decryption_share, verify_decryption_share
-
-    try:
-        g = group(group_name)
-        cts = decode_ciphertexts(g, ciphertexts, width)
-        decoded = decode_decryption_share(g, share, len(cts), width)
-        if decoded.index != position:
-            return False, f"share claims index {decoded.index}, sent by node {position}"
-        verify_decryption_share(g, g.decode(verification_key), cts, decoded, context)
-    except MixvoteError as exc:
-        return False, f"{type(exc).__name__}: {exc}"
-    except (ValueError, TypeError) as exc:
-        return False, f"malformed share: {exc}"
-    return True, ""
+    """Check node ``position``'s decryption share as the verifier will
+    (:func:`crypto.verifier.check_share`)."""
+    error, reason = check_share(
+        group_name, verification_key, width, ciphertexts, share, context, position
+    )
+    return (False, f"{error}: {reason}") if error else (True, "")
 
 
 def combine_and_tally(
@@ -82,28 +58,17 @@ def combine_and_tally(
 ) -> dict[str, object]:
     """Combine ``t`` verified shares, decode every ballot and count the choices. Returns
     ``{counts: {choice: n}, invalid: n, ballots: n, plaintexts: [payload bytes...]}``."""
-    from crypto.ballot import decode_ballot, decode_choice
+    from crypto.ballot import tally
     from crypto.elgamal import decode_ciphertexts
     from crypto.threshold import combine, decode_decryption_share
 
     g = group(group_name)
     cts = decode_ciphertexts(g, ciphertexts, width)
     decoded = {j: decode_decryption_share(g, s, len(cts), width) for j, s in shares.items()}
-    rows = combine(g, cts, decoded, t)
-    counts = {c: 0 for c in choices}
-    invalid = 0
-    plaintexts: list[bytes] = []
-    for row in rows:
-        try:
-            payload = decode_ballot(g, row)
-            plaintexts.append(payload)
-            choice = decode_choice(payload)
-        except MixvoteError:
-            plaintexts.append(b"")
-            invalid += 1
-            continue
-        if isinstance(choice, int) and 0 <= choice < len(choices):
-            counts[choices[choice]] += 1
-        else:
-            invalid += 1
-    return {"counts": counts, "invalid": invalid, "ballots": len(rows), "plaintexts": plaintexts}
+    counted = tally(g, combine(g, cts, decoded, t), choices)
+    return {
+        "counts": counted.counts,
+        "invalid": counted.invalid,
+        "ballots": len(cts),
+        "plaintexts": list(counted.plaintexts),
+    }

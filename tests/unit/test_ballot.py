@@ -368,3 +368,23 @@ def test_property_ballot_proof(name: str, data: st.DataObject, width: int) -> No
     tampered = replace(proof, z=tuple((z + (i == k)) % grp.order for i, z in enumerate(proof.z)))
     with pytest.raises(InvalidProof):
         ballot.verify_ballot(pk, ct, tampered, election, voter)
+
+
+def test_tally_counts_single_choices_and_keeps_every_decoded_plaintext() -> None:
+    grp = crypto.group("secp256k1")
+    choices = ["Ann", "Bob"]
+    payloads = [
+        ballot.encode_choice(1),
+        ballot.encode_choice(0),
+        ballot.encode_choice(1),
+        ballot.encode_choice(7),  # a choice index out of range: decoded, but invalid
+        ballot.encode_choice("Zed"),  # a write-in where only choices count: invalid
+        b"\x09junk",  # decodes as a ballot payload, not as a choice: invalid
+    ]
+    rows = [ballot.encode_ballot(grp, p, 1) for p in payloads]
+    rows.append((grp.base_mul(12345),))  # no ballot embedding at all
+    counted = ballot.tally(grp, rows, choices)
+    assert counted.counts == {"Ann": 1, "Bob": 2}
+    assert counted.invalid == 4
+    # the published plaintexts are what decrypted, b"" only where nothing decodes
+    assert counted.plaintexts == (*payloads, b"")

@@ -18,9 +18,9 @@ from crypto.verifier import (
     PHASE_RANK,
     Check,
     RecordReport,
-    _check_hop,
-    _check_share,
     _verify_ballot_chunk,
+    check_hop,
+    check_share,
     verify_record,
 )
 from crypto.wire import SCHEMAS, Message, canonical_json, encode_body
@@ -147,11 +147,11 @@ def test_workers_report_errors_instead_of_raising() -> None:
     assert bad[0][2] in ("InvalidElement", "MalformedInput")
     assert "voter id" in bad[1][3] and "width 2" in bad[2][3]
     ct = g.encode(g.base_mul(3)) + g.encode(g.base_mul(4))
-    error, reason = _check_hop("secp256k1", "e1", pkb, 1, ct, ct[:-1], [], 1)
+    error, reason = check_hop("secp256k1", "e1", pkb, 1, ct, ct[:-1], [], 1)
     assert error and "output list" in reason
-    error, reason = _check_hop("secp256k1", "e1", pkb, 1, ct, ct, [], 1)
+    error, reason = check_hop("secp256k1", "e1", pkb, 1, ct, ct, [], 1)
     assert error == "MalformedInput" and "proof" in reason
-    error, reason = _check_share("secp256k1", g.encode(g.base_mul(5)), 1, ct, b"\x00" * 10,
+    error, reason = check_share("secp256k1", g.encode(g.base_mul(5)), 1, ct, b"\x00" * 10,
                                  b"ctx", 1)
     assert error == "MalformedInput"
 
