@@ -24,8 +24,12 @@ scenarios (on node 2, or node 1 when k = 1):
 * ``slow``: the node is stopped (SIGSTOP) beyond the hop timeout (``--pause-node``,
   ``--hop-timeout``); detect = pause → hop skipped (≈ the hop timeout).
 
-recover = fault → the next node starts shuffling (or decryption starts, after the last hop): how
-long the cascade is held up.
+recover = fault → the next node starts shuffling once the faulty hop has its verdict (or
+decryption starts, after the last hop): how long the cascade is held up. Per-hop times come from
+polling mixdemo's status every 50 ms; the coordinator pipelines the cascade (node i+1 shuffles
+while the server verifies hop i) and the status shows one stage at a time, so a stage shorter
+than a poll, or overlapped by the next hop's, leaves that hop's split unknown (None); the
+server-measured totals (``mixing``, each hop's ``seconds``) are exact.
 """
 
 from __future__ import annotations
@@ -315,7 +319,12 @@ def fault_times(summary: Mapping[str, Any], point: Mapping[str, Any]) -> tuple[A
         at = (summary.get("fault") or {}).get("at")
     if at is None:
         return None, None
-    later = [e[0] for e in timeline if e[0] > at and (e[2] != pos or e[3] == "decrypting")]
+    # the cascade is pipelined (node i+1 may start on hop i's output before hop i's verdict):
+    # only a start seen once the faulty hop has its verdict counts as recovery
+    later = [
+        e[0] for e in timeline
+        if e[0] >= verdict["at"] and e[0] > at and (e[2] != pos or e[3] == "decrypting")
+    ]  # fmt: skip
     detect = round(verdict["at"] - at, 3)
     recover = round(later[0] - at, 3) if later else None
     return detect, recover
