@@ -173,6 +173,7 @@ def plot_workers(records: Sequence[Record], out: Path) -> list[Path]:
             ws = sorted(w for w in data if data[w])
             if ws:
                 ax.plot(ws, [np.median(data[w]) for w in ws], style, label=f"N={n}: {label}")
+    ax.set_xticks(sorted({r["workers"] for rs in series.values() for r in rs}))
     ax.set_xlabel("worker processes per node (and server verifier)")
     ax.set_ylabel("ballots per second (median)")
     ax.set_title(f"Throughput against workers — {base['group']}, k={base['nodes']}")
