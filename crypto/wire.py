@@ -102,6 +102,7 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
     ),
     "decrypt.share": (("job", "s", 128), ("input_digest", "b", 32), ("share", "b", _BIG)),
     "progress": (("job", "s", 128), ("stage", "s", 64), ("done", "i", 0), ("total", "i", 0)),
+    "job.failed": (("job", "s", 128), ("reason", "s", _SMALL)),
     # server-authored board entries
     "election.params": (("params", "b", 1 << 20), ("server_key", "b", KEY_SIZE)),
     "node.enrolled": (("position", "i", 0), ("public_key", "b", 2 * KEY_SIZE)),
@@ -151,6 +152,7 @@ NODE_KINDS = frozenset(
         "mix.result",
         "decrypt.share",
         "progress",
+        "job.failed",
     }
 )
 SERVER_KINDS = frozenset(SCHEMAS) - NODE_KINDS

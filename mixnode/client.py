@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +81,14 @@ class NodeClient:
         # workers >= 2: the crypto code spreads the work over its own process pool from a
         # thread; otherwise the whole job runs in a one-process pool. Either way the websocket
         # thread stays free to answer pings.
-        if workers >= 2:
-            self.executor: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(1)
-        else:
-            self.executor = concurrent.futures.ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
-            )
+        self.executor = self._new_executor()
+
+    def _new_executor(self) -> concurrent.futures.Executor:
+        if self.workers >= 2:
+            return concurrent.futures.ThreadPoolExecutor(1)
+        return concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+        )
 
     def note(self, text: str) -> None:
         if not self.quiet:
@@ -119,16 +122,19 @@ class NodeClient:
                 self.note(action.text)
 
     def finished(self, ws: Any, protocol: NodeProtocol, tag: str, future: Any) -> None:
-        try:
-            result = future.result()
-        except Exception as exc:
-            self.note(f"job {tag} failed: {describe_error(exc)}")
+        if future.cancelled():
             return
+        exc = future.exception()
+        if isinstance(exc, BrokenProcessPool):
+            self.executor = self._new_executor()  # the worker died: later jobs get a fresh one
         with self.lock:
             try:
-                actions = protocol.job_done(tag, result)
-            except MixvoteError as exc:
-                self.note(f"job {tag}: {describe_error(exc)}")
+                if exc is not None:
+                    actions = protocol.job_failed(tag, describe_error(exc))
+                else:
+                    actions = protocol.job_done(tag, future.result())
+            except MixvoteError as exc2:
+                self.note(f"job {tag}: {describe_error(exc2)}")
                 return
         try:
             self.perform(ws, protocol, actions)

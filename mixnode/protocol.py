@@ -28,7 +28,14 @@ from crypto.wire import (
     split_frame,
 )
 
-CHEATS = ("wrong-permutation", "replace-ballot", "duplicate", "forged-proof", "stall")
+CHEATS = (
+    "wrong-permutation",
+    "replace-ballot",
+    "duplicate",
+    "forged-proof",
+    "stall",
+    "crash-worker",
+)
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,16 @@ class NodeProtocol:
             ]
         raise ProtocolViolation(f"{msg.kind}: not expected by a node")
 
+    def job_failed(self, tag: str, reason: str) -> list[Action]:
+        """A pool job raised or its worker died: tell the server at once (it skips this node's
+        hop or share instead of waiting for its time-out)."""
+        if self.jobs.pop(tag, None) is None:
+            return []
+        return [
+            Note(f"job {tag} failed: {reason}"),
+            self.send("job.failed", {"job": tag, "reason": reason[:4000]}),
+        ]
+
     def job_done(self, tag: str, result: Any) -> list[Action]:
         """A pool job finished: turn its result into the reply."""
         msg = self.jobs.pop(tag, None)
@@ -273,6 +290,10 @@ def mix_job(
         import time
 
         time.sleep(3600)
+    if cheat == "crash-worker":  # test mode: the process doing the shuffle dies
+        import os
+
+        os._exit(3)
     g = group(group_name)
     pk = decode_public_key(g, public_key)
     inputs = decode_ciphertexts(g, ciphertexts, width)

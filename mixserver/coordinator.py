@@ -59,6 +59,10 @@ class NodeGone(Exception):
     """The node disconnected while the coordinator was waiting for it."""
 
 
+class NodeJobFailed(Exception):
+    """The node reported that its job failed (it will not send a result)."""
+
+
 @dataclass
 class Config:
     hop_timeout: float = 600.0
@@ -265,6 +269,12 @@ class Coordinator:
             return "recorded"
         if msg.kind == "dkg.done":
             return "key share confirmed"
+        if msg.kind == "job.failed":
+            fut = run.waiters.get((position, msg["job"]))
+            if fut is None or fut.done():
+                return "noted"
+            fut.set_exception(NodeJobFailed(f"node {position} reported: {msg['reason']}"))
+            return "noted"
         if msg.kind == "mix.result" and msg["job"] in run.abandoned:
             run.abandoned.discard(msg["job"])
             return "discarded: the list this job was given was not accepted"
@@ -627,7 +637,7 @@ class Coordinator:
             try:
                 remaining = cls.config.hop_timeout - (time.perf_counter() - dispatch.started)
                 signed = await asyncio.wait_for(dispatch.future, max(remaining, 0.0))
-            except (TimeoutError, NodeGone) as exc:
+            except (TimeoutError, NodeGone, NodeJobFailed) as exc:
                 reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
                 cascade.record(position, SKIPPED)
                 cls._hop_verdict(
@@ -760,8 +770,11 @@ class Coordinator:
                 for p, f in ready:
                     del futures[p]
                     exc = f.exception()
-                    if isinstance(exc, NodeGone):
-                        # it may come back: wait for a fresh answer to the same request
+                    if isinstance(exc, (NodeGone, NodeJobFailed)):
+                        # it may come back (reconnect, restart): wait for a fresh answer to
+                        # the same request, which a reconnecting node is sent again
+                        if isinstance(exc, NodeJobFailed):
+                            log.warning("election %s: %s", eid, exc)
                         futures[p] = run.waiters[(p, job)] = loop.create_future()
                         continue
                     signed = f.result()

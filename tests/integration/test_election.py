@@ -228,6 +228,18 @@ def test_cheating_node_is_rejected_and_excluded(cluster: Cluster, cheat: str) ->
     assert "nizkp/default/proofs/PoSReply03.bt" not in files
 
 
+def test_node_whose_worker_dies_reports_it_and_is_skipped(cluster: Cluster) -> None:
+    # the node's shuffle process dies: the node says so at once (no waiting for the long hop
+    # time-out), gets a fresh process and still decrypts
+    cluster.start_server(hop_timeout=600)
+    e = cluster.election(cheats={2: "crash-worker"})
+    cluster.cast(e, range(12), CHOICES)
+    result = cluster.finish(e)
+    assert [h["status"] for h in result["hops"]] == ["accepted", "skipped", "accepted"]
+    assert "node 2 reported" in result["hops"][1]["reason"]
+    assert result["counts"] == expected(CHOICES)
+
+
 def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> None:
     cluster.start_server(hop_timeout=4, grace=2)
     e = cluster.election(cheats={1: "stall", 3: "stall"})

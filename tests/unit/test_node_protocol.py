@@ -1,0 +1,225 @@
+"""The mix node's sans-io protocol (mixnode/protocol.py): frames in, actions out, no socket.
+
+A small in-test "server" signs frames with its own key, runs three nodes through the key
+generation, a hop and a decryption by calling each Job's function in process, and checks the
+messages the nodes answer with; then the rejections (wrong signer, wrong session, out of order).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from crypto import group
+from crypto.elgamal import (
+    PublicKey,
+    decode_ciphertexts,
+    decode_public_key,
+    encode_ciphertexts,
+    encrypt,
+)
+from crypto.errors import MixvoteError, ProtocolViolation
+from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
+from crypto.threshold import combine, decode_decryption_share
+from crypto.transport import NodeIdentity
+from crypto.wire import (
+    NODE_KINDS,
+    Message,
+    SignedMessage,
+    decode_frame,
+    decode_proof_files,
+    shuffle_sid,
+    sign_message,
+)
+from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send
+
+EID = "e1"
+G = group("secp256k1")
+
+
+class Server:
+    """Signs server frames for one connection to each node."""
+
+    def __init__(self) -> None:
+        self.identity = NodeIdentity.generate()
+        self.key = self.identity.public.signing_key
+        self.seq = 0
+
+    def frame(self, kind: str, fields: dict[str, Any], session: bytes, signer: Any = None) -> bytes:
+        self.seq += 1
+        msg = Message(kind, EID, fields, session, self.seq)
+        signer = signer or self.identity
+        _body, frame = sign_message(msg, signer.sign, signer.public.signing_key)
+        return frame
+
+
+def sent(actions: list[Any]) -> list[SignedMessage]:
+    """The node's messages among ``actions``, decoded as the server decodes them."""
+    out = []
+    for action in actions:
+        if isinstance(action, Send):
+            (frame,) = action.frames
+            out.append(decode_frame(frame, NODE_KINDS))
+    return out
+
+
+def connect(server: Server, node: NodeProtocol, position: int) -> bytes:
+    """challenge → auth → welcome; returns the session nonce."""
+    nonce = secrets.token_bytes(32)
+    (auth,) = sent(
+        node.receive(server.frame("challenge", {"nonce": nonce, "server_key": server.key}, nonce))
+    )
+    assert auth.message.kind == "auth" and auth.message["nonce"] == nonce
+    assert auth.author == node.identity.public.signing_key
+    welcome = {"position": position, "n": 3, "t": 2, "group": G.name, "phase": "keygen"}
+    notes = node.receive(server.frame("welcome", welcome, nonce))
+    assert node.position == position and any(isinstance(a, Note) for a in notes)
+    return nonce
+
+
+def run(job: Job) -> Any:
+    return job.fn(*job.args)
+
+
+@pytest.fixture()
+def cluster() -> tuple[Server, list[NodeProtocol], list[bytes]]:
+    server = Server()
+    nodes = [NodeProtocol(NodeIdentity.generate(), election_id=EID) for _ in range(3)]
+    sessions = [connect(server, node, i + 1) for i, node in enumerate(nodes)]
+    return server, nodes, sessions
+
+
+def keygen(server: Server, nodes: list[NodeProtocol], sessions: list[bytes]) -> bytes:
+    """Relay the three DKG rounds; returns the joint public key all nodes report."""
+    participants = [n.identity.public_bytes() for n in nodes]
+    replies = []
+    for i, (node, session) in enumerate(zip(nodes, sessions, strict=True)):
+        start = {"group": G.name, "n": 3, "t": 2, "position": i + 1, "participants": participants}
+        (deal,) = sent(node.receive(server.frame("dkg.start", start, session)))
+        replies.append(deal.message["data"])
+    for kind in ("dkg.deals", "dkg.complaints", "dkg.responses"):
+        items, replies = replies, []
+        for node, session in zip(nodes, sessions, strict=True):
+            actions = node.receive(server.frame(kind, {"items": items}, session))
+            (reply,) = sent(actions)
+            replies.append(reply.message.fields.get("data", reply.message.fields.get("public_key")))
+            if kind == "dkg.responses":
+                assert reply.message.kind == "dkg.done"
+                assert any(isinstance(a, SaveKeyShare) for a in actions)
+    assert len(set(replies)) == 1, "all nodes must derive the same election key"
+    return replies[0]
+
+
+def test_keygen_mix_and_decrypt_without_a_socket(
+    cluster: tuple[Server, list[NodeProtocol], list[bytes]],
+) -> None:
+    server, nodes, sessions = cluster
+    pk = decode_public_key(G, keygen(server, nodes, sessions))
+    cts = [encrypt(pk, [G.embed(bytes([i]))])[0] for i in range(5)]
+    inputs = encode_ciphertexts(G, cts)
+
+    # a hop: the node asks for a Job, and its result becomes a signed mix.result
+    request = {
+        "job": "mix-1",
+        "sid": shuffle_sid(EID),
+        "group": G.name,
+        "public_key": G.encode(pk.y),
+        "width": 1,
+        "count": 5,
+        "ciphertexts": inputs,
+    }
+    actions = nodes[0].receive(server.frame("mix.request", request, sessions[0]))
+    (job,) = [a for a in actions if isinstance(a, Job)]
+    (progress,) = sent(actions)
+    assert progress.message.kind == "progress" and progress.message["total"] == 5
+    (result,) = sent(nodes[0].job_done(job.tag, run(job)))
+    assert result.message.kind == "mix.result" and result.message["job"] == "mix-1"
+    outputs = decode_ciphertexts(G, result.message["outputs"], 1)
+    session = ShuffleSession(G, shuffle_sid(EID))
+    proof = decode_proof(session, decode_proof_files(result.message["proof"]), 5, 1)
+    verify_shuffle(session, pk, cts, outputs, proof)
+    assert nodes[0].job_done(job.tag, run(job)) == []  # a job answers once
+
+    # decryption by two nodes recovers the plaintexts
+    mixed = result.message["outputs"]
+    shares = {}
+    for i in (1, 2):
+        req = {"job": "dec", "group": G.name, "width": 1, "count": 5, "ciphertexts": mixed}
+        (djob,) = [
+            a
+            for a in nodes[i].receive(server.frame("decrypt.request", req, sessions[i]))
+            if isinstance(a, Job)
+        ]
+        (share_msg,) = sent(nodes[i].job_done(djob.tag, run(djob)))
+        assert share_msg.message.kind == "decrypt.share"
+        shares[i + 1] = decode_decryption_share(G, share_msg.message["share"], 5, 1)
+    rows = combine(G, outputs, shares, 2)
+    assert sorted(G.extract(r[0]) for r in rows) == [bytes([i]) for i in range(5)]
+
+
+def test_a_failed_job_is_reported_once(
+    cluster: tuple[Server, list[NodeProtocol], list[bytes]],
+) -> None:
+    server, nodes, sessions = cluster
+    pk = PublicKey(G, G.base_mul(7))
+    request = {
+        "job": "mix-9",
+        "sid": shuffle_sid(EID),
+        "group": G.name,
+        "public_key": G.encode(pk.y),
+        "width": 1,
+        "count": 1,
+        "ciphertexts": encode_ciphertexts(G, [encrypt(pk, [G.generator])[0]]),
+    }
+    nodes[0].receive(server.frame("mix.request", request, sessions[0]))
+    (failed,) = sent(nodes[0].job_failed("mix-9", "BrokenProcessPool: worker died"))
+    assert failed.message.kind == "job.failed"
+    assert failed.message["job"] == "mix-9" and "worker died" in failed.message["reason"]
+    assert nodes[0].job_failed("mix-9", "again") == []
+
+
+def test_decryption_without_a_key_share_is_only_noted(
+    cluster: tuple[Server, list[NodeProtocol], list[bytes]],
+) -> None:
+    server, nodes, sessions = cluster
+    req = {"job": "d", "group": G.name, "width": 1, "count": 0, "ciphertexts": b""}
+    actions = nodes[0].receive(server.frame("decrypt.request", req, sessions[0]))
+    assert actions and all(isinstance(a, Note) for a in actions)
+
+
+def test_frames_from_another_signer_or_session_are_refused(
+    cluster: tuple[Server, list[NodeProtocol], list[bytes]],
+) -> None:
+    server, nodes, sessions = cluster
+    impostor = NodeIdentity.generate()
+    ack = {"ref": 1, "note": "ok"}
+    with pytest.raises(ProtocolViolation, match="server key"):
+        nodes[0].receive(server.frame("ack", ack, sessions[0], signer=impostor))
+    with pytest.raises(ProtocolViolation, match="session"):
+        nodes[0].receive(server.frame("ack", ack, sessions[1]))
+    with pytest.raises(ProtocolViolation, match="already"):
+        nonce = sessions[0]
+        nodes[0].receive(
+            server.frame("challenge", {"nonce": nonce, "server_key": server.key}, nonce)
+        )
+
+
+def test_messages_out_of_order_are_refused() -> None:
+    server = Server()
+    node = NodeProtocol(NodeIdentity.generate(), election_id=EID)
+    with pytest.raises(ProtocolViolation, match="session"):  # nothing before the challenge
+        node.receive(server.frame("ack", {"ref": 1, "note": ""}, b"x" * 32))
+    session = connect(server, node, 1)
+    with pytest.raises(ProtocolViolation, match="no key generation"):
+        node.receive(server.frame("dkg.deals", {"items": []}, session))
+    with pytest.raises(MixvoteError):  # a node-only kind is never accepted from the server
+        node.receive(server.frame("dkg.done", {"public_key": b"x"}, session))
+    challenge_by_other = NodeProtocol(NodeIdentity.generate(), election_id=EID)
+    nonce = secrets.token_bytes(32)
+    with pytest.raises(ProtocolViolation, match="not signed by the key it announces"):
+        other = NodeIdentity.generate().public.signing_key
+        challenge_by_other.receive(
+            server.frame("challenge", {"nonce": nonce, "server_key": other}, nonce)
+        )
