@@ -3,9 +3,10 @@
 Group methods stay single-process; the hot paths (re-encrypting or proving over thousands of
 ciphertexts) call :func:`batch_mul` / :func:`batch_base_mul` here with a worker count. With
 ``workers <= 1`` everything runs in the calling process (no pool, no pickling). Otherwise the
-work is cut into ``workers`` contiguous chunks and sent to a cached
-``concurrent.futures.ProcessPoolExecutor`` (fork start method on Linux): one pool per worker count
-and per process, reused across calls and shut down at interpreter exit. Groups travel to the
+work is cut into ``workers`` contiguous chunks: the calling process computes the first and a
+cached ``concurrent.futures.ProcessPoolExecutor`` of ``workers - 1`` processes (fork start method
+on Linux) the others; one pool per size and per process, reused across calls and shut down at
+interpreter exit. Groups travel to the
 workers by name (``Group.__reduce__``), elements and scalars as bytes and ints, so a chunk costs
 one pickle round trip.
 
@@ -85,8 +86,8 @@ def _in_worker() -> bool:
 def get_pool(workers: int) -> ProcessPoolExecutor:
     """The cached pool with ``workers`` processes for this process (created on first use)."""
     global _ATEXIT_REGISTERED
-    if workers < 2:
-        raise ValueError(f"get_pool: a pool needs at least 2 workers, got {workers}")
+    if workers < 1:
+        raise ValueError(f"get_pool: a pool needs at least 1 worker, got {workers}")
     key = (os.getpid(), workers)
     with _LOCK:
         pool = _POOLS.get(key)
@@ -132,14 +133,19 @@ def pmap(fn: Callable[..., R], arg_tuples: Sequence[tuple[Any, ...]], workers: i
         raise ValueError(f"pmap: workers must be at least 1, got {workers}")
     if workers == 1 or len(arg_tuples) <= 1 or _in_worker():
         return [fn(*args) for args in arg_tuples]
-    pool = get_pool(workers)
+    # The calling process is one of the ``workers``: it computes the first task itself while a
+    # pool of ``workers - 1`` processes takes the rest, so no core idles in a wait and a third
+    # less data crosses process boundaries than with a pool of ``workers``.
+    helpers = workers - 1
+    pool = get_pool(helpers)
     try:
-        futures = [pool.submit(fn, *args) for args in arg_tuples]
-        return [f.result() for f in futures]
+        futures = [pool.submit(fn, *args) for args in arg_tuples[1:]]
+        first = fn(*arg_tuples[0])
+        return [first, *(f.result() for f in futures)]
     except BrokenProcessPool:
         with _LOCK:
-            if _POOLS.get((os.getpid(), workers)) is pool:
-                del _POOLS[(os.getpid(), workers)]
+            if _POOLS.get((os.getpid(), helpers)) is pool:
+                del _POOLS[(os.getpid(), helpers)]
         pool.shutdown(wait=False, cancel_futures=True)
         raise
 

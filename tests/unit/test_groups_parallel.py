@@ -50,10 +50,12 @@ def test_pmap_in_process_with_one_worker() -> None:
 
 def test_pmap_uses_a_reused_pool() -> None:
     args = [(i,) for i in range(20)]
-    assert parallel.pmap(_square, args, 2) == [i * i for i in range(20)]
-    pool = parallel.get_pool(2)
-    pids = set(parallel.pmap(_pid, [(i,) for i in range(8)], 2))
-    assert os.getpid() not in pids
+    assert parallel.pmap(_square, args, 3) == [i * i for i in range(20)]
+    pool = parallel.get_pool(2)  # workers=3: the caller and a pool of two helpers
+    pids = parallel.pmap(_pid, [(i,) for i in range(8)], 3)
+    # the caller computes the first task itself, helpers the rest
+    assert pids[0] == os.getpid() and os.getpid() not in pids[1:]
+    assert len(set(pids[1:])) >= 1
     assert parallel.get_pool(2) is pool  # cached, not created per call
     assert parallel.pool_count() >= 1
 
