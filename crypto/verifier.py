@@ -1036,6 +1036,7 @@ class _Verifier:
             vk = self.verification_keys[position - 1] if position - 1 < len(
                 self.verification_keys) else b""
             args.append((self.g.name, vk, width, final, share["share"], context, position))
+        self.progress("decryption", 0, len(jobs))
         outcomes = pmap(check_share, args, self.workers) if args else []
         valid: dict[int, bytes] = {}
         for (position, _s, status, share, swhere), (error, reason) in zip(jobs, outcomes,
