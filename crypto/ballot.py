@@ -167,6 +167,13 @@ def decode_ballot(group: Group, elements: Sequence[Element]) -> bytes:
 
 
 # --- the ballot proof ---------------------------------------------------------------------------
+#: Which ballot of a credential counts: the last one (a voter may vote again, e.g. to escape a
+#: coercer) or the first one (the server refuses any later ballot of the credential).
+LAST_BALLOT_COUNTS = "last-ballot-counts"
+FIRST_BALLOT_COUNTS = "first-ballot-counts"
+BALLOT_POLICIES = (LAST_BALLOT_COUNTS, FIRST_BALLOT_COUNTS)
+
+
 @dataclass(frozen=True)
 class Tally:
     """The count of decrypted ballots: ``plaintexts[k]`` is row k's payload (``b""`` when the row

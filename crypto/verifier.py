@@ -20,7 +20,8 @@ The checks, in order (``docs/record.md`` gives the exact computation of each):
    :func:`crypto.dkg.dkg_result`);
 6. **ballots** — every ballot's ciphertext and Schnorr proof of knowledge bound to (election,
    voter) (:func:`crypto.ballot.verify_ballot`), no replayed ciphertext, and the counted ballot of
-   each credential (policy *last ballot counts*);
+   each credential (the election's policy: the *last* ballot counts, or the *first* and a second
+   ballot of the credential on the record is a failure);
 7. **closed list** — exactly the counted ballots, in board order, with their trackers;
 8. **hops** — every hop in cascade order: an accepted hop's Terelius–Wikström proof of a shuffle
    (:func:`crypto.shuffle.verify_shuffle`) against the list it was given; a rejected hop's result
@@ -43,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS
 from crypto.errors import (
     InvalidElement,
     InvalidProof,
@@ -66,7 +68,6 @@ from crypto.wire import (
 )
 
 RECORD_FORMAT = "mixvote-record/1"
-POLICY_LAST_BALLOT = "last-ballot-counts"
 ENTRY_FILE = re.compile(r"^entries/(\d{6})-([a-z.]+)\.bin$")
 VOTER_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -522,8 +523,8 @@ class _Verifier:
             isinstance(c, str) for c in choices
         ):
             bad.append("choices must be a non-empty list of strings")
-        if params.get("policy") != POLICY_LAST_BALLOT:
-            bad.append(f"policy {params.get('policy')!r} is not {POLICY_LAST_BALLOT!r}")
+        if params.get("policy") not in BALLOT_POLICIES:
+            bad.append(f"policy {params.get('policy')!r} is not one of {BALLOT_POLICIES}")
         server_key = msg["server_key"]
         if server_key != entry.author:
             bad.append("the server key in the parameters is not the key that signed them")
@@ -735,18 +736,25 @@ class _Verifier:
                 seen[b.ciphertext] = b.number
         if not replays:
             self.ok("ballot replay", f"{len(ballots)} ballots", "no ciphertext was cast twice")
+        first_counts = self.params.get("policy") == FIRST_BALLOT_COUNTS
         latest: dict[str, _Ballot] = {}
         for b in ballots:
-            latest[b.voter_id] = b  # last ballot counts
+            if first_counts and b.voter_id in latest:
+                self.fail("one ballot per credential", f"ballot {b.number} ({self.where(b.index)})",
+                          f"a second ballot of voter {b.voter_id} was accepted although the "
+                          "first ballot counts", "ProtocolViolation")
+                continue
+            latest[b.voter_id] = b  # the last (or, with first-ballot-counts, the only) ballot
         counted = sorted(latest.values(), key=lambda b: b.index)
         voters = self.params.get("voters", 0)
+        which = "first" if first_counts else "last"
         if len(latest) > voters:
             self.fail("one ballot per credential", "ballots", f"{len(latest)} distinct voters "
                       f"for {voters} credentials", "ProtocolViolation")
         else:
             self.ok("one ballot per credential", f"{len(ballots)} ballots",
-                    f"{len(counted)} counted (the last ballot of each of {len(latest)} voters, "
-                    f"at most {voters} credentials)")
+                    f"{len(counted)} counted (the {which} ballot of each of {len(latest)} voters,"
+                    f" at most {voters} credentials)")
         self.summary["ballots_counted"] = len(counted)
         self.invalid_ballots = invalid
         return counted

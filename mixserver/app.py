@@ -256,7 +256,7 @@ class ElectionsApi(ApiHandler):
         body = self.json_body()
         if not isinstance(body, dict):
             raise MalformedInput("expected a JSON object")
-        allowed = {"title", "question", "choices", "group", "n", "t", "voters", "width"}
+        allowed = {"title", "question", "choices", "group", "n", "t", "voters", "width", "policy"}
         if set(body) - allowed:
             raise MalformedInput(f"unknown fields {sorted(set(body) - allowed)}")
         result = await IOLoop.current().run_in_executor(

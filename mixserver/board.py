@@ -233,10 +233,17 @@ class Board:
             return StoredEntry(entry, kind, digest, now)
 
     def append_ballot(
-        self, eid: str, voter_id: str, width: int, ciphertext: bytes, proof: bytes
+        self,
+        eid: str,
+        voter_id: str,
+        width: int,
+        ciphertext: bytes,
+        proof: bytes,
+        once: bool = False,
     ) -> StoredEntry:
-        """Append a verified ballot, atomically checking that voting is open and that the same
-        ciphertext was never cast before (a replay); it becomes the voter's counted ballot."""
+        """Append a verified ballot, atomically checking that voting is open, that the same
+        ciphertext was never cast before (a replay) and, with ``once``, that the voter has no
+        ballot yet; it becomes the voter's counted ballot."""
         body = encode_body(
             Message(
                 "ballot",
@@ -253,6 +260,12 @@ class Board:
                 "SELECT 1 FROM seen WHERE eid = ? AND digest = ?", (eid, seen)
             ).fetchone():
                 raise ProtocolViolation("ballot: this ciphertext was already cast (replay)")
+            if once and db.execute(
+                "SELECT 1 FROM ballots WHERE eid = ? AND voter_id = ?", (eid, voter_id)
+            ).fetchone():
+                raise ProtocolViolation(
+                    "ballot: this credential has already voted (the first ballot counts)"
+                )
             db.execute("INSERT INTO seen (eid, digest) VALUES (?, ?)", (eid, seen))
             return self.append(eid, "ballot", body, ballot_voter=voter_id)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto import GROUPS, group
+from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
 from crypto.errors import MalformedInput, ProtocolViolation
 from crypto.wire import Message, canonical_json, decode_body, voter_id_from_secret
 from mixserver.board import Board, write_private
@@ -140,9 +141,11 @@ class ElectionServices:
         t: int = 2,
         voters: int = 10,
         width: int = 1,
+        policy: str = LAST_BALLOT_COUNTS,
     ) -> dict[str, Any]:
         """Create an election in phase ``setup``; returns :meth:`get_election` plus
-        ``credentials: [{voter_id, secret}]`` (the only time they are handed out in bulk)."""
+        ``credentials: [{voter_id, secret}]`` (the only time they are handed out in bulk).
+        ``policy`` is one of :data:`crypto.ballot.BALLOT_POLICIES`."""
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
             raise MalformedInput("title: a non-empty string of at most 200 characters")
         if not isinstance(question, str) or len(question) > 1000:
@@ -155,6 +158,8 @@ class ElectionServices:
             raise MalformedInput("choices: a list of 1 to 1000 non-empty strings")
         if group not in GROUPS:
             raise MalformedInput(f"group: one of {', '.join(GROUPS)}")
+        if policy not in BALLOT_POLICIES:
+            raise MalformedInput(f"policy: one of {', '.join(BALLOT_POLICIES)}")
         for name, value, low, high in (
             ("n", n, 1, MAX_NODES),
             ("t", t, 1, n if isinstance(n, int) else 1),
@@ -174,7 +179,7 @@ class ElectionServices:
             "t": t,
             "voters": voters,
             "width": width,
-            "policy": "last-ballot-counts",
+            "policy": policy,
             "created": int(time.time()),
         }
         self.db.create_election(eid, params, "setup")
@@ -330,7 +335,14 @@ class ElectionServices:
         proof = decode_ballot_proof(g, proof_bytes, width)
         pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
         verify_ballot(pk, ct, proof, eid, voter_id)
-        stored = self.db.append_ballot(eid, voter_id, width, ct_bytes, proof_bytes)
+        stored = self.db.append_ballot(
+            eid,
+            voter_id,
+            width,
+            ct_bytes,
+            proof_bytes,
+            once=params.get("policy") == FIRST_BALLOT_COUNTS,
+        )
         return {
             "tracker": stored.entry.tracker(),
             "index": stored.entry.index,

@@ -94,6 +94,7 @@ def new_election() -> tuple[str, int] | WResponse:
                 t=_int_field(form, "t", 2),
                 voters=_int_field(form, "voters", 10),
                 width=_int_field(form, "width", 1),
+                policy=form.get("policy", "last-ballot-counts"),
             )
         except MixvoteError as exc:
             error = str(exc)

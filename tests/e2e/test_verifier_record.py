@@ -471,6 +471,21 @@ def test_later_ballot_of_a_voter_added_after_closing(honest: Honest) -> None:
     assert_fails(report, "closed list", "superseded", "missing from the closed list")
 
 
+def test_second_ballot_accepted_under_first_ballot_counts(honest: Honest) -> None:
+    # the election says the first ballot counts, yet a second ballot of a voter is on the board
+    board = Board(honest)
+    params = json.loads(board.msg(0)["params"])
+    params["policy"] = "first-ballot-counts"
+    board.update(0, params=canonical_json(params))
+    board.meta["params"] = params
+    voter = board.msg(board.find("ballot")[4])["voter_id"]
+    board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 2, seed=5))
+    report = verify_record(board.files())
+    assert_chain_intact(report)
+    assert not failures(report, "parameters")
+    assert_fails(report, "one ballot per credential", f"second ballot of voter {voter}")
+
+
 def test_ballot_added_after_the_closed_list(honest: Honest) -> None:
     board = Board(honest)
     voter = voter_id_from_secret("late")

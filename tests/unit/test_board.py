@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import stat
 from pathlib import Path
@@ -22,12 +23,14 @@ def services(tmp_path: Path) -> ElectionServices:
     svc.db.close()
 
 
-def voting_election(svc: ElectionServices, voters: int = 4) -> dict:
+def voting_election(
+    svc: ElectionServices, voters: int = 4, policy: str = "last-ballot-counts"
+) -> dict:
     """An election in the voting phase with a locally made key (no DKG needed here)."""
     from crypto import group
     from crypto.elgamal import encode_public_key, keygen
 
-    e = svc.create_election("T", "Q?", ["a", "b", "c"], "secp256k1", 3, 2, voters)
+    e = svc.create_election("T", "Q?", ["a", "b", "c"], "secp256k1", 3, 2, voters, policy=policy)
     x, pk = keygen(group("secp256k1"), random.Random(5))
     svc.db.set_phase(e["id"], "voting", public_key=encode_public_key(pk).hex())
     e["x"] = x
@@ -51,6 +54,20 @@ def test_create_election_validates(services: ElectionServices) -> None:
     e = services.create_election("T", "Q", ["a"], "secp256k1", 2, 1, 3)
     assert e["phase"] == "setup" and len(e["credentials"]) == 3
     assert [s.kind for s in services.db.entries(e["id"])] == ["election.params"]
+
+
+def test_first_ballot_counts_refuses_a_second_ballot(services: ElectionServices) -> None:
+    with pytest.raises(MalformedInput, match="policy"):
+        services.create_election("T", "Q", ["a"], "secp256k1", 2, 1, 1, policy="best-ballot")
+    e = voting_election(services, policy="first-ballot-counts")
+    eid = e["id"]
+    services.generate_test_ballots(eid, 2)
+    with pytest.raises(ProtocolViolation, match="already voted"):
+        services.generate_test_ballots(eid, 1, choose=lambda i: 2)
+    assert services.db.ballot_count(eid) == (2, 2)  # nothing stored
+    assert json.loads(decode_body(services.db.entries(eid)[0].entry.body)["params"])[
+        "policy"
+    ] == "first-ballot-counts"
 
 
 def test_enrolment_positions_tokens_and_duplicates(services: ElectionServices) -> None:

@@ -85,8 +85,11 @@ class FakeServices:
         t: int = 2,
         voters: int = 10,
         width: int = 1,
+        policy: str = "last-ballot-counts",
     ) -> dict[str, Any]:
-        self.calls.append(("create", title, question, tuple(choices), group, n, t, voters, width))
+        self.calls.append(
+            ("create", title, question, tuple(choices), group, n, t, voters, width, policy)
+        )
         if not title:
             raise MalformedInput("title: a non-empty string of at most 200 characters")
         eid = f"e{len(self.elections) + 1}"
@@ -477,7 +480,7 @@ def test_login_redirect_is_never_off_site(client: FlaskClient) -> None:
 def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
     admin_client(client)
     html = client.get("/admin/elections/new").get_data(as_text=True)
-    for field in ("title", "question", "choices", "group", "n", "t", "voters", "width"):
+    for field in ("title", "question", "choices", "group", "n", "t", "voters", "width", "policy"):
         assert f'<label for="{field}">' in html and f'id="{field}"' in html
     token = csrf_of(client, "/admin/elections/new")
     r = client.post(
@@ -492,10 +495,13 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
             "t": "3",
             "voters": "5",
             "width": "2",
+            "policy": "first-ballot-counts",
         },
     )
     assert r.status_code == 302 and r.headers["Location"] == "/admin/elections/e2"
-    assert svc.calls[-1] == ("create", "New", "Q?", ("A", "B", "C"), "P-256", 4, 3, 5, 2)
+    assert svc.calls[-1] == (
+        "create", "New", "Q?", ("A", "B", "C"), "P-256", 4, 3, 5, 2, "first-ballot-counts"
+    )
     # Bad input comes back to the form with the reason, keeping what was typed.
     r = client.post("/admin/elections/new", data={"csrf_token": token, "title": "", "choices": "A"})
     assert r.status_code == 400 and "non-empty string" in r.get_data(as_text=True)
