@@ -74,6 +74,7 @@ VOTER_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The phase rank of each kind of record entry; kinds must appear in non-decreasing rank.
 PHASE_RANK: dict[str, int] = {
     "election.params": 0,
+    "voters.registered": 0,
     "node.enrolled": 1,
     "dkg.deal": 2,
     "dkg.complaint": 3,
@@ -89,7 +90,14 @@ PHASE_RANK: dict[str, int] = {
     "tally": 11,
 }
 #: Kinds that occur exactly once in a complete record.
-ONCE = ("election.params", "dkg.result", "voting.opened", "voting.closed", "tally")
+ONCE = (
+    "election.params",
+    "voters.registered",
+    "dkg.result",
+    "voting.opened",
+    "voting.closed",
+    "tally",
+)
 #: Record kinds written (and signed) by a node; every other record kind is the server's.
 RECORD_NODE_KINDS = frozenset({"dkg.deal", "dkg.complaint", "dkg.response", "mix.result",
                                "decrypt.share"})
@@ -736,6 +744,17 @@ class _Verifier:
                 seen[b.ciphertext] = b.number
         if not replays:
             self.ok("ballot replay", f"{len(ballots)} ballots", "no ciphertext was cast twice")
+        registered = self.registered_voters()
+        if registered is not None:
+            strangers = [b for b in ballots if b.voter_id not in registered]
+            for b in strangers:
+                self.fail("registered credential", f"ballot {b.number} ({self.where(b.index)})",
+                          f"voter {b.voter_id} is not among the registered credentials",
+                          "ProtocolViolation")
+            if not strangers:
+                self.ok("registered credential", f"{len(ballots)} ballots",
+                        f"every ballot comes from one of the {len(registered)} registered "
+                        "credentials")
         first_counts = self.params.get("policy") == FIRST_BALLOT_COUNTS
         latest: dict[str, _Ballot] = {}
         for b in ballots:
@@ -758,6 +777,28 @@ class _Verifier:
         self.summary["ballots_counted"] = len(counted)
         self.invalid_ballots = invalid
         return counted
+
+    def registered_voters(self) -> set[str] | None:
+        """The voter ids of the issued credentials, from the ``voters.registered`` entry (None,
+        with a failure, when it is missing or malformed)."""
+        found = self.of_kind("voters.registered")
+        if not found:
+            self.fail("registered credential", "voters.registered", "no list of registered "
+                      "credentials: ballots cannot be checked against it", "MalformedInput")
+            return None
+        i, msg = found[0]
+        raw = msg["voter_ids"]
+        ids = [raw[k : k + 16] for k in range(0, len(raw), 16)]
+        problems = []
+        if len(raw) % 16:
+            problems.append(f"{len(raw)} bytes is not a whole number of 16-byte voter ids")
+        if len(ids) != self.params.get("voters"):
+            problems.append(f"{len(ids)} voter ids for {self.params.get('voters')} credentials")
+        if ids != sorted(set(ids)):
+            problems.append("the voter ids are not sorted and distinct")
+        for text in problems:
+            self.fail("registered credential", self.where(i), text, "MalformedInput")
+        return None if problems else {v.hex() for v in ids}
 
     # --- 7. closed list ------------------------------------------------------------------------
     def check_closed(self, counted: list[_Ballot]) -> bytes | None:

@@ -105,6 +105,8 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
     "job.failed": (("job", "s", 128), ("reason", "s", _SMALL)),
     # server-authored board entries
     "election.params": (("params", "b", 1 << 20), ("server_key", "b", KEY_SIZE)),
+    # the voter ids of all issued credentials (16 bytes each, sorted): who may cast a ballot
+    "voters.registered": (("voter_ids", "b", _BIG),),
     "node.enrolled": (("position", "i", 0), ("public_key", "b", 2 * KEY_SIZE)),
     "dkg.result": (
         ("public_key", "b", 1024),

@@ -197,6 +197,10 @@ class ElectionServices:
                 {"params": canonical_json(params), "server_key": self.db.server_public},
             ),
         )
+        # The public list of credentials (their voter ids, not the secrets), so that anyone can
+        # check that every ballot comes from an issued credential (no ballot stuffing).
+        registered = b"".join(sorted(bytes.fromhex(v) for v, _s in creds))
+        self.db.append_server(eid, Message("voters.registered", eid, {"voter_ids": registered}))
         return {
             **self.get_election(eid),
             "credentials": [{"voter_id": v, "secret": s} for v, s in creds],

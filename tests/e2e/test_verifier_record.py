@@ -302,15 +302,18 @@ def test_cli_reports_every_failure_and_exits_1(honest: Honest, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "rec"
     shutil.copytree(honest.path, copy)
-    for name in ("000016-ballot.bin", "000030-mix.result.bin"):
-        path = copy / "entries" / name
+    index = json.loads((copy / "index.json").read_text())
+    victims = [next(r for r in index if r["kind"] == kind) for kind in ("ballot", "mix.result")]
+    for row in victims:
+        path = copy / row["file"]
         data = bytearray(path.read_bytes())
         data[-5] ^= 1
         path.write_bytes(bytes(data))
     assert main([str(copy), "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     where = " ".join(f["where"] for f in doc["checks"] if not f["ok"])
-    assert "entry 16" in where and "entry 30" in where  # both, not just the first
+    for row in victims:  # both, not just the first
+        assert f"entry {row['index']}" in where
     assert main([str(copy)]) == 1
     assert "VERDICT: REJECTED" in capsys.readouterr().out
 
@@ -459,6 +462,31 @@ def test_ballot_added_after_closing(honest: Honest) -> None:
     assert not failures(report, "ballot proof")  # the added ballot itself is valid
     assert_fails(report, "closed list", "missing from the closed list")
     assert_fails(report, "one ballot per credential", "13 distinct voters for 12")
+    assert_fails(report, "registered credential", f"voter {voter} is not among the registered")
+
+
+def test_stuffed_ballot_in_place_of_a_real_voters(honest: Honest) -> None:
+    # a server swaps a voter's ballot for one under a credential it made up: the counts, the
+    # proof and (re-made) closed list would all look fine; only the registered list catches it
+    board = Board(honest)
+    i = board.find("ballot")[5]
+    stuffed = voter_id_from_secret("made-up")
+    board.set(i, new_ballot(board, stuffed, 0, seed=6))
+    report = verify_record(board.files())
+    assert_chain_intact(report)
+    assert not failures(report, "ballot proof")
+    assert not failures(report, "one ballot per credential")
+    assert_fails(report, "registered credential", f"voter {stuffed} is not among the registered")
+
+
+def test_registered_list_tampered(honest: Honest) -> None:
+    board = Board(honest)
+    r = board.find("voters.registered")[0]
+    ids = board.msg(r)["voter_ids"]
+    board.update(r, voter_ids=ids + bytes(16))
+    report = verify_record(board.files())
+    assert_chain_intact(report)
+    assert_fails(report, "registered credential", "13 voter ids for 12 credentials")
 
 
 def test_later_ballot_of_a_voter_added_after_closing(honest: Honest) -> None:

@@ -53,7 +53,12 @@ def test_create_election_validates(services: ElectionServices) -> None:
         services.create_election("T", "Q", [], "secp256k1", 2, 1, 1)
     e = services.create_election("T", "Q", ["a"], "secp256k1", 2, 1, 3)
     assert e["phase"] == "setup" and len(e["credentials"]) == 3
-    assert [s.kind for s in services.db.entries(e["id"])] == ["election.params"]
+    entries = services.db.entries(e["id"])
+    assert [s.kind for s in entries] == ["election.params", "voters.registered"]
+    # the public list of credentials: their voter ids (sorted), never the secrets
+    registered = decode_body(entries[1].entry.body)["voter_ids"]
+    assert registered == b"".join(sorted(bytes.fromhex(c["voter_id"]) for c in e["credentials"]))
+    assert not any(c["secret"].encode() in entries[1].entry.body for c in e["credentials"])
 
 
 def test_first_ballot_counts_refuses_a_second_ballot(services: ElectionServices) -> None:
@@ -151,4 +156,6 @@ def test_export_is_self_contained(services: ElectionServices, tmp_path: Path) ->
     index = json.loads((tmp_path / "rec" / "index.json").read_text())
     entries = [decode_entry((tmp_path / "rec" / row["file"]).read_bytes()) for row in index]
     assert verify_chain(entries, e["id"]).hex() == out["head"]
-    assert len(entries) == out["entries"] == 3
+    kinds = [row["kind"] for row in index]
+    assert kinds == ["election.params", "voters.registered", "ballot", "ballot"]
+    assert len(entries) == out["entries"] == 4
