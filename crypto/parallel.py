@@ -62,13 +62,15 @@ def chunked(n: int, workers: int) -> list[slice]:
     return out
 
 
-def exit_with_parent() -> None:
-    """Pool initializer: end this worker once the process that started it is gone.
+def exit_with_parent(parent: int) -> None:
+    """Pool initializer (``initargs=(os.getpid(),)``): end this worker once ``parent``, the
+    process that made the pool, is gone.
 
     A parent killed with SIGKILL (a crashed node, a killed server) cannot shut its pool down, and
-    its workers would linger as orphans holding memory; each one watches its parent instead.
+    its workers would linger as orphans holding memory; each one watches its parent instead. The
+    parent's pid is passed in rather than read here, because a spawned worker may only get here
+    after its parent has already died.
     """
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -98,7 +100,10 @@ def get_pool(workers: int) -> ProcessPoolExecutor:
                 else None
             )
             pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=exit_with_parent
+                max_workers=workers,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
             )
             _POOLS[key] = pool
             if not _ATEXIT_REGISTERED:

@@ -87,7 +87,10 @@ class NodeClient:
         if self.workers >= 2:
             return concurrent.futures.ThreadPoolExecutor(1)
         return concurrent.futures.ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
         )
 
     def note(self, text: str) -> None:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -60,6 +61,7 @@ async def serve(args: argparse.Namespace) -> None:
         max_workers=max(1, args.workers),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=exit_with_parent,
+        initargs=(os.getpid(),),
     )
     Coordinator.configure(
         services,

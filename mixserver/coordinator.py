@@ -184,10 +184,12 @@ class Coordinator:
                 cls.remove_listener(eid, fn)
 
     @classmethod
-    def _progress(cls, eid: str, **progress: Any) -> None:
+    def _progress(cls, eid: str, replace: bool = False, **progress: Any) -> None:
+        """Merge ``progress`` into the election's live progress (or, with ``replace``, start a
+        fresh one, so that no stale hop or count outlives the stage it belonged to)."""
         db = cls.services.db
         _params, phase, state = db.election(eid)
-        merged = {**state.get("progress", {}), **progress}
+        merged = progress if replace else {**state.get("progress", {}), **progress}
         db.set_phase(eid, phase, progress=merged)
         cls.push_status(eid)
 
@@ -701,7 +703,7 @@ class Coordinator:
         cls._timing(eid, "mixing", elapsed)
         if count:
             cls._timing(eid, "mixing_ballots_per_s", count / elapsed if elapsed else 0.0)
-        cls._progress(eid, stage="mixed")
+        cls._progress(eid, replace=True, stage="mixed")
         if run.publish_requested or db.election(eid)[2].get("publish_requested"):
             run.task = None
             cls._spawn(eid, cls._decrypt(eid))
@@ -760,7 +762,9 @@ class Coordinator:
         run.decrypt_job, run.decrypt_request = job, request
         for position in pending:
             cls._send(eid, position, request)
-        cls._progress(eid, stage="decrypting", done=len(collector.valid), total=params["t"])
+        cls._progress(
+            eid, replace=True, stage="decrypting", done=len(collector.valid), total=params["t"]
+        )
         deadline = time.monotonic() + cls.config.decrypt_timeout
         vkeys = [bytes.fromhex(v) for v in state["verification_keys"]]
         try:
@@ -855,7 +859,7 @@ class Coordinator:
         )
         cls._timing(eid, "decryption", time.perf_counter() - started)
         log.info("election %s tallied: %s", eid, json.dumps(summary))
-        cls._progress(eid, stage="tallied")
+        cls._progress(eid, replace=True, stage="tallied")
 
 
 def error_code(exc: BaseException) -> str:

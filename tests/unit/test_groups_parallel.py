@@ -106,7 +106,9 @@ def test_workers_exit_when_their_parent_is_killed(method: str) -> None:
             "from crypto.parallel import exit_with_parent\n"
             "if __name__ == '__main__':\n"
             f"    ctx = multiprocessing.get_context({method!r})\n"
-            "    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=exit_with_parent)\n"
+            "    pool = ProcessPoolExecutor(\n"
+            "        1, mp_context=ctx, initializer=exit_with_parent, initargs=(os.getpid(),)\n"
+            "    )\n"
             "    print(pool.submit(os.getpid).result(), flush=True)\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n",
         ],
@@ -125,3 +127,43 @@ def test_workers_exit_when_their_parent_is_killed(method: str) -> None:
         time.sleep(0.1)
     os.kill(worker, 9)
     raise AssertionError(f"pool worker {worker} outlived its killed parent")
+
+
+def test_a_worker_whose_parent_died_before_it_started_exits_too() -> None:
+    # the parent dies while its spawned worker is still importing, before the initializer runs
+    import os
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import multiprocessing, os, signal\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from crypto.parallel import exit_with_parent\n"
+            "if __name__ == '__main__':\n"
+            "    ctx = multiprocessing.get_context('spawn')\n"
+            "    pool = ProcessPoolExecutor(\n"
+            "        1, mp_context=ctx, initializer=exit_with_parent, initargs=(os.getpid(),)\n"
+            "    )\n"
+            "    pool.submit(os.getpid)\n"
+            "    print(*pool._processes, flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    (worker,) = map(int, parent.stdout.readline().split())
+    parent.wait(30)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, 9)
+    raise AssertionError(f"pool worker {worker} outlived its parent, which died before it started")

@@ -55,7 +55,9 @@ export function render(status) {
   }
   const timings = document.querySelector('#live-timings tbody');
   if (timings && status.timings && typeof status.timings === 'object') {
-    const entries = Object.entries(status.timings).filter(([, v]) => typeof v === 'number');
+    // durations only: rates such as mixing_ballots_per_s are not seconds (as on the results page)
+    const entries = Object.entries(status.timings)
+      .filter(([k, v]) => typeof v === 'number' && !k.endsWith('_per_s'));
     timings.replaceChildren(...(entries.length
       ? entries.map(([k, v]) => row([k, v.toFixed(3)]))
       : [row(['Nothing measured yet.', ''])]));
