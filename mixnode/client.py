@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import websocket
+from tqdm import tqdm
 
 from crypto.errors import MixvoteError
 from crypto.parallel import exit_with_parent
@@ -117,12 +118,30 @@ class NodeClient:
                 future.add_done_callback(
                     lambda f, tag=action.tag: self.finished(ws, protocol, tag, f)
                 )
+                self.show_running(action.tag, future)
             elif isinstance(action, SaveKeyShare):
                 name = "".join(c for c in action.election_id if c.isalnum())
                 write_private(self.data_dir / f"keyshare-{name}.bin", action.data)
                 self.note(f"key share saved in {self.data_dir}/keyshare-{name}.bin")
             elif isinstance(action, Note):
                 self.note(action.text)
+
+    def show_running(self, tag: str, future: concurrent.futures.Future[Any]) -> None:
+        """On a terminal, a live line with the running job's elapsed time (a shuffle of 100,000
+        ballots takes a while); the job itself reports no finer progress."""
+        if self.quiet or not sys.stderr.isatty():
+            return
+        what = "shuffling and proving" if tag.startswith("mix") else "decrypting"
+
+        def tick() -> None:
+            with tqdm(
+                desc=f"{what} ({tag})", bar_format="{desc}: {elapsed}", file=sys.stderr, leave=False
+            ) as bar:
+                while not future.done() and not self.stopping.is_set():
+                    time.sleep(0.5)
+                    bar.refresh()
+
+        threading.Thread(target=tick, name=f"progress-{tag}", daemon=True).start()
 
     def finished(self, ws: Any, protocol: NodeProtocol, tag: str, future: Any) -> None:
         if future.cancelled():
