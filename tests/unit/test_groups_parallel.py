@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import pytest
 
@@ -92,10 +93,8 @@ def test_shutdown_pools_then_recreate() -> None:
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_workers_exit_when_their_parent_is_killed(method: str) -> None:
     # A node or server killed with SIGKILL cannot shut its pool down; its workers must not linger.
-    import os
     import subprocess
     import sys
-    import time
 
     parent = subprocess.Popen(
         [
@@ -118,23 +117,13 @@ def test_workers_exit_when_their_parent_is_killed(method: str) -> None:
     assert parent.stdout is not None
     worker = int(parent.stdout.readline())
     parent.wait(30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(worker, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(worker, 9)
-    raise AssertionError(f"pool worker {worker} outlived its killed parent")
+    assert_exits(worker, f"pool worker {worker} outlived its killed parent")
 
 
 def test_a_worker_whose_parent_died_before_it_started_exits_too() -> None:
     # the parent dies while its spawned worker is still importing, before the initializer runs
-    import os
     import subprocess
     import sys
-    import time
 
     parent = subprocess.Popen(
         [
@@ -158,12 +147,17 @@ def test_a_worker_whose_parent_died_before_it_started_exits_too() -> None:
     assert parent.stdout is not None
     (worker,) = map(int, parent.stdout.readline().split())
     parent.wait(30)
-    deadline = time.monotonic() + 15
+    assert_exits(worker, f"pool worker {worker} outlived its parent, which died before it started")
+
+
+def assert_exits(pid: int, message: str, timeout: float = 15.0) -> None:
+    """Wait (bounded) for process ``pid`` to end; else kill it and fail with ``message``."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(worker, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return
         time.sleep(0.1)
-    os.kill(worker, 9)
-    raise AssertionError(f"pool worker {worker} outlived its parent, which died before it started")
+    os.kill(pid, 9)
+    raise AssertionError(message)
