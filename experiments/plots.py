@@ -140,8 +140,11 @@ def plot_phases_vs_n(records: Sequence[Record], out: Path) -> tuple[list[Path], 
         if fit:
             fits[phase] = fit
             xs = np.geomspace(min(ns), max(ns), 50)
-            ys = np.clip(fit["a"] * xs + fit["b"], 1e-4, None)
-            ax.plot(xs, ys, ls="--", lw=0.8, color=line[0].get_color())
+            ys = fit["a"] * xs + fit["b"]
+            # A negative intercept makes the fit meaningless at small N: draw it only where it is
+            # within reach of the data, instead of plunging down the log axis.
+            shown = ys >= 0.5 * min(med)
+            ax.plot(xs[shown], ys[shown], ls="--", lw=0.8, color=line[0].get_color())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("ballots N")
