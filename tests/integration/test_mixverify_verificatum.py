@@ -30,18 +30,12 @@ from crypto.vmn_dir import (
     read_shuffle_directory,
     split_export,
 )
+from tests.vectors.shared import vectors_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = {"secp256k1-n10-w1": "default", "secp256k1-n12-w2": "shufw2", "p256-n10-w1": "p256test"}
 
 
-def vectors_dir() -> Path:
-    base = os.environ.get("MIXVOTE_SHARED")
-    shared = Path(base) if base else ROOT.parent / "shared"
-    path = shared / "vectors" / "verificatum"
-    if not path.is_dir():
-        pytest.fail(f"Verificatum test vectors not found at {path}; set MIXVOTE_SHARED")
-    return path
 
 
 def run(*argv: str | Path) -> tuple[int, str]:

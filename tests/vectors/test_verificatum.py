@@ -8,28 +8,13 @@ under ``$MIXVOTE_SHARED``; a missing directory is a failure, never a skip.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from crypto import bytetree, verificatum
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups import group
 from crypto.shuffle import PROOF_FILES, ShuffleSession, decode_proof, encode_proof, verify_shuffle
-
-
-def vectors_dir() -> Path:
-    shared = os.environ.get("MIXVOTE_SHARED")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2].parent / "shared"
-    path = base / "vectors" / "verificatum"
-    if not path.is_dir():
-        pytest.fail(
-            f"Verificatum test vectors not found at {path}: check out the shared directory beside "
-            "the repository or set MIXVOTE_SHARED to it"
-        )
-    return path
-
+from tests.vectors.shared import vectors_dir
 
 # set -> (auxsid, width, der.rho, h_0 x, h_0 y), from the vectors README (printed by vmnv -t)
 SETS = {

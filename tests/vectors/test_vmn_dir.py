@@ -7,9 +7,7 @@ our code, re-encode byte for byte, and every tampering in the negative table mus
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +22,7 @@ from crypto.vmn_dir import (
     render_protinfo,
     verify_shuffle_directory,
 )
+from tests.vectors.shared import vectors_dir
 
 #: der.rho of each set, as printed by ``vmnv -shuffle -t der.rho`` (vectors README).
 RHO = {
@@ -39,16 +38,6 @@ SETS = {
 }
 
 
-def vectors_dir() -> Path:
-    base = os.environ.get("MIXVOTE_SHARED")
-    shared = Path(base) if base else Path(__file__).resolve().parents[2].parent / "shared"
-    path = shared / "vectors" / "verificatum"
-    if not path.is_dir():
-        pytest.fail(
-            f"Verificatum test vectors not found at {path}; set MIXVOTE_SHARED to the shared/ "
-            "directory that holds vectors/verificatum/"
-        )
-    return path
 
 
 def load_set(name: str) -> tuple[str, dict[str, bytes]]:
