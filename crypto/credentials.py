@@ -239,9 +239,11 @@ def _check_election_id(election_id: str, where: str) -> None:
         or not 1 <= len(election_id) <= 64
         or not election_id.isascii()
         or not election_id.isprintable()
-        or election_id.strip() != election_id
+        or " " in election_id
     ):
-        raise MalformedInput(f"{where}: election id must be 1 to 64 printable ASCII characters")
+        raise MalformedInput(
+            f"{where}: election id must be 1 to 64 printable ASCII characters, no spaces"
+        )
 
 
 def sign_credential_list(
