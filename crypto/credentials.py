@@ -233,7 +233,7 @@ def credential_list_message(election_id: str, test: bool, credentials: Iterable[
     )
 
 
-def _check_election_id(election_id: str, where: str) -> None:
+def check_election_id(election_id: str, where: str) -> None:
     if (
         not isinstance(election_id, str)
         or not 1 <= len(election_id) <= 64
@@ -250,7 +250,7 @@ def sign_credential_list(
     authority_private: bytes, election_id: str, credentials: Iterable[bytes], test: bool = False
 ) -> CredentialList:
     """Sort ``credentials`` and sign them for ``election_id`` with the authority's seed."""
-    _check_election_id(election_id, "credential list")
+    check_election_id(election_id, "credential list")
     keys = sorted(credentials)
     for i, key in enumerate(keys):
         decode_public_credential(key, f"credential {i}")
@@ -270,7 +270,7 @@ def verify_credential_list(
     """Check the list: election id form, 1..MAX keys, strictly increasing (sorted, no repeat),
     every key a valid public credential, distinct voter ids, the authority's strict signature,
     and (if given) that the authority is ``expected_authority``. Raises naming what failed."""
-    _check_election_id(clist.election_id, where)
+    check_election_id(clist.election_id, where)
     keys = clist.credentials
     if not 1 <= len(keys) <= MAX_CREDENTIALS:
         raise MalformedInput(f"{where}: {len(keys)} credentials, expected 1 to {MAX_CREDENTIALS}")
@@ -347,7 +347,7 @@ def decode_credential_list(obj: object, where: str = "credential list") -> Crede
     election_id = obj["election"]
     if not isinstance(election_id, str):
         raise MalformedInput(f"{where}: election must be a string")
-    _check_election_id(election_id, where)
+    check_election_id(election_id, where)
     if not isinstance(obj["test"], bool):
         raise MalformedInput(f"{where}: test must be true or false")
     creds = obj["credentials"]
