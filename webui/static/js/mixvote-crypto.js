@@ -15,7 +15,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
-import { ristretto255 } from '@noble/curves/ed25519.js';
+import { ed25519, ristretto255 } from '@noble/curves/ed25519.js';
 import { shake256 } from '@noble/hashes/sha3.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
@@ -608,4 +608,150 @@ export function auditBallot(params, wire, randomness) {
     checks.push({ what: `audit failed: ${e.message}`, ok: false });
   }
   return { choice, checks, ok: checks.every((c) => c.ok) };
+}
+
+// --- voter credentials and ballot signatures (crypto/credentials.py, docs/trust.md) ---------------
+/*
+ * A private credential is a 32-byte Ed25519 seed (RFC 8032), printed as RFC 4648 base32 of
+ * seed || 3 check bytes (hashBytes('credential-check', [seed], 3)) in groups of 4 joined by '-'.
+ * The voter id is the hex of hashBytes('voter-id', [publicKey], 16). A ballot is signed over
+ * BALLOT_SIGNATURE_DOMAIN || lp(fingerprint) || lp(row) || lp(proof); RFC 8032 signatures are
+ * deterministic, so the browser and Python produce the same bytes. The credential never leaves
+ * the page: nothing here stores or sends it.
+ */
+export const BALLOT_SIGNATURE_DOMAIN = textBytes('mixvote/ballot-signature/v1\u0000');
+export const ED25519_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const CREDENTIAL_CHARS = 56; // base32 of 35 bytes, no padding
+
+function base32Encode(bytes) {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+function base32Decode(text) {
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text) {
+    const v = BASE32.indexOf(ch);
+    if (v < 0) throw new Error('credential: not base32 (letters A-Z and digits 2-7)');
+    value = ((value << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+function seedBytes(privateCredentialHex) {
+  const seed = fromHex(privateCredentialHex);
+  if (seed.length !== 32) throw new Error('credential: a private credential is 32 bytes (64 hex digits)');
+  return seed;
+}
+
+/** The printed form of a private credential (hex seed) — Python's format_credential. */
+export function formatCredential(privateCredentialHex) {
+  const seed = seedBytes(privateCredentialHex);
+  const text = base32Encode(concatBytes(seed, hashBytes('credential-check', [seed], 3)));
+  return text.match(/.{1,4}/g).join('-');
+}
+
+/** The hex seed of a printed credential; ignores case, spaces and hyphens; throws on a typo. */
+export function parseCredential(text) {
+  if (typeof text !== 'string') throw new Error('credential: not text');
+  const compact = text.replace(/[\s-]/g, '').toUpperCase();
+  if (compact.length !== CREDENTIAL_CHARS) {
+    throw new Error(`credential: expected ${CREDENTIAL_CHARS} characters, got ${compact.length}`);
+  }
+  const raw = base32Decode(compact);
+  const seed = raw.subarray(0, 32);
+  if (!equalBytes(hashBytes('credential-check', [seed], 3), raw.subarray(32))) {
+    throw new Error('credential: check value does not match (mistyped credential?)');
+  }
+  return toHex(seed);
+}
+
+/** The voter id (32 hex digits) of a public credential (bytes or hex). */
+export function voterIdOf(publicKey) {
+  const pub = typeof publicKey === 'string' ? fromHex(publicKey) : publicKey;
+  if (pub.length !== 32) throw new Error('voterId: a public credential is 32 bytes');
+  return toHex(hashBytes('voter-id', [pub], 16));
+}
+
+/** {public, voterId} of a private credential given as hex (RFC 8032 key derivation). */
+export function credentialFromPrivate(privateCredentialHex) {
+  const pub = ed25519.getPublicKey(seedBytes(privateCredentialHex));
+  return Object.freeze({ public: toHex(pub), voterId: voterIdOf(pub) });
+}
+
+function asBytes(value, what) {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return fromHex(value);
+  throw new Error(`${what}: expected bytes or hex`);
+}
+
+/** The exact bytes a voter signs for a ballot (Python's ballot_signing_input). */
+export function ballotSigningInput(fingerprint, rowBytes, proofBytes) {
+  const fp = asBytes(fingerprint, 'fingerprint');
+  if (fp.length !== 32) throw new Error('ballot signature: the fingerprint is 32 bytes');
+  return concatBytes(BALLOT_SIGNATURE_DOMAIN, lp(fp), lp(asBytes(rowBytes, 'row')), lp(asBytes(proofBytes, 'proof')));
+}
+
+/** The voter's Ed25519 signature (64 bytes) over the fingerprint, the ciphertext row and the proof. */
+export function signBallot(privateCredentialHex, fingerprint, rowBytes, proofBytes) {
+  return ed25519.sign(ballotSigningInput(fingerprint, rowBytes, proofBytes), seedBytes(privateCredentialHex));
+}
+
+/**
+ * Strict verification, as Python's verify_signature_strict: canonical encodings (RFC 8032, not
+ * ZIP-215), S < ℓ, a public key of prime order (neither small nor mixed order) and an R in the
+ * prime-order subgroup, so that noble's cofactored equation accepts exactly what the cofactorless
+ * one does. Throws with a reason; returns nothing.
+ */
+export function verifySignatureStrict(publicKey, message, signature) {
+  const pub = asBytes(publicKey, 'public key');
+  const sig = asBytes(signature, 'signature');
+  if (pub.length !== 32) throw new Error('signature: the public key is 32 bytes');
+  if (sig.length !== 64) throw new Error('signature: a signature is 64 bytes');
+  let A;
+  let R;
+  try {
+    A = ed25519.Point.fromBytes(pub, false);
+    R = ed25519.Point.fromBytes(sig.subarray(0, 32), false);
+  } catch (e) {
+    throw new Error('signature: non-canonical or off-curve point');
+  }
+  if (A.isSmallOrder() || !A.isTorsionFree()) throw new Error('signature: the public key is not of prime order');
+  if (!R.isTorsionFree()) throw new Error('signature: R is not in the prime-order subgroup');
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]);
+  if (s >= ED25519_ORDER) throw new Error('signature: S is not below the group order');
+  if (!ed25519.verify(sig, message, pub, { zip215: false })) throw new Error('signature: Ed25519 signature does not verify');
+}
+
+/** Throws unless `signature` is the voter's valid signature on this ballot. */
+export function verifyBallotSignature(publicKey, fingerprint, rowBytes, proofBytes, signature) {
+  verifySignatureStrict(publicKey, ballotSigningInput(fingerprint, rowBytes, proofBytes), signature);
+}
+
+/** The fingerprint for display: hex in groups of 4 (groups = 8 for the short, 128-bit form). */
+export function formatFingerprint(fingerprint, groups = 16) {
+  const fp = asBytes(fingerprint, 'fingerprint');
+  if (fp.length !== 32) throw new Error('fingerprint: 32 bytes');
+  if (!(groups >= 8 && groups <= 16)) throw new Error('formatFingerprint: 8 to 16 groups');
+  return toHex(fp).slice(0, 4 * groups).match(/.{4}/g).join(' ');
 }
