@@ -12,6 +12,8 @@ It makes the voters' signing keys and signs the list of their public halves; onl
   ``DIR/public-credentials.json`` (the sorted public credentials signed by the authority).
 * ``mixvote-credentials verify DIR/public-credentials.json [--authority-key HEX] [--election ID]``
   — checks the list and prints its digest.
+* ``mixvote-credentials fill-fingerprint DIR --fingerprint HEX`` — writes the election fingerprint
+  (known once the nodes have joined) on every card that still has the blank line for it.
 
 Exit status: 0 done / accepted, 1 the list is rejected, 2 usage error or unreadable input.
 """
@@ -50,6 +52,7 @@ from crypto.credentials import (
     verify_credential_list,
 )
 from crypto.errors import MixvoteError
+from crypto.fingerprint import FINGERPRINT_SIZE, format_fingerprint
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -58,6 +61,7 @@ EXIT_USAGE = 2
 PROGRESS_MIN = 1000
 MAX_LIST_BYTES = 200 * 2**20
 PROG = "mixvote-credentials"
+FINGERPRINT_BLANK = "    " + " ".join(["____"] * 8) + "   " + " ".join(["____"] * 8)
 
 
 class UsageError(Exception):
@@ -162,7 +166,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="require this authority public key")
     verify.add_argument("--election", type=_election, metavar="ID",
                         help="require this election id")
+    fill = sub.add_parser(
+        "fill-fingerprint", help="write the election fingerprint on the cards",
+        description="Write the election fingerprint (shown on the election page once the nodes "
+        "have joined) on every card in DIR/private/cards that still has the blank line for it. "
+        "A card that already carries a different fingerprint is an error.",
+    )
+    fill.add_argument("dir", type=Path, metavar="DIR", help="the directory given to generate")
+    fill.add_argument("--fingerprint", required=True, type=_fingerprint, metavar="HEX",
+                      help="the full fingerprint: 64 hex digits (spaces and hyphens ignored)")
     return parser
+
+
+def _fingerprint(text: str) -> bytes:
+    compact = "".join(text.split()).replace("-", "")
+    try:
+        fp = bytes.fromhex(compact)
+    except ValueError:
+        fp = b""
+    if len(fp) != FINGERPRINT_SIZE:
+        raise argparse.ArgumentTypeError("must be the full fingerprint, 64 hex digits")
+    return fp
+
+
+def fingerprint_line(fingerprint: bytes) -> str:
+    """The card line for a fingerprint: the layout of the blank line, filled in."""
+    groups = format_fingerprint(fingerprint).split(" ")
+    return "    " + " ".join(groups[:8]) + "   " + " ".join(groups[8:])
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -227,7 +257,7 @@ def card_text(election_id: str, credential: Credential, test: bool) -> str:
         "Election fingerprint (written in by the election admin; check that it is the one shown",
         "on the election page and in the voting booth before you vote):",
         "",
-        "    ____ ____ ____ ____ ____ ____ ____ ____   ____ ____ ____ ____ ____ ____ ____ ____",
+        FINGERPRINT_BLANK,
         "",
         "Keep this card secret: whoever holds the credential can vote in your name. It never",
         "leaves your browser or voting client; nobody will ever ask you to send it.",
@@ -326,7 +356,41 @@ def run_verify(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"keygen": run_keygen, "generate": run_generate, "verify": run_verify}
+def run_fill_fingerprint(args: argparse.Namespace, out: TextIO) -> int:
+    cards_dir: Path = args.dir / "private" / "cards"
+    if not cards_dir.is_dir():
+        raise UsageError(f"{cards_dir} is not a directory (give the directory used by generate)")
+    line = fingerprint_line(args.fingerprint)
+    filled = already = 0
+    for card in sorted(cards_dir.glob("*.txt")):
+        try:
+            text = card.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {card}: {exc}") from None
+        lines = text.split("\n")
+        if FINGERPRINT_BLANK in lines:
+            lines[lines.index(FINGERPRINT_BLANK)] = line
+            fd = os.open(card, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write("\n".join(lines))
+            filled += 1
+        elif line in lines:
+            already += 1
+        else:
+            raise UsageError(f"{card} carries another fingerprint (or is not a card)")
+    if not filled + already:
+        raise UsageError(f"no cards in {cards_dir}")
+    print(f"fingerprint written on {filled} cards ({already} already had it): "
+          f"{format_fingerprint(args.fingerprint)}", file=out)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "keygen": run_keygen,
+    "generate": run_generate,
+    "verify": run_verify,
+    "fill-fingerprint": run_fill_fingerprint,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

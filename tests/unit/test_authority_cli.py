@@ -221,3 +221,30 @@ def test_version_help_and_console_script_entry() -> None:
     cfg.read(ROOT / "setup.cfg")
     scripts = cfg["options.entry_points"]["console_scripts"]
     assert "mixvote-credentials = crypto.io.authority:main" in scripts
+
+
+def test_fill_fingerprint_writes_every_card_once(tmp_path: Path, key: Path) -> None:
+    out_dir = tmp_path / "f"
+    assert run("generate", "--authority", str(key), "--election", "e9", "--count", "3",
+               "--out", str(out_dir))[0] == 0
+    fp = bytes(range(32))
+    spaced = " ".join(fp.hex()[i : i + 4] for i in range(0, 64, 4))
+    code, out = run("fill-fingerprint", str(out_dir), "--fingerprint", spaced)
+    assert code == 0 and "written on 3 cards" in out
+    cards = sorted((out_dir / "private" / "cards").iterdir())
+    for card in cards:
+        text = card.read_text(encoding="utf-8")
+        assert authority.FINGERPRINT_BLANK not in text
+        assert authority.fingerprint_line(fp) in text
+        assert "0001 0203 0405 0607 0809 0a0b 0c0d 0e0f   1011" in text
+        assert mode(card) == 0o600
+    # Idempotent for the same fingerprint; another fingerprint is refused and changes nothing.
+    assert run("fill-fingerprint", str(out_dir), "--fingerprint", fp.hex()) == (
+        0, "fingerprint written on 0 cards (3 already had it): " + spaced + "\n")
+    before = [c.read_text(encoding="utf-8") for c in cards]
+    assert run("fill-fingerprint", str(out_dir), "--fingerprint", bytes(32).hex())[0] == 2
+    assert [c.read_text(encoding="utf-8") for c in cards] == before
+    with pytest.raises(SystemExit) as info:
+        authority.main(["fill-fingerprint", str(out_dir), "--fingerprint", fp.hex()[:32]])
+    assert info.value.code == 2
+    assert run("fill-fingerprint", str(tmp_path / "nowhere"), "--fingerprint", fp.hex())[0] == 2

@@ -266,3 +266,24 @@ def test_sign_credential_list_refuses_bad_input() -> None:
         cr.sign_credential_list(a, "e1", [])
     with pytest.raises(ValueError):
         cr.sign_credential_list(a[:31], "e1", [cred(1).public])
+
+
+def test_key_checked_skips_only_the_key_check() -> None:
+    c = cred(11)
+    row, proof = b"r", b"p"
+    sig = cr.sign_ballot(c.private, FP, row, proof)
+    cr.verify_ballot_signature(c.public, FP, row, proof, sig, key_checked=True)
+    with pytest.raises(InvalidProof):
+        cr.verify_ballot_signature(c.public, FP, row + b"!", proof, sig, key_checked=True)
+    s = int.from_bytes(sig[32:], "little")
+    with pytest.raises(InvalidProof, match="S is not below"):
+        cr.verify_ballot_signature(
+            c.public, FP, row, proof, sig[:32] + (s + ELL).to_bytes(32, "little"),
+            key_checked=True,
+        )
+    with pytest.raises(MalformedInput):
+        cr.verify_ballot_signature(c.public[:31], FP, row, proof, sig, key_checked=True)
+    # Without the flag the key itself is checked: the identity key's universal forgery fails.
+    identity = SMALL_ORDER[0]
+    with pytest.raises(InvalidElement):
+        cr.verify_ballot_signature(identity, FP, row, proof, identity + bytes(32))
