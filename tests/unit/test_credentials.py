@@ -287,3 +287,16 @@ def test_key_checked_skips_only_the_key_check() -> None:
     identity = SMALL_ORDER[0]
     with pytest.raises(InvalidElement):
         cr.verify_ballot_signature(identity, FP, row, proof, identity + bytes(32))
+
+
+@given(
+    st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=6, unique=True),
+    st.booleans(),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=64),
+)
+def test_credential_list_round_trip_property(seeds: list[bytes], test: bool, eid: str) -> None:
+    keys = [cr.credential_from_private(s).public for s in seeds]
+    clist = cr.sign_credential_list(cred(100).private, eid, keys, test=test)
+    again = cr.decode_credential_list(cr.encode_credential_list(clist))
+    assert again == clist
+    cr.verify_credential_list(again)

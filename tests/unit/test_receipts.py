@@ -7,6 +7,8 @@ import random
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crypto import receipts as rc
 from crypto.credentials import generate_credential
@@ -181,3 +183,18 @@ def test_decode_rejects_malformed() -> None:
     ):
         with pytest.raises(MalformedInput):
             rc.decode_receipt(bad)
+
+
+@given(
+    st.integers(0, 2**63 - 2),
+    st.integers(0, 1000),
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=32, max_size=32),
+)
+def test_receipt_round_trip_property(index: int, later: int, entry: bytes, head: bytes) -> None:
+    size = min(index + 1 + later, 2**63 - 1)
+    receipt = rc.make_receipt(SERVER.private, EID, index, entry, size,
+                              entry if size == index + 1 else head)
+    again = rc.decode_receipt(rc.encode_receipt(receipt))
+    assert again == receipt
+    rc.verify_receipt(again, SERVER.public)
