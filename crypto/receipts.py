@@ -219,20 +219,25 @@ def check_receipts(
     receipts: Sequence[Receipt],
     record_entries: Sequence[ChainEntry],
     election_id: str,
-    server_key: bytes | None = None,
+    server_key: bytes,
 ) -> list[Finding]:
     """Every finding of server misbehaviour that ``receipts`` prove about ``record_entries`` (the
     record of ``election_id`` in index order); an empty list when the record keeps every promise.
 
-    Each receipt's signature is checked first (with ``server_key`` when the holder knows it): a
-    receipt that does not verify is no evidence and raises InvalidProof; a receipt for another
-    election raises MalformedInput. The record's own hash links are checked too (a broken link
+    ``server_key`` is the server key the holder learned when it was handed the receipts (a node
+    at connection, a voter from the election page); it is required because a receipt signed by
+    any other key is evidence against nobody (anyone can make a key and sign "contradicting"
+    receipts). Each receipt's signature is checked first: a receipt that does not verify under
+    ``server_key`` is no evidence and raises InvalidProof; a receipt for another election raises
+    MalformedInput. The record's own hash links are checked too (a broken link
     means the record itself is invalid: InvalidProof). Findings, in index order:
 
     * two receipts with different hashes for the same entry or the same head (equivocation);
     * a receipted entry missing from the record (the record is shorter) or with another hash;
     * a receipted head of size s whose hash is not the hash of the record's entry s-1, or a
       record shorter than s (entries dropped or rewritten after the acknowledgement)."""
+    if not isinstance(server_key, bytes) or len(server_key) != PUBLIC_SIZE:
+        raise ValueError(f"check_receipts: server_key must be {PUBLIC_SIZE} bytes")
     for receipt in receipts:
         if receipt.election_id != election_id:
             raise MalformedInput(
@@ -286,7 +291,7 @@ def verify_receipts(
     receipts: Sequence[Receipt],
     record_entries: Sequence[ChainEntry],
     election_id: str,
-    server_key: bytes | None = None,
+    server_key: bytes,
 ) -> None:
     """:func:`check_receipts`, raising :class:`ServerMisbehaviour` when there is any finding."""
     findings = check_receipts(receipts, record_entries, election_id, server_key)

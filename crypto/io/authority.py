@@ -402,6 +402,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a write that fails half-way (disk full, permissions changed)
+        print(f"{PROG}: error: {exc.filename or 'output'}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

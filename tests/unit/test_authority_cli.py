@@ -248,3 +248,19 @@ def test_fill_fingerprint_writes_every_card_once(tmp_path: Path, key: Path) -> N
         authority.main(["fill-fingerprint", str(out_dir), "--fingerprint", fp.hex()[:32]])
     assert info.value.code == 2
     assert run("fill-fingerprint", str(tmp_path / "nowhere"), "--fingerprint", fp.hex())[0] == 2
+
+
+def test_a_write_failing_half_way_is_one_line_exit_2(
+    tmp_path: Path, key: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def full_disk(*_: object, **__: object) -> str:
+        raise OSError(28, "No space left on device", "card")
+
+    monkeypatch.setattr(authority, "card_text", full_disk)
+    code, _ = run("generate", "--authority", str(key), "--election", "e1", "--count", "2",
+                  "--out", str(tmp_path / "full"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == "mixvote-credentials: error: card: No space left on device\n"
+    assert not (tmp_path / "full" / "public-credentials.json").exists()

@@ -58,13 +58,13 @@ def test_receipt_message_layout() -> None:
 
 
 def test_honest_record_keeps_every_receipt_also_after_growth() -> None:
-    assert rc.check_receipts(ALL, RECORD, EID) == []
+    assert rc.check_receipts(ALL, RECORD, EID, SERVER.public) == []
     rc.verify_receipts(ALL, RECORD, EID, SERVER.public)
     grown = build([*BODIES, b"later 1", b"later 2"])
-    assert rc.check_receipts(ALL, grown, EID) == []
+    assert rc.check_receipts(ALL, grown, EID, SERVER.public) == []
     # A head receipt issued when more had been appended (concurrent appends) is also kept.
     late = rc.make_receipt(SERVER.private, EID, 2, RECORD[2].hash(), 6, RECORD[5].hash())
-    assert rc.check_receipts([late], RECORD, EID) == []
+    assert rc.check_receipts([late], RECORD, EID, SERVER.public) == []
 
 
 def test_round_trip_and_signature() -> None:
@@ -92,19 +92,19 @@ def test_tampered_receipts_are_not_evidence() -> None:
             rc.verify_receipt(bad)
     # A receipt nobody could check signs nothing: check_receipts refuses it rather than report.
     with pytest.raises(InvalidProof):
-        rc.check_receipts([forged[1]], RECORD, EID)
+        rc.check_receipts([forged[1]], RECORD, EID, SERVER.public)
     with pytest.raises(MalformedInput, match="for election"):
-        rc.check_receipts([forged[2]], RECORD, EID)
+        rc.check_receipts([forged[2]], RECORD, EID, SERVER.public)
 
 
 def test_dropped_tail_is_server_misbehaviour() -> None:
     truncated = RECORD[:5]
-    findings = rc.check_receipts(ALL, truncated, EID)
+    findings = rc.check_receipts(ALL, truncated, EID, SERVER.public)
     assert [f.index for f in findings] == [5, 6, 7]
     assert all(f.kind == "server misbehaviour" and "missing" in f.what for f in findings)
     assert findings[0].evidence == (ALL[5],)
     with pytest.raises(rc.ServerMisbehaviour) as info:
-        rc.verify_receipts(ALL, truncated, EID)
+        rc.verify_receipts(ALL, truncated, EID, SERVER.public)
     assert "server misbehaviour at entry 5" in str(info.value)
     assert info.value.findings == tuple(findings)
 
@@ -112,38 +112,43 @@ def test_dropped_tail_is_server_misbehaviour() -> None:
 def test_removed_and_rechained_entry_is_caught_by_every_later_receipt() -> None:
     # The server-key holder deletes entry 3 (say a node's mix.result) and re-signs the rest.
     rewritten = build(BODIES[:3] + BODIES[4:])
-    findings = rc.check_receipts(ALL, rewritten, EID)
+    findings = rc.check_receipts(ALL, rewritten, EID, SERVER.public)
     assert [f.index for f in findings] == [3, 4, 5, 6, 7]
     assert "altered, removed or reordered" in findings[0].what
     # A node that kept only its own receipt (for entry 3) proves the drop by itself.
-    [only] = rc.check_receipts([ALL[3]], rewritten, EID)
+    [only] = rc.check_receipts([ALL[3]], rewritten, EID, SERVER.public)
     assert only.index == 3 and only.evidence == (ALL[3],)
 
 
 def test_altered_body_and_swapped_order_are_caught() -> None:
     altered = build([*BODIES[:6], b"body 6 rewritten", BODIES[7]])
-    assert [f.index for f in rc.check_receipts(ALL, altered, EID)] == [6, 7]
+    assert [f.index for f in rc.check_receipts(ALL, altered, EID, SERVER.public)] == [6, 7]
     swapped = build([BODIES[1], BODIES[0], *BODIES[2:]])
-    assert [f.index for f in rc.check_receipts(ALL[:1], swapped, EID)] == [0]
+    assert [f.index for f in rc.check_receipts(ALL[:1], swapped, EID, SERVER.public)] == [0]
     # Receipts only for entries before the change see nothing (what they cannot prove).
-    assert rc.check_receipts(ALL[:6], altered, EID) == []
+    assert rc.check_receipts(ALL[:6], altered, EID, SERVER.public) == []
 
 
 def test_a_head_receipt_alone_fixes_the_whole_prefix() -> None:
     head = rc.make_receipt(SERVER.private, EID, 7, RECORD[7].hash(), 8, RECORD[7].hash())
     rewritten = build([b"forged 0", *BODIES[1:]])
-    [finding] = rc.check_receipts([head], rewritten, EID)
+    [finding] = rc.check_receipts([head], rewritten, EID, SERVER.public)
     assert finding.index == 7 and finding.evidence == (head,)
 
 
 def test_two_receipts_for_one_index_are_equivocation_without_any_record() -> None:
     fork = build([*BODIES[:4], b"fork"])
     other = rc.make_receipt(SERVER.private, EID, 4, fork[4].hash(), 5, fork[4].hash())
-    findings = rc.check_receipts([ALL[4], other], RECORD, EID)
+    findings = rc.check_receipts([ALL[4], other], RECORD, EID, SERVER.public)
     equivocation = [f for f in findings if "two signed receipts" in f.what]
     assert equivocation and set(equivocation[0].evidence) == {ALL[4], other}
+    # A receipt made with someone else's key is no evidence against the server: refused.
+    impostor = generate_credential(random.Random(3))
+    fake = rc.make_receipt(impostor.private, EID, 4, fork[4].hash(), 5, fork[4].hash())
+    with pytest.raises(InvalidProof, match="expected server"):
+        rc.check_receipts([ALL[4], fake], RECORD, EID, SERVER.public)
     # Against either fork, the receipts still convict the server.
-    assert rc.check_receipts([ALL[4], other], fork, EID)
+    assert rc.check_receipts([ALL[4], other], fork, EID, SERVER.public)
 
 
 def test_broken_record_chain_is_refused() -> None:
@@ -151,7 +156,7 @@ def test_broken_record_chain_is_refused() -> None:
     e = broken[4]
     broken[4] = Entry(e.election_id, e.index, bytes(32), e.author, e.signature, e.body)
     with pytest.raises(InvalidProof, match="does not link"):
-        rc.check_receipts(ALL, broken, EID)
+        rc.check_receipts(ALL, broken, EID, SERVER.public)
 
 
 def test_fields_are_validated() -> None:
