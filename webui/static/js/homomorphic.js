@@ -264,11 +264,14 @@ export function encodeHomomorphicBallot(grp, ballot) {
 function decodeProof(grp, bytes, branches, name) {
   const s = grp.scalarSize;
   const out = [];
-  for (let j = 0; j < branches; j++) {
-    const c = grp.decodeScalar(bytes.subarray(2 * j * s, (2 * j + 1) * s), `${name} branch ${j} c`);
-    const z = grp.decodeScalar(bytes.subarray((2 * j + 1) * s, (2 * j + 2) * s), `${name} branch ${j} z`);
-    out.push(Object.freeze({ c, z }));
-  }
+  const scalar = (at, what) => {
+    try {
+      return grp.decodeScalar(bytes.subarray(at * s, (at + 1) * s), what);
+    } catch (e) {
+      throw new Error(`${name}: branch ${at >> 1}: ${e.message}`);
+    }
+  };
+  for (let j = 0; j < branches; j++) out.push(Object.freeze({ c: scalar(2 * j, 'c'), z: scalar(2 * j + 1, 'z') }));
   return Object.freeze(out);
 }
 
