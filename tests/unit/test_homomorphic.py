@@ -613,6 +613,14 @@ def test_a_tampered_decryption_share_is_rejected_naming_the_node(tallied: tuple)
     # Used unverified, the tampered share gives a point that is no count within the bound.
     with pytest.raises(CountNotFound, match=r"^choice 1: "):
         decrypt_counts(grp, agg, {1: shares[1], 2: bad}, 2, len(rows))
+    # A share shifted by exactly g moves a count by one and stays within the bound: only the
+    # share's proof catches it, which is why decrypt_counts takes verified shares only.
+    factors = list(shares[2].factors[0])
+    factors[1] = grp.add(factors[1], grp.generator)
+    shifted = dataclasses.replace(shares[2], factors=(tuple(factors),))
+    assert decrypt_counts(grp, agg, {1: shares[1], 2: shifted}, 2, len(rows)) == (2, 2, 4, 1)
+    with pytest.raises(InvalidProof, match=r"^decryption share of node 2"):
+        verify_tally(grp, rows, agg, {1: shares[1], 2: shifted}, vks, 2, (2, 2, 4, 1), DECRYPT_CTX)
 
 
 def test_a_wrong_published_count_is_rejected(tallied: tuple) -> None:
