@@ -332,8 +332,8 @@ def fault_times(summary: Mapping[str, Any], point: Mapping[str, Any]) -> tuple[A
 
 def record_sizes(export: Path) -> dict[str, Any]:
     """Bytes of the exported record, of each hop's proof and of one ciphertext list."""
+    from crypto.protocol.wire import decode_body
     from crypto.record import decode_entry
-    from crypto.wire import decode_body
 
     sizes: dict[str, Any] = {"record_bytes": None, "proof_bytes_per_hop": None,
                              "ciphertext_bytes": None}  # fmt: skip
@@ -408,7 +408,7 @@ def run_one(point: Mapping[str, Any], config: Mapping[str, Any], env: Mapping[st
         record.update(record_sizes(work / "export"))
         if config["verify"]:
             vrc, vout, verr, vsec = _run_process(
-                [sys.executable, "-m", "crypto.verifier_cli", str(work / "export")],
+                [sys.executable, "-m", "crypto.io.cli", str(work / "export")],
                 config["timeout"],
             )
             # the time counts only when the record was accepted; a rejection keeps the failed

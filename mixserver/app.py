@@ -28,7 +28,7 @@ from crypto.errors import (
     MixvoteError,
     ProtocolViolation,
 )
-from crypto.wire import (
+from crypto.protocol.wire import (
     MAX_FRAME,
     NODE_KINDS,
     Enrolment,
@@ -45,7 +45,8 @@ log = logging.getLogger("mixserver.app")
 
 
 class NodeSocket(tornado.websocket.WebSocketHandler):
-    """``/ws/node``: a mix node's connection. Thin adapter over :class:`crypto.wire.NodeSession`."""
+    """``/ws/node``: a mix node's connection. Thin adapter over
+    :class:`crypto.protocol.wire.NodeSession`."""
 
     def initialize(self, services: Any, coordinator: type[Coordinator]) -> None:
         self.services = services

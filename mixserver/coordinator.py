@@ -5,8 +5,9 @@ elections) and classmethod entry points (``open_voting``, ``close_voting``, ``st
 ``publish``) that the web UI schedules with ``IOLoop.add_callback`` — the only thread-safe IOLoop
 method — through :class:`mixserver.services.ElectionServices`. The IOLoop is the one captured by
 :meth:`Coordinator.configure` at start-up. Protocol decisions live in the sans-io pieces of
-:mod:`crypto.wire` (:class:`~crypto.wire.NodeSession`, :class:`~crypto.wire.Cascade`,
-:class:`~crypto.wire.ShareCollector`); proof checks run in a process pool (:mod:`mixserver.jobs`).
+:mod:`crypto.protocol.wire` (:class:`~crypto.protocol.wire.NodeSession`,
+:class:`~crypto.protocol.wire.Cascade`, :class:`~crypto.protocol.wire.ShareCollector`); proof checks
+run in a process pool (:mod:`mixserver.jobs`).
 
 Everything that matters is on the board before it is acted upon, so a restarted server resumes
 from the board alone (:meth:`Coordinator.resume`): the phase, the DKG result, the closed list, the
@@ -26,7 +27,7 @@ from typing import Any, ClassVar, Protocol
 
 from crypto import group
 from crypto.errors import MixvoteError, ProtocolViolation
-from crypto.wire import (
+from crypto.protocol.wire import (
     ACCEPTED,
     REJECTED,
     SKIPPED,

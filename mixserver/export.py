@@ -11,9 +11,8 @@ and proof from them; ``election.json`` and ``index.json`` are conveniences it cr
 
 On a group the Verificatum Mix-Net knows (secp256k1, P-256, P-384, brainpool), the export also has
 ``DEST/verificatum/``: ``protInfo.xml`` and the shuffling proof directory ``nizkp/default/`` of the
-whole cascade, every accepted hop a party in order (``crypto.vmn_dir``), so that Verificatum's own
-``vmnv -shuffle`` can check the mixing too (``docs/verificatum.md``).
-"""
+whole cascade, every accepted hop a party in order (``crypto.verificatum.directory``), so that
+Verificatum's own ``vmnv -shuffle`` can check the mixing too (``docs/verificatum.md``)."""
 
 from __future__ import annotations
 
@@ -21,8 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from crypto.protocol.wire import decode_body
 from crypto.record import verify_chain
-from crypto.wire import decode_body
 from mixserver.board import Board
 
 
@@ -79,10 +78,10 @@ def verificatum_files(board: Board, eid: str) -> dict[str, bytes]:
     is not one of Verificatum's or no hop was accepted."""
     from crypto import group
     from crypto.elgamal import decode_ciphertexts, decode_public_key
+    from crypto.protocol.wire import decode_proof_files, shuffle_sid
     from crypto.shuffle import ShuffleSession, decode_proof
     from crypto.verificatum import verificatum_name
-    from crypto.vmn_dir import export_shuffle_directory
-    from crypto.wire import decode_proof_files, shuffle_sid
+    from crypto.verificatum.directory import export_shuffle_directory
 
     params, _phase, state = board.election(eid)
     g = group(params["group"])

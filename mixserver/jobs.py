@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crypto import group
-from crypto.verifier import check_hop, check_share
+from crypto.verify import check_hop, check_share
 
 
 def verify_hop(
@@ -22,7 +22,7 @@ def verify_hop(
     proof_items: Sequence[bytes],
     workers: int = 1,
 ) -> tuple[bool, str]:
-    """Check one hop exactly as the standalone verifier will (:func:`crypto.verifier.check_hop`):
+    """Check one hop exactly as the standalone verifier will (:func:`crypto.verify.check_hop`):
     the output list decodes (every element validated) and the shuffle proof verifies against
     (inputs, outputs). Returns (True, "") or (False, reason)."""
     error, reason = check_hop(
@@ -41,7 +41,7 @@ def verify_share(
     position: int,
 ) -> tuple[bool, str]:
     """Check node ``position``'s decryption share as the verifier will
-    (:func:`crypto.verifier.check_share`)."""
+    (:func:`crypto.verify.check_share`)."""
     error, reason = check_share(
         group_name, verification_key, width, ciphertexts, share, context, position
     )

@@ -12,9 +12,8 @@ allowed now (wrong phase, unknown election, bad credential, replay). Each adapte
 
 Voter credentials are random secrets (32 hex characters) issued at election creation. The public
 voter id bound into a ballot proof is ``hex(SHA-256(b"mixvote-voter-id" || utf8(secret))[:16])``
-(:func:`crypto.wire.voter_id_from_secret`). A ballot's tracker (receipt) is the hex SHA-256 of its
-canonical board entry (:meth:`crypto.record.Entry.tracker`).
-"""
+(:func:`crypto.protocol.wire.voter_id_from_secret`). A ballot's tracker (receipt) is the hex SHA-256
+of its canonical board entry (:meth:`crypto.record.Entry.tracker`)."""
 
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ from typing import Any
 from crypto import GROUPS, group
 from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
 from crypto.errors import MalformedInput, ProtocolViolation
-from crypto.wire import Message, canonical_json, decode_body, voter_id_from_secret
+from crypto.protocol.wire import Message, canonical_json, decode_body, voter_id_from_secret
 from mixserver.board import Board, write_private
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")

@@ -1,4 +1,4 @@
-"""crypto.verifier without an election: report values, argument checks, malformed records.
+"""crypto.verify without an election: report values, argument checks, malformed records.
 
 The verifier must never raise for a bad record (every problem is a failed check with its
 location) and must never accept a record it could not check. Whole records, honest and tampered,
@@ -13,17 +13,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
+from crypto.protocol.wire import SCHEMAS, Message, canonical_json, encode_body
 from crypto.record import GENESIS, make_entry
-from crypto.verifier import (
+from crypto.verify import (
     PHASE_RANK,
     Check,
     RecordReport,
-    _verify_ballot_chunk,
     check_hop,
     check_share,
     verify_record,
 )
-from crypto.wire import SCHEMAS, Message, canonical_json, encode_body
+from crypto.verify.driver import _verify_ballot_chunk
 
 
 def test_report_ok_only_when_every_check_passed() -> None:

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
-from crypto.transport import NodeIdentity
-from crypto.wire import (
+from crypto.protocol.wire import (
     ACCEPTED,
     NODE_KINDS,
     REJECTED,
@@ -32,6 +31,7 @@ from crypto.wire import (
     split_frame,
     voter_id_from_secret,
 )
+from crypto.transport import NodeIdentity
 
 IDENTITY = NodeIdentity.generate(random.Random(1))
 OTHER = NodeIdentity.generate(random.Random(2))

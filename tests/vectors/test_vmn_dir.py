@@ -1,4 +1,5 @@
-"""Verificatum's own shuffle proofs (``shared/vectors/verificatum/``) through ``crypto.vmn_dir``.
+"""Verificatum's own shuffle proofs (``shared/vectors/verificatum/``) through
+``crypto.verificatum.directory``.
 
 Provenance: three sets written by Verificatum Mix-Net 3.1.0 (vcr 97974cf, vmn 9d9c45e) on
 2026-11-21, each accepted by ``vmnv -shuffle`` (see the README beside them). They must verify with
@@ -12,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
-from crypto.vmn_dir import (
+from crypto.verificatum.directory import (
     DirectoryReport,
     ProtInfoFile,
     check_shuffle_directory,

@@ -2,7 +2,7 @@
 
 Pure: every function takes or returns strings and *file maps* (``dict[str, bytes]``, a path
 relative to the directory, with ``/`` separators, mapped to the file's bytes). Reading and writing
-real files is the caller's job (``crypto.verifier_cli`` for ``mixverify``, the election server for
+real files is the caller's job (``crypto.io.cli`` for ``mixverify``, the election server for
 record exports).
 
 The layout and the rules are those of ``shared/verificatum-format.md`` §6 (checked against
@@ -21,184 +21,24 @@ VMN 3.1.0), checked by :func:`crypto.shuffle.verify_shuffle`.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
 
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput, MixvoteError
+from crypto.executor import Mapper
+from crypto.verificatum.protinfo import (
+    DEFAULT_BULLBOARD,
+    PartyInfo,
+    ProtInfoFile,
+    parse_protinfo,
+    render_protinfo,
+)
 
 VMN_VERSION = "3.1.0"
 SHUFFLE_TYPE = "shuffling"
 MAX_PARTIES = 99  # party files are numbered with two digits (01..99)
 _DECIMAL_RE = re.compile(r"[1-9][0-9]{0,8}")  # positive, canonical, no sign/space/newline
-
-# --------------------------------------------------------------------------------------------
-# protInfo.xml
-# --------------------------------------------------------------------------------------------
-
-#: The elements of ``<protocol>`` in the order Verificatum's schema fixes (§6.2); all required.
-PROTOCOL_FIELDS: tuple[str, ...] = (
-    "version",
-    "sid",
-    "name",
-    "descr",
-    "nopart",
-    "statdist",
-    "bullboard",
-    "thres",
-    "pgroup",
-    "keywidth",
-    "vbitlen",
-    "vbitlenro",
-    "ebitlen",
-    "ebitlenro",
-    "prg",
-    "rohash",
-    "corr",
-    "width",
-    "maxciph",
-)
-#: The elements of each ``<party>``, in schema order.
-PARTY_FIELDS: tuple[str, ...] = ("name", "srtbyrole", "descr", "pkey", "http", "hint")
-_INT_FIELDS = frozenset(
-    {
-        "nopart",
-        "statdist",
-        "thres",
-        "keywidth",
-        "vbitlen",
-        "vbitlenro",
-        "ebitlen",
-        "ebitlenro",
-        "width",
-        "maxciph",
-    }
-)
-DEFAULT_BULLBOARD = "com.verificatum.protocol.com.BullBoardBasicHTTPW"
-
-
-@dataclass(frozen=True)
-class PartyInfo:
-    """One ``<party>`` of protInfo.xml. Only the count of parties matters to ``vmnv -shuffle``;
-    ``pkey``, ``http`` and ``hint`` are required by the schema but unused by the verifier."""
-
-    name: str
-    srtbyrole: str = "anyrole"
-    descr: str = ""
-    pkey: str = "none"
-    http: str = "http://localhost:8041"
-    hint: str = "localhost:4041"
-
-
-@dataclass(frozen=True)
-class ProtInfoFile:
-    """All of a Verificatum ``protInfo.xml`` (§6.2), for reading *and* writing it; the verifier's
-    subset is :class:`crypto.verificatum.ProtInfo`."""
-
-    version: str
-    sid: str
-    name: str
-    descr: str
-    nopart: int
-    statdist: int
-    bullboard: str
-    thres: int
-    pgroup: str
-    keywidth: int
-    vbitlen: int
-    vbitlenro: int
-    ebitlen: int
-    ebitlenro: int
-    prg: str
-    rohash: str
-    corr: str
-    width: int
-    maxciph: int
-    parties: tuple[PartyInfo, ...] = field(default=())
-
-
-def _children(elem: ET.Element, expected: Sequence[str], where: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    tags = [child.tag for child in elem]
-    if tags[: len(expected)] != list(expected):
-        raise MalformedInput(
-            f"protInfo.xml: {where} must hold the elements {', '.join(expected)} in this order; "
-            f"found {', '.join(map(str, tags)) or 'none'}"
-        )
-    for child in list(elem)[: len(expected)]:
-        if len(child):
-            raise MalformedInput(f"protInfo.xml: {where}/{child.tag} must hold text, not elements")
-        value = child.text or ""
-        if value != value.strip():
-            raise MalformedInput(
-                f"protInfo.xml: {where}/{child.tag} has whitespace around its value {value!r}"
-            )
-        values[str(child.tag)] = value
-    return values
-
-
-def parse_protinfo(text: str) -> ProtInfoFile:
-    """Parse a Verificatum ``protInfo.xml`` (the merged file ``vmni`` writes).
-
-    The fields a verifier uses are parsed by :func:`crypto.verificatum.parse_protinfo` (which also
-    refuses DOCTYPE/ENTITY declarations); this adds what writing the file back needs and what
-    Verificatum's schema demands: every element present and in schema order, no whitespace around
-    values, the descriptive fields and the ``<party>`` blocks. Raises :class:`MalformedInput`
-    naming the field.
-    """
-    from crypto import verificatum
-
-    if not isinstance(text, str):
-        raise TypeError("parse_protinfo: text must be a str")
-    used = verificatum.parse_protinfo(text)
-    root = ET.fromstring(text)  # well-formed and DTD-free: checked just above
-    values = _children(root, PROTOCOL_FIELDS, "protocol")
-    rest = list(root)[len(PROTOCOL_FIELDS) :]
-    parties: list[PartyInfo] = []
-    for i, elem in enumerate(rest):
-        if elem.tag != "party":
-            raise MalformedInput(f"protInfo.xml: unexpected element <{elem.tag}> after <maxciph>")
-        pv = _children(elem, PARTY_FIELDS, f"party[{i + 1}]")
-        if len(elem) != len(PARTY_FIELDS):
-            raise MalformedInput(f"protInfo.xml: party[{i + 1}] has unexpected extra elements")
-        parties.append(PartyInfo(**pv))
-    kwargs: dict[str, Any] = {k: v for k, v in values.items() if k not in _INT_FIELDS}
-    for key in _INT_FIELDS:
-        raw = values[key]
-        if not (raw == "0" or _DECIMAL_RE.fullmatch(raw)):
-            raise MalformedInput(f"protInfo.xml: <{key}> must be a decimal integer, got {raw!r}")
-        kwargs[key] = int(raw)
-    info = ProtInfoFile(**kwargs, parties=tuple(parties))
-    if info.nopart < 1 or len(info.parties) != info.nopart:
-        raise MalformedInput(
-            f"protInfo.xml: <nopart> is {info.nopart} but there are "
-            f"{len(info.parties)} <party> blocks"
-        )
-    if not 1 <= info.thres <= info.nopart:
-        raise MalformedInput(f"protInfo.xml: <thres> {info.thres} not in 1..nopart={info.nopart}")
-    for used_field in fields(used):
-        if getattr(used, used_field.name) != getattr(info, used_field.name):
-            raise MalformedInput(f"protInfo.xml: <{used_field.name}> is ambiguous")
-    return info
-
-
-def render_protinfo(info: ProtInfoFile) -> str:
-    """Write ``info`` as protInfo.xml: schema order, one element a line, no whitespace in values.
-
-    The output parses back to ``info`` (and renders to the same string again).
-    """
-    lines = ["<protocol>"]
-    for key in PROTOCOL_FIELDS:
-        lines.append(f"<{key}>{escape(str(getattr(info, key)))}</{key}>")
-    for party in info.parties:
-        lines.append("<party>")
-        lines.extend(f"<{key}>{escape(getattr(party, key))}</{key}>" for key in PARTY_FIELDS)
-        lines.append("</party>")
-    lines.append("</protocol>")
-    return "\n".join(lines) + "\n"
-
 
 # --------------------------------------------------------------------------------------------
 # Verification report
@@ -384,6 +224,7 @@ def _examine(
     auxsid: str | None,
     width: int | None,
     workers: int,
+    mapper: Mapper,
     verify: bool,
     progress: Callable[[Check], None] | None,
 ) -> tuple[list[Check], ShuffleDirectory | None]:
@@ -573,7 +414,8 @@ def _examine(
             elif verify:
                 try:
                     shuffle.verify_shuffle(
-                        session, pk, list(current), list(outputs), proof, workers=workers
+                        session, pk, list(current), list(outputs), proof,
+                        workers=workers, mapper=mapper,
                     )
                 except MixvoteError as exc:
                     checks.fail(f"{label} proof of shuffle", exc)
@@ -619,6 +461,7 @@ def check_shuffle_directory(
     auxsid: str | None = None,
     width: int | None = None,
     workers: int = 1,
+    mapper: Mapper = map,
     progress: Callable[[Check], None] | None = None,
 ) -> DirectoryReport:
     """Check a Verificatum shuffle-proof directory (``nizkp/<auxsid>/`` as a file map).
@@ -635,7 +478,7 @@ def check_shuffle_directory(
         protinfo_xml,
         auxsid=auxsid,
         width=width,
-        workers=workers,
+        workers=workers, mapper=mapper,
         verify=True,
         progress=progress,
     )
@@ -649,11 +492,12 @@ def verify_shuffle_directory(
     auxsid: str | None = None,
     width: int | None = None,
     workers: int = 1,
+    mapper: Mapper = map,
 ) -> None:
     """Return None if :func:`check_shuffle_directory` passes every check, else raise the first
     failure (InvalidProof / InvalidElement / MalformedInput) naming the file or party."""
     check_shuffle_directory(
-        files, protinfo_xml, auxsid=auxsid, width=width, workers=workers
+        files, protinfo_xml, auxsid=auxsid, width=width, workers=workers, mapper=mapper
     ).raise_for_failure()
 
 
@@ -669,7 +513,8 @@ def read_shuffle_directory(
     Every structural check of :func:`check_shuffle_directory` is made; the first failure raises.
     """
     items, parsed = _examine(
-        files, protinfo_xml, auxsid=auxsid, width=width, workers=1, verify=False, progress=None
+        files, protinfo_xml, auxsid=auxsid, width=width, workers=1, mapper=map, verify=False,
+        progress=None,
     )
     DirectoryReport(tuple(items)).raise_for_failure()
     if parsed is None:
@@ -680,7 +525,8 @@ def read_shuffle_directory(
 def _check_polynomial(group: Any, data: bytes, thres: int, pk: Any) -> None:
     """``proofs/PolynomialInExponent.bt`` (key-generation data, not needed by the shuffle): it
     must be ``thres`` valid points whose constant term is the joint public key ``y``."""
-    from crypto import bytetree, verificatum
+    from crypto import verificatum
+    from crypto.verificatum import bytetree
 
     what = "proofs/PolynomialInExponent.bt"
     points = verificatum.codec(group).decode_array(bytetree.decode(data, what), what)

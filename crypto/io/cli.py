@@ -1,13 +1,13 @@
 """``mixverify``: the standalone verifier's command line.
 
-This is the one module of ``crypto/`` that reads files: it parses the arguments, reads the
-directory into a file map, calls the pure verifiers (:mod:`crypto.vmn_dir`) and maps the outcome to
-an exit status — 0 accepted, 1 rejected (a check failed), 2 usage error or unreadable input.
+It parses the arguments, reads the directory into a file map, calls the pure verifiers
+(:mod:`crypto.verify`, :mod:`crypto.verificatum.directory`) and maps the outcome to an exit
+status — 0 accepted, 1 rejected (a check failed), 2 usage error or unreadable input.
 
 Modes (subcommand-free, so that ``mixverify RECORD_DIR`` can be the main mode):
 
 * ``mixverify RECORD_DIR [--json] [--workers K] [--server-key HEX] [--progress|--no-progress]``
-  checks a whole election from its exported record (:mod:`crypto.verifier`, ``docs/record.md``):
+  checks a whole election from its exported record (:mod:`crypto.verify`, ``docs/record.md``):
   every check is listed, every failure with its location; a progress bar (tqdm, on stderr) on
   large records.
 * ``mixverify --verificatum DIR [--protinfo FILE] [--auxsid X] [--width W] [--json] [--workers K]``
@@ -156,7 +156,7 @@ def locate_verificatum(
 
 def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
     """The ``--verificatum`` mode: check a Verificatum proof directory and report."""
-    from crypto.vmn_dir import Check, check_shuffle_directory
+    from crypto.verificatum.directory import Check, check_shuffle_directory
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -240,7 +240,7 @@ class _Bars:
 
 def run_record(args: argparse.Namespace, out: TextIO) -> int:
     """The main mode: check an exported election record and report every check."""
-    from crypto.verifier import verify_record
+    from crypto.verify import verify_record
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")

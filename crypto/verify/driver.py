@@ -2,7 +2,7 @@
 
 Input is the record directory as an in-memory file map (``{"election.json": ..., "index.json":
 ..., "entries/000000-election.params.bin": ...}``, see ``docs/record.md``); this module does no
-I/O (``crypto/verifier_cli.py`` reads the directory). :func:`verify_record` runs every check and
+I/O (``crypto/io/cli.py`` reads the directory). :func:`verify_record` runs every check and
 returns a :class:`RecordReport` listing each check made and *every* failure with its location
 (entry, ballot, hop, node) — it does not stop at the first one, in the manner of the independent
 verifiers of the Swiss Post e-voting system and of ElectionGuard.
@@ -31,7 +31,7 @@ The checks, in order (``docs/record.md`` gives the exact computation of each):
 10. **tally** — the combination of ``t`` accepted shares, the decoded plaintexts and the counts.
 
 Heavy work (ballot proofs, shuffle proofs, decryption shares) runs over ``workers`` processes
-(:mod:`crypto.parallel`, and the shuffle verifier's own pool). ``progress(stage, done, total)``
+(:mod:`crypto.io.pool`, and the shuffle verifier's own pool). ``progress(stage, done, total)``
 is called as work advances so a caller can draw a progress bar or time the stages; this module
 itself reads no clock.
 """
@@ -52,9 +52,9 @@ from crypto.errors import (
     MixvoteError,
     ProtocolViolation,
 )
+from crypto.executor import Mapper
 from crypto.groups import GROUPS, Group, group
-from crypto.record import GENESIS, Entry, decode_entry, verify_body_signature
-from crypto.wire import (
+from crypto.protocol.wire import (
     ACCEPTED,
     REJECTED,
     SKIPPED,
@@ -66,6 +66,7 @@ from crypto.wire import (
     digest,
     shuffle_sid,
 )
+from crypto.record import GENESIS, Entry, decode_entry, verify_body_signature
 
 RECORD_FORMAT = "mixvote-record/1"
 ENTRY_FILE = re.compile(r"^entries/(\d{6})-([a-z.]+)\.bin$")
@@ -208,7 +209,7 @@ def _verify_ballot_chunk(
 
 def check_hop(
     group_name: str, election_id: str, public_key: bytes, width: int, inputs: bytes,
-    outputs: bytes, proof_items: Sequence[bytes], workers: int,
+    outputs: bytes, proof_items: Sequence[bytes], workers: int, mapper: Mapper = map,
 ) -> tuple[str, str]:
     """Verify one hop's shuffle proof; returns ``("", "")`` or ``(error class, reason)``. The
     server checks each hop with this same function before accepting it (``mixserver.jobs``)."""
@@ -227,7 +228,7 @@ def check_hop(
             raise MalformedInput(f"output list has {len(outs)} ballots, the input {len(ins)}")
         session = ShuffleSession(g, shuffle_sid(election_id))
         proof = decode_proof(session, decode_proof_files(proof_items), len(ins), width)
-        verify_shuffle(session, pk, ins, outs, proof, workers=workers)
+        verify_shuffle(session, pk, ins, outs, proof, workers=workers, mapper=mapper)
     except (MixvoteError, ValueError) as exc:
         return _error_name(exc), str(exc)
     return "", ""
@@ -268,10 +269,11 @@ class _Ballot:
 class _Verifier:
     """One verification run (see :func:`verify_record`)."""
 
-    def __init__(self, files: Mapping[str, bytes], workers: int, server_key: bytes | None,
-                 progress: Progress | None) -> None:
+    def __init__(self, files: Mapping[str, bytes], workers: int, mapper: Mapper,
+                 server_key: bytes | None, progress: Progress | None) -> None:
         self.files = files
         self.workers = workers
+        self.mapper = mapper
         self.expected_server_key = server_key
         self.progress = progress or (lambda stage, done, total: None)
         self.checks: list[Check] = []
@@ -695,7 +697,7 @@ class _Verifier:
 
     # --- 6. ballots ----------------------------------------------------------------------------
     def check_ballots(self) -> list[_Ballot]:
-        from crypto.parallel import chunked, pmap
+        from crypto.executor import chunked, starmap
 
         width = self.params["width"]
         ballots = []
@@ -718,7 +720,7 @@ class _Verifier:
             # in waves of `workers` chunks, so that progress advances
             step = max(1, self.workers)
             for k in range(0, len(args), step):
-                for part in pmap(_verify_ballot_chunk, args[k : k + step], self.workers):
+                for part in starmap(self.mapper, _verify_ballot_chunk, args[k : k + step]):
                     bad.extend(part)
                 done += sum(len(a[4]) for a in args[k : k + step])
                 self.progress("ballots", done, len(items))
@@ -970,7 +972,7 @@ class _Verifier:
         Every hop's input and output lists are on the record, so hops are independent: with
         ``workers > 1`` they run in waves of ``workers`` hops at once (one process each, no
         serial part left), and a last lone hop uses all workers inside the shuffle verifier."""
-        from crypto.parallel import pmap
+        from crypto.executor import starmap
 
         total = rows * len(tasks)
         self.summary["shuffle_rows"] = 0
@@ -980,11 +982,11 @@ class _Verifier:
         while k < len(tasks):
             remaining = len(tasks) - k
             if self.workers == 1 or remaining == 1:
-                wave = [(*tasks[k], self.workers)]
+                wave = [(*tasks[k], self.workers, self.mapper)]
                 out.append(check_hop(*wave[0]))
             else:
                 wave = [(*t, 1) for t in tasks[k : k + self.workers]]
-                out.extend(pmap(check_hop, wave, self.workers))
+                out.extend(starmap(self.mapper, check_hop, wave))
             k += len(wave)
             self.summary["shuffle_rows"] = rows * k
             self.progress("shuffle", rows * k, total)
@@ -996,7 +998,7 @@ class _Verifier:
         from crypto.elgamal import decode_ciphertexts, decode_public_key
         from crypto.shuffle import ShuffleSession, decode_proof
         from crypto.verificatum import verificatum_name
-        from crypto.vmn_dir import export_shuffle_directory
+        from crypto.verificatum.directory import export_shuffle_directory
 
         prefix = "verificatum/"
         present = {p[len(prefix):]: d for p, d in self.files.items() if p.startswith(prefix)}
@@ -1037,7 +1039,7 @@ class _Verifier:
     # --- 9. decryption -------------------------------------------------------------------------
     def check_decryption(self, final: bytes, excluded: list[int]) -> dict[int, bytes]:
         """Returns the accepted, verified shares by position."""
-        from crypto.parallel import pmap
+        from crypto.executor import starmap
 
         assert self.g is not None
         t, width = self.params["t"], self.params["width"]
@@ -1086,7 +1088,7 @@ class _Verifier:
                 self.verification_keys) else b""
             args.append((self.g.name, vk, width, final, share["share"], context, position))
         self.progress("decryption", 0, len(jobs))
-        outcomes = pmap(check_share, args, self.workers) if args else []
+        outcomes = starmap(self.mapper, check_share, args) if args else []
         valid: dict[int, bytes] = {}
         for (position, _s, status, share, swhere), (error, reason) in zip(jobs, outcomes,
                                                                            strict=True):
@@ -1205,6 +1207,7 @@ def verify_record(
     files: Mapping[str, bytes],
     *,
     workers: int = 1,
+    mapper: Mapper = map,
     server_key: bytes | None = None,
     progress: Progress | None = None,
 ) -> RecordReport:
@@ -1219,7 +1222,7 @@ def verify_record(
         raise ValueError(f"verify_record: workers must be a positive integer, got {workers!r}")
     if server_key is not None and len(server_key) != 32:
         raise ValueError("verify_record: server_key must be 32 bytes")
-    v = _Verifier(files, workers, server_key, progress)
+    v = _Verifier(files, workers, mapper, server_key, progress)
     try:
         v.run()
     except _Abort:
