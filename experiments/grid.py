@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto import GROUPS
+from crypto.errors import ConfigError
 from experiments.records import (
     CONFIG_FIELDS,
     append_record,
@@ -67,10 +68,6 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 LIBRARIES = ("coincurve", "pysodium", "ecdsa", "gmpy2", "cryptography", "tornado", "flask",
              "websocket-client", "numpy", "matplotlib")  # fmt: skip
 REPO = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used (unreadable, unknown key, bad value)."""
 
 
 # --- configuration --------------------------------------------------------------------------------

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from crypto import group
-from crypto.errors import MixvoteError, ProtocolViolation
+from crypto.errors import (
+    MixvoteError,
+    NodeGone,
+    NodeJobFailed,
+    ProtocolViolation,
+    error_class,
+)
 from crypto.protocol.wire import (
     ACCEPTED,
     REJECTED,
@@ -54,14 +60,6 @@ class NodeLink(Protocol):
     def send_message(self, msg: Message) -> None: ...
 
     def close_link(self, reason: str) -> None: ...
-
-
-class NodeGone(Exception):
-    """The node disconnected while the coordinator was waiting for it."""
-
-
-class NodeJobFailed(Exception):
-    """The node reported that its job failed (it will not send a result)."""
 
 
 @dataclass
@@ -671,7 +669,11 @@ class Coordinator:
                 if nxt is not None and nxt in cls.nodes.get(eid, {}):
                     nhop = cascade.positions.index(nxt) + 1
                     ahead = cls._dispatch(eid, nhop, nxt, msg["outputs"], count)
-                ok, reason = await verification
+                try:
+                    await verification
+                    ok, reason = True, ""
+                except MixvoteError as exc:  # the reason as the record states it
+                    ok, reason = False, f"{error_class(exc).__name__}: {exc}"
             status = ACCEPTED if ok else REJECTED
             cascade.record(position, status)
             cls._hop_verdict(
@@ -788,17 +790,21 @@ class Coordinator:
                     if msg["input_digest"] != digest(current):
                         ok, reason = False, "the share is not for the final list"
                     else:
-                        ok, reason = await loop.run_in_executor(
-                            cls.pool,
-                            jobs.verify_share,
-                            params["group"],
-                            vkeys[p - 1],
-                            params["width"],
-                            current,
-                            msg["share"],
-                            context,
-                            p,
-                        )
+                        try:
+                            await loop.run_in_executor(
+                                cls.pool,
+                                jobs.verify_share,
+                                params["group"],
+                                vkeys[p - 1],
+                                params["width"],
+                                current,
+                                msg["share"],
+                                context,
+                                p,
+                            )
+                            ok, reason = True, ""
+                        except MixvoteError as exc:  # the reason as the record states it
+                            ok, reason = False, f"{error_class(exc).__name__}: {exc}"
                     collector.add(p, msg["share"] if ok else None, reason)
                     db.append_server(
                         eid,

@@ -25,8 +25,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crypto.errors import InvalidElement, InvalidProof, MalformedInput, MixvoteError
+from crypto.elgamal import Ciphertext, PublicKey
+from crypto.errors import InvalidProof, MalformedInput, MixvoteError
 from crypto.executor import Mapper
+from crypto.groups.base import Group
+from crypto.report import Check, Report
+from crypto.shuffle import ShuffleProof, ShuffleSession, decode_proof, encode_proof, verify_shuffle
+from crypto.verificatum import bytetree
+from crypto.verificatum.codec import (
+    codec,
+    decode_ciphertext_list,
+    decode_public_key,
+    encode_ciphertext_list,
+    encode_public_key,
+)
+from crypto.verificatum.conventions import (
+    group_from_string,
+    group_string,
+    validate_identifier,
+    verificatum_name,
+)
 from crypto.verificatum.protinfo import (
     DEFAULT_BULLBOARD,
     PartyInfo,
@@ -40,76 +58,28 @@ SHUFFLE_TYPE = "shuffling"
 MAX_PARTIES = 99  # party files are numbered with two digits (01..99)
 _DECIMAL_RE = re.compile(r"[1-9][0-9]{0,8}")  # positive, canonical, no sign/space/newline
 
-# --------------------------------------------------------------------------------------------
-# Verification report
-# --------------------------------------------------------------------------------------------
-
-_ERRORS: dict[str, type[MixvoteError]] = {
-    "MalformedInput": MalformedInput,
-    "InvalidElement": InvalidElement,
-    "InvalidProof": InvalidProof,
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One named check of a directory: passed, or failed with the reason and the error class."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-    error: str = ""  # "MalformedInput" / "InvalidElement" / "InvalidProof" when not ok
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"check": self.name, "ok": self.ok, "detail": self.detail}
-        if not self.ok:
-            out["error"] = self.error
-        return out
-
-
-@dataclass(frozen=True)
-class DirectoryReport:
-    """Every check made on a proof directory, in order; ``ok`` only if all passed."""
-
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok)
-
-    def raise_for_failure(self) -> None:
-        """Return None if every check passed, else raise the first failure's error class."""
-        for check in self.checks:
-            if not check.ok:
-                cls = _ERRORS.get(check.error, InvalidProof)
-                raise cls(f"{check.name}: {check.detail}")
-        if not self.checks:
-            raise MalformedInput("proof directory: nothing was checked")
-
-
 class _Abort(Exception):
     """A failed check that later checks depend on."""
 
 
 class _Checks:
-    def __init__(self) -> None:
+    """The checks of one directory, in order; each is shown to ``progress`` as it is made."""
+
+    def __init__(self, progress: Callable[[Check], None] | None) -> None:
         self.items: list[Check] = []
+        self.progress = progress
+
+    def _add(self, check: Check) -> None:
+        self.items.append(check)
+        if self.progress is not None:
+            self.progress(check)
 
     def ok(self, name: str, detail: str = "") -> None:
-        self.items.append(Check(name, True, detail))
+        self._add(Check(name, True, detail=detail))
 
     def fail(self, name: str, exc: MixvoteError | str, *, fatal: bool = False) -> None:
-        if isinstance(exc, MixvoteError):
-            cls = next((n for n, c in _ERRORS.items() if type(exc) is c), "")
-            if not cls:
-                cls = "InvalidProof" if isinstance(exc, InvalidProof) else "MalformedInput"
-            self.items.append(Check(name, False, str(exc), cls))
-        else:
-            self.items.append(Check(name, False, exc, "MalformedInput"))
+        self._add(Check.failed(name, "", exc, None if isinstance(exc, MixvoteError) else
+                               MalformedInput))
         if fatal:
             raise _Abort
 
@@ -167,10 +137,9 @@ def parse_decimal(text: str, what: str) -> int:
 def check_session_id(value: str, what: str) -> str:
     """A session identifier as VMN accepts it (:func:`crypto.verificatum.validate_identifier`:
     ``[A-Za-z0-9]+``), at most 256 characters; raises MalformedInput."""
-    from crypto import verificatum
 
     try:
-        verificatum.validate_identifier(value, what)
+        validate_identifier(value, what)
     except ValueError as exc:
         raise MalformedInput(str(exc)) from None
     if len(value) > 256:
@@ -193,11 +162,11 @@ class ShuffleDirectory:
     """
 
     protinfo: ProtInfoFile
-    session: Any  # crypto.shuffle.ShuffleSession
-    pk: Any  # crypto.elgamal.PublicKey
+    session: ShuffleSession
+    pk: PublicKey
     width: int
-    inputs: tuple[Any, ...]  # crypto.elgamal.Ciphertext
-    hops: tuple[tuple[tuple[Any, ...], Any], ...]
+    inputs: tuple[Ciphertext, ...]
+    hops: tuple[tuple[tuple[Ciphertext, ...], ShuffleProof], ...]
 
 
 def _known_files(active: int) -> set[str]:
@@ -229,215 +198,13 @@ def _examine(
     progress: Callable[[Check], None] | None,
 ) -> tuple[list[Check], ShuffleDirectory | None]:
     """Run the checks in order; return them and, if every structure parsed, the directory."""
-    from crypto import shuffle, verificatum
-
-    checks = _Checks()
-    if progress is not None:
-        report = progress
-        original = checks.items
-
-        class _Tee(list[Check]):
-            def append(self, item: Check) -> None:
-                super().append(item)
-                report(item)
-
-        checks.items = _Tee(original)
-
-    hops: list[tuple[tuple[Any, ...], Any]] = []
+    checks = _Checks(progress)
     try:
-        # --- protInfo.xml and the group ---------------------------------------------------
-        try:
-            info = parse_protinfo(protinfo_xml)
-        except MalformedInput as exc:
-            checks.fail("protInfo.xml", exc, fatal=True)
-        try:
-            if info.version != VMN_VERSION:
-                raise MalformedInput(f"<version> is {info.version!r}, only {VMN_VERSION} is known")
-            if info.keywidth != 1:
-                raise MalformedInput(
-                    f"<keywidth> is {info.keywidth}; only key width 1 is supported"
-                )
-            check_session_id(info.sid, "<sid>")
-            group = verificatum.group_from_string(info.pgroup)
-        except (MalformedInput, ValueError) as exc:
-            checks.fail("protInfo.xml", MalformedInput(str(exc)), fatal=True)
-        checks.ok(
-            "protInfo.xml",
-            f"sid {info.sid}, group {group.name}, {info.nopart} parties, threshold {info.thres}",
-        )
-
-        # --- the text files -------------------------------------------------------------------
-        try:
-            version = read_text_file(files, "version")
-            if version != info.version:
-                raise MalformedInput(
-                    f"version: {version!r} differs from protInfo's {info.version!r}"
-                )
-        except MalformedInput as exc:
-            checks.fail("version", exc, fatal=True)
-        checks.ok("version", version)
-        try:
-            kind = read_text_file(files, "type")
-            if kind != SHUFFLE_TYPE:
-                raise MalformedInput(f"type: {kind!r}, expected {SHUFFLE_TYPE!r}")
-        except MalformedInput as exc:
-            checks.fail("type", exc, fatal=True)
-        checks.ok("type", kind)
-        try:
-            found_auxsid = check_session_id(read_text_file(files, "auxsid"), "auxsid")
-            if auxsid is not None and found_auxsid != auxsid:
-                raise MalformedInput(
-                    f"auxsid: {found_auxsid!r} differs from the expected {auxsid!r}"
-                )
-        except MalformedInput as exc:
-            checks.fail("auxsid", exc, fatal=True)
-        checks.ok("auxsid", found_auxsid)
-        try:
-            w = parse_decimal(read_text_file(files, "width"), "width")
-            expected_width = info.width if width is None else width
-            if w != expected_width:
-                origin = "protInfo's <width>" if width is None else "the expected width"
-                raise MalformedInput(f"width: {w} differs from {origin} {expected_width}")
-        except MalformedInput as exc:
-            checks.fail("width", exc, fatal=True)
-        checks.ok("width", str(w))
-        try:
-            active = parse_decimal(
-                read_text_file(files, "proofs/activethreshold"), "activethreshold"
-            )
-            if not info.thres <= active <= info.nopart or active > MAX_PARTIES:
-                raise MalformedInput(
-                    f"proofs/activethreshold: {active} not in thres..nopart = "
-                    f"{info.thres}..{info.nopart}"
-                )
-        except MalformedInput as exc:
-            checks.fail("proofs/activethreshold", exc, fatal=True)
-        checks.ok("proofs/activethreshold", f"{active} shuffling parties")
-        if "proofs/maxciph" in files:
-            checks.fail(
-                "no pre-computation",
-                "proofs/maxciph is present: pre-computation proofs are not supported",
-                fatal=True,
-            )
-        checks.ok("no pre-computation", "proofs/maxciph absent")
-        unexpected = sorted(set(files) - _known_files(active))
-        if unexpected:
-            checks.fail(
-                "no unexpected files", f"not part of the proven chain: {', '.join(unexpected)}"
-            )
-        else:
-            checks.ok("no unexpected files")
-
-        # --- session, key, input list -----------------------------------------------------------
-        try:
-            session = shuffle.ShuffleSession(
-                group,
-                info.sid,
-                auxsid=found_auxsid,
-                version=info.version,
-                statdist=info.statdist,
-                vbitlenro=info.vbitlenro,
-                ebitlenro=info.ebitlenro,
-                prg=info.prg,
-                rohash=info.rohash,
-            )
-            if session.pgroup != info.pgroup:
-                # ρ hashes the whole pgroup string; mixvote derives it from the group.
-                raise MalformedInput(
-                    f"<pgroup> is not the canonical string of {group.name} ({session.pgroup!r})"
-                )
-        except (MixvoteError, ValueError) as exc:
-            checks.fail("session parameters", MalformedInput(str(exc)), fatal=True)
-        checks.ok("session parameters", f"der.rho {session.rho.hex()}")
-        try:
-            pk = verificatum.decode_public_key(group, _file(files, "FullPublicKey.bt"))
-        except MixvoteError as exc:
-            checks.fail("FullPublicKey.bt", exc, fatal=True)
-        checks.ok("FullPublicKey.bt", "node(g, y) with the standard generator g")
-        if "proofs/PolynomialInExponent.bt" in files:
-            try:
-                _check_polynomial(group, files["proofs/PolynomialInExponent.bt"], info.thres, pk)
-            except MixvoteError as exc:
-                checks.fail("proofs/PolynomialInExponent.bt", exc)
-            else:
-                checks.ok("proofs/PolynomialInExponent.bt", "its constant term is the public key")
-        try:
-            data = _file(files, "Ciphertexts.bt")
-            inputs = tuple(verificatum.decode_ciphertext_list(group, data, w))
-            if not inputs:
-                raise MalformedInput("Ciphertexts.bt: the input list is empty")
-        except MixvoteError as exc:
-            checks.fail("Ciphertexts.bt", exc, fatal=True)
-        n = len(inputs)
-        checks.ok("Ciphertexts.bt", f"{n} ciphertexts of width {w}")
-
-        # --- the parties, in chain order ----------------------------------------------------------
-        current: tuple[Any, ...] | None = inputs
-        last_output_bytes: bytes | None = files["Ciphertexts.bt"]
-        for index in range(1, active + 1):
-            label = f"party {party_suffix(index)}"
-            paths = party_files(index)
-            if index == active and paths["Ciphertexts"] not in files:
-                out_path = "ShuffledCiphertexts.bt"  # vmnv's fallback for the last party
-            else:
-                out_path = paths["Ciphertexts"]
-            missing = [p for key, p in paths.items() if key != "Ciphertexts" and p not in files] + (
-                [out_path] if out_path not in files else []
-            )
-            if missing:
-                checks.fail(f"{label} files", f"missing: {', '.join(missing)}")
-                current, last_output_bytes = None, None
-                continue
-            checks.ok(f"{label} files")
-            try:
-                outputs = tuple(verificatum.decode_ciphertext_list(group, files[out_path], w))
-                if len(outputs) != n:
-                    raise MalformedInput(f"{out_path}: {len(outputs)} ciphertexts, expected {n}")
-            except MixvoteError as exc:
-                checks.fail(f"{label} output {out_path}", exc)
-                current, last_output_bytes = None, None
-                continue
-            last_output_bytes = files[out_path]
-            try:
-                proof = shuffle.decode_proof(
-                    session, {k: files[p] for k, p in paths.items() if k != "Ciphertexts"}, n, w
-                )
-            except MixvoteError as exc:
-                checks.fail(f"{label} proof of shuffle", exc)
-                current = outputs
-                continue
-            hops.append((outputs, proof))
-            if current is None:
-                checks.fail(
-                    f"{label} proof of shuffle", "not checked: the party's input is unusable"
-                )
-            elif verify:
-                try:
-                    shuffle.verify_shuffle(
-                        session, pk, list(current), list(outputs), proof,
-                        workers=workers, mapper=mapper,
-                    )
-                except MixvoteError as exc:
-                    checks.fail(f"{label} proof of shuffle", exc)
-                else:
-                    checks.ok(f"{label} proof of shuffle", f"{n} ciphertexts")
-            current = outputs
-
-        # --- the published final list ------------------------------------------------------------
-        if "ShuffledCiphertexts.bt" not in files:
-            checks.fail("ShuffledCiphertexts.bt", "file is missing")
-        elif last_output_bytes is None:
-            checks.fail("ShuffledCiphertexts.bt", "the last party's output is unusable")
-        elif files["ShuffledCiphertexts.bt"] != last_output_bytes:
-            checks.fail(
-                "ShuffledCiphertexts.bt",
-                InvalidProof(
-                    "ShuffledCiphertexts.bt differs from the output of the last party "
-                    f"({party_suffix(active)})"
-                ),
-            )
-        else:
-            checks.ok("ShuffledCiphertexts.bt", "equals the last proven output")
+        info, group = _check_protinfo(checks, protinfo_xml)
+        found_auxsid, w, active = _check_text_files(checks, files, info, auxsid, width)
+        session, pk, inputs = _check_statement(checks, files, info, group, found_auxsid, w)
+        hops = _check_parties(checks, files, session, pk, inputs, w, active,
+                              verify=verify, workers=workers, mapper=mapper)
     except _Abort:
         return list(checks.items), None
     if len(hops) != active or any(not c.ok for c in checks.items):
@@ -445,6 +212,224 @@ def _examine(
     return list(checks.items), ShuffleDirectory(
         protinfo=info, session=session, pk=pk, width=w, inputs=inputs, hops=tuple(hops)
     )
+
+
+def _check_protinfo(checks: _Checks, protinfo_xml: str) -> tuple[ProtInfoFile, Group]:
+    """protInfo.xml: parsed, a known version, key width 1, a valid sid and a known group."""
+    try:
+        info = parse_protinfo(protinfo_xml)
+    except MalformedInput as exc:
+        checks.fail("protInfo.xml", exc, fatal=True)
+    try:
+        if info.version != VMN_VERSION:
+            raise MalformedInput(f"<version> is {info.version!r}, only {VMN_VERSION} is known")
+        if info.keywidth != 1:
+            raise MalformedInput(f"<keywidth> is {info.keywidth}; only key width 1 is supported")
+        check_session_id(info.sid, "<sid>")
+        group = group_from_string(info.pgroup)
+    except (MalformedInput, ValueError) as exc:
+        checks.fail("protInfo.xml", MalformedInput(str(exc)), fatal=True)
+    checks.ok(
+        "protInfo.xml",
+        f"sid {info.sid}, group {group.name}, {info.nopart} parties, threshold {info.thres}",
+    )
+    return info, group
+
+
+def _check_text(checks: _Checks, name: str, read: Callable[[], str]) -> str:
+    """One text file, read and checked by ``read``; a failure ends the run."""
+    try:
+        value = read()
+    except MalformedInput as exc:
+        checks.fail(name, exc, fatal=True)
+    checks.ok(name, value)
+    return value
+
+
+def _check_text_files(
+    checks: _Checks, files: Mapping[str, bytes], info: ProtInfoFile, auxsid: str | None,
+    width: int | None,
+) -> tuple[str, int, int]:
+    """The text files (version, type, auxsid, width, activethreshold), no pre-computation and
+    no unexpected files; returns (auxsid, width, active parties)."""
+
+    def version() -> str:
+        found = read_text_file(files, "version")
+        if found != info.version:
+            raise MalformedInput(f"version: {found!r} differs from protInfo's {info.version!r}")
+        return found
+
+    def kind() -> str:
+        found = read_text_file(files, "type")
+        if found != SHUFFLE_TYPE:
+            raise MalformedInput(f"type: {found!r}, expected {SHUFFLE_TYPE!r}")
+        return found
+
+    def aux() -> str:
+        found = check_session_id(read_text_file(files, "auxsid"), "auxsid")
+        if auxsid is not None and found != auxsid:
+            raise MalformedInput(f"auxsid: {found!r} differs from the expected {auxsid!r}")
+        return found
+
+    def wide() -> str:
+        found = parse_decimal(read_text_file(files, "width"), "width")
+        expected = info.width if width is None else width
+        if found != expected:
+            origin = "protInfo's <width>" if width is None else "the expected width"
+            raise MalformedInput(f"width: {found} differs from {origin} {expected}")
+        return str(found)
+
+    def threshold() -> str:
+        found = parse_decimal(read_text_file(files, "proofs/activethreshold"), "activethreshold")
+        if not info.thres <= found <= info.nopart or found > MAX_PARTIES:
+            raise MalformedInput(
+                f"proofs/activethreshold: {found} not in thres..nopart = "
+                f"{info.thres}..{info.nopart}"
+            )
+        return str(found)
+
+    _check_text(checks, "version", version)
+    _check_text(checks, "type", kind)
+    found_auxsid = _check_text(checks, "auxsid", aux)
+    w = int(_check_text(checks, "width", wide))
+    try:
+        active = int(threshold())
+    except MalformedInput as exc:
+        checks.fail("proofs/activethreshold", exc, fatal=True)
+    checks.ok("proofs/activethreshold", f"{active} shuffling parties")
+    if "proofs/maxciph" in files:
+        checks.fail(
+            "no pre-computation",
+            "proofs/maxciph is present: pre-computation proofs are not supported",
+            fatal=True,
+        )
+    checks.ok("no pre-computation", "proofs/maxciph absent")
+    unexpected = sorted(set(files) - _known_files(active))
+    if unexpected:
+        checks.fail("no unexpected files", f"not part of the proven chain: {', '.join(unexpected)}")
+    else:
+        checks.ok("no unexpected files")
+    return found_auxsid, w, active
+
+
+def _check_statement(
+    checks: _Checks, files: Mapping[str, bytes], info: ProtInfoFile, group: Group, auxsid: str,
+    w: int,
+) -> tuple[ShuffleSession, PublicKey, tuple[Ciphertext, ...]]:
+    """The session parameters (ρ), the public key, the key-generation polynomial if present,
+    and the input list."""
+    try:
+        session = ShuffleSession(
+            group,
+            info.sid,
+            auxsid=auxsid,
+            version=info.version,
+            statdist=info.statdist,
+            vbitlenro=info.vbitlenro,
+            ebitlenro=info.ebitlenro,
+            prg=info.prg,
+            rohash=info.rohash,
+        )
+        if session.pgroup != info.pgroup:
+            # ρ hashes the whole pgroup string; mixvote derives it from the group.
+            raise MalformedInput(
+                f"<pgroup> is not the canonical string of {group.name} ({session.pgroup!r})"
+            )
+    except (MixvoteError, ValueError) as exc:
+        checks.fail("session parameters", MalformedInput(str(exc)), fatal=True)
+    checks.ok("session parameters", f"der.rho {session.rho.hex()}")
+    try:
+        pk = decode_public_key(group, _file(files, "FullPublicKey.bt"))
+    except MixvoteError as exc:
+        checks.fail("FullPublicKey.bt", exc, fatal=True)
+    checks.ok("FullPublicKey.bt", "node(g, y) with the standard generator g")
+    if "proofs/PolynomialInExponent.bt" in files:
+        try:
+            _check_polynomial(group, files["proofs/PolynomialInExponent.bt"], info.thres, pk)
+        except MixvoteError as exc:
+            checks.fail("proofs/PolynomialInExponent.bt", exc)
+        else:
+            checks.ok("proofs/PolynomialInExponent.bt", "its constant term is the public key")
+    try:
+        inputs = tuple(decode_ciphertext_list(group, _file(files, "Ciphertexts.bt"), w))
+        if not inputs:
+            raise MalformedInput("Ciphertexts.bt: the input list is empty")
+    except MixvoteError as exc:
+        checks.fail("Ciphertexts.bt", exc, fatal=True)
+    checks.ok("Ciphertexts.bt", f"{len(inputs)} ciphertexts of width {w}")
+    return session, pk, inputs
+
+
+def _check_parties(
+    checks: _Checks, files: Mapping[str, bytes], session: ShuffleSession, pk: PublicKey,
+    inputs: tuple[Ciphertext, ...], w: int, active: int, *, verify: bool, workers: int,
+    mapper: Mapper,
+) -> list[tuple[tuple[Ciphertext, ...], ShuffleProof]]:
+    """Each party in chain order (files, output list, proof of shuffle against its input), then
+    the published final list; returns the parties' (outputs, proof) that parsed."""
+    group, n = session.group, len(inputs)
+    hops: list[tuple[tuple[Ciphertext, ...], ShuffleProof]] = []
+    current: tuple[Ciphertext, ...] | None = inputs
+    last_output_bytes: bytes | None = files["Ciphertexts.bt"]
+    for index in range(1, active + 1):
+        label = f"party {party_suffix(index)}"
+        paths = party_files(index)
+        if index == active and paths["Ciphertexts"] not in files:
+            out_path = "ShuffledCiphertexts.bt"  # vmnv's fallback for the last party
+        else:
+            out_path = paths["Ciphertexts"]
+        missing = [p for key, p in paths.items() if key != "Ciphertexts" and p not in files] + (
+            [out_path] if out_path not in files else []
+        )
+        if missing:
+            checks.fail(f"{label} files", f"missing: {', '.join(missing)}")
+            current, last_output_bytes = None, None
+            continue
+        checks.ok(f"{label} files")
+        try:
+            outputs = tuple(decode_ciphertext_list(group, files[out_path], w))
+            if len(outputs) != n:
+                raise MalformedInput(f"{out_path}: {len(outputs)} ciphertexts, expected {n}")
+        except MixvoteError as exc:
+            checks.fail(f"{label} output {out_path}", exc)
+            current, last_output_bytes = None, None
+            continue
+        last_output_bytes = files[out_path]
+        try:
+            proof = decode_proof(
+                session, {k: files[p] for k, p in paths.items() if k != "Ciphertexts"}, n, w
+            )
+        except MixvoteError as exc:
+            checks.fail(f"{label} proof of shuffle", exc)
+            current = outputs
+            continue
+        hops.append((outputs, proof))
+        if current is None:
+            checks.fail(f"{label} proof of shuffle", "not checked: the party's input is unusable")
+        elif verify:
+            try:
+                verify_shuffle(session, pk, list(current), list(outputs), proof,
+                               workers=workers, mapper=mapper)
+            except MixvoteError as exc:
+                checks.fail(f"{label} proof of shuffle", exc)
+            else:
+                checks.ok(f"{label} proof of shuffle", f"{n} ciphertexts")
+        current = outputs
+    if "ShuffledCiphertexts.bt" not in files:
+        checks.fail("ShuffledCiphertexts.bt", "file is missing")
+    elif last_output_bytes is None:
+        checks.fail("ShuffledCiphertexts.bt", "the last party's output is unusable")
+    elif files["ShuffledCiphertexts.bt"] != last_output_bytes:
+        checks.fail(
+            "ShuffledCiphertexts.bt",
+            InvalidProof(
+                "ShuffledCiphertexts.bt differs from the output of the last party "
+                f"({party_suffix(active)})"
+            ),
+        )
+    else:
+        checks.ok("ShuffledCiphertexts.bt", "equals the last proven output")
+    return hops
 
 
 def _file(files: Mapping[str, bytes], path: str) -> bytes:
@@ -463,7 +448,7 @@ def check_shuffle_directory(
     workers: int = 1,
     mapper: Mapper = map,
     progress: Callable[[Check], None] | None = None,
-) -> DirectoryReport:
+) -> Report:
     """Check a Verificatum shuffle-proof directory (``nizkp/<auxsid>/`` as a file map).
 
     ``auxsid`` and ``width``, if given, are what the caller expects (``vmnv -auxsid``/``-width``);
@@ -471,7 +456,7 @@ def check_shuffle_directory(
     Stricter than ``vmnv``: a missing proof file of an active party, a ``ShuffledCiphertexts.bt``
     that is not the last party's output, a text file with a newline, ``proofs/maxciph``, or files
     of parties beyond ``proofs/activethreshold`` all fail. ``progress`` sees each check as it is
-    made. The report lists every check; see :meth:`DirectoryReport.raise_for_failure`.
+    made. The report lists every check; see :meth:`crypto.report.Report.raise_for_failure`.
     """
     items, _ = _examine(
         files,
@@ -482,7 +467,7 @@ def check_shuffle_directory(
         verify=True,
         progress=progress,
     )
-    return DirectoryReport(tuple(items))
+    return Report(tuple(items), subject="proof directory")
 
 
 def verify_shuffle_directory(
@@ -516,7 +501,7 @@ def read_shuffle_directory(
         files, protinfo_xml, auxsid=auxsid, width=width, workers=1, mapper=map, verify=False,
         progress=None,
     )
-    DirectoryReport(tuple(items)).raise_for_failure()
+    Report(tuple(items), subject="proof directory").raise_for_failure()
     if parsed is None:
         raise MalformedInput("proof directory: incomplete")
     return parsed
@@ -525,11 +510,9 @@ def read_shuffle_directory(
 def _check_polynomial(group: Any, data: bytes, thres: int, pk: Any) -> None:
     """``proofs/PolynomialInExponent.bt`` (key-generation data, not needed by the shuffle): it
     must be ``thres`` valid points whose constant term is the joint public key ``y``."""
-    from crypto import verificatum
-    from crypto.verificatum import bytetree
 
     what = "proofs/PolynomialInExponent.bt"
-    points = verificatum.codec(group).decode_array(bytetree.decode(data, what), what)
+    points = codec(group).decode_array(bytetree.decode(data, what), what)
     if len(points) != thres:
         raise MalformedInput(
             f"proofs/PolynomialInExponent.bt: {len(points)} coefficients, expected thres = {thres}"
@@ -578,10 +561,9 @@ def export_shuffle_directory(
     ``proofs/maxciph`` is written, so ``vmnv -shuffle -auxsid <auxsid> protInfo.xml
     nizkp/<auxsid>`` verifies it (``verificatum-format.md`` §6). Raises ValueError on misuse.
     """
-    from crypto import shuffle, verificatum
 
     group = session.group
-    if not verificatum.verificatum_name(group):
+    if not verificatum_name(group):
         raise ValueError(
             f"export_shuffle_directory: Verificatum does not know the group {group.name}; "
             "export is for its curves (secp256k1, P-256, P-384, P-521, brainpool)"
@@ -630,7 +612,7 @@ def export_shuffle_directory(
         statdist=session.statdist,
         bullboard=DEFAULT_BULLBOARD,
         thres=active,
-        pgroup=verificatum.group_string(group),
+        pgroup=group_string(group),
         keywidth=1,
         vbitlen=128,
         vbitlenro=session.vbitlenro,
@@ -655,16 +637,16 @@ def export_shuffle_directory(
     out[base + "type"] = SHUFFLE_TYPE.encode()
     out[base + "auxsid"] = auxsid.encode()
     out[base + "width"] = str(width).encode()
-    out[base + "FullPublicKey.bt"] = verificatum.encode_public_key(pk)
-    out[base + "Ciphertexts.bt"] = verificatum.encode_ciphertext_list(group, list(inputs))
+    out[base + "FullPublicKey.bt"] = encode_public_key(pk)
+    out[base + "Ciphertexts.bt"] = encode_ciphertext_list(group, list(inputs))
     out[base + "proofs/activethreshold"] = str(active).encode()
     last = b""
     for index, (outputs, proof) in enumerate(hops, start=1):
         paths = party_files(index)
-        encoded = shuffle.encode_proof(session, proof)
+        encoded = encode_proof(session, proof)
         for key in ("PermutationCommitment", "PoSCommitment", "PoSReply"):
             out[base + paths[key]] = encoded[key]
-        last = verificatum.encode_ciphertext_list(group, list(outputs))
+        last = encode_ciphertext_list(group, list(outputs))
         out[base + paths["Ciphertexts"]] = last
     out[base + "ShuffledCiphertexts.bt"] = last
     return out
@@ -709,9 +691,9 @@ def export_directory(directory: ShuffleDirectory, *, name: str | None = None) ->
 
 __all__ = [
     "Check",
-    "DirectoryReport",
     "PartyInfo",
     "ProtInfoFile",
+    "Report",
     "ShuffleDirectory",
     "check_shuffle_directory",
     "export_directory",

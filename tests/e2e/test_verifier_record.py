@@ -40,6 +40,7 @@ from crypto.elgamal import (
     reencrypt,
 )
 from crypto.io.cli import main
+from crypto.io.pool import process_map
 from crypto.protocol.wire import (
     Message,
     canonical_json,
@@ -52,7 +53,8 @@ from crypto.protocol.wire import (
 from crypto.record import GENESIS, Entry, decode_entry, public_key_bytes, sign_body
 from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
 from crypto.transport import NodeIdentity
-from crypto.verify import RecordReport, verify_record
+from crypto.verify import Report as RecordReport
+from crypto.verify import verify_record
 
 pytestmark = pytest.mark.slow  # the session fixture runs a whole election (~30 s)
 
@@ -261,7 +263,7 @@ def test_honest_record_verifies(honest: Honest) -> None:
 
 
 def test_honest_record_verifies_with_two_workers(honest: Honest) -> None:
-    report = verify_record(honest.files, workers=2)
+    report = verify_record(honest.files, workers=2, mapper=process_map(2))
     assert report.ok, failures(report)
 
 
