@@ -5,9 +5,9 @@ elections) and classmethod entry points (``open_voting``, ``close_voting``, ``st
 ``publish``) that the web UI schedules with ``IOLoop.add_callback`` — the only thread-safe IOLoop
 method — through :class:`mixserver.services.ElectionServices`. The IOLoop is the one captured by
 :meth:`Coordinator.configure` at start-up. Protocol decisions live in the sans-io pieces of
-:mod:`crypto.protocol.wire` (:class:`~crypto.protocol.wire.NodeSession`,
-:class:`~crypto.protocol.wire.Cascade`, :class:`~crypto.protocol.wire.ShareCollector`); proof checks
-run in a process pool (:mod:`mixserver.jobs`).
+:mod:`crypto.protocol` (:class:`~crypto.protocol.sessions.NodeSession`,
+:class:`~crypto.protocol.sessions.Cascade`, :class:`~crypto.protocol.sessions.ShareCollector`);
+proof checks run in a process pool (:mod:`mixserver.jobs`).
 
 Everything that matters is on the board before it is acted upon, so a restarted server resumes
 from the board alone (:meth:`Coordinator.resume`): the phase, the DKG result, the closed list, the
@@ -33,13 +33,12 @@ from crypto.errors import (
     ProtocolViolation,
     error_class,
 )
+from crypto.protocol.sessions import Cascade, ShareCollector
 from crypto.protocol.wire import (
     ACCEPTED,
     REJECTED,
     SKIPPED,
-    Cascade,
     Message,
-    ShareCollector,
     SignedMessage,
     canonical_json,
     decode_body,

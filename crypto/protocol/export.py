@@ -14,7 +14,7 @@ from crypto.groups.base import Group
 from crypto.protocol.wire import decode_proof_files, shuffle_sid
 from crypto.shuffle import ShuffleSession, decode_proof
 from crypto.verificatum import verificatum_name
-from crypto.verificatum.directory import export_shuffle_directory
+from crypto.verificatum.export import export_shuffle_directory
 
 
 def verificatum_files(

@@ -24,12 +24,10 @@ from crypto.io.cli import main
 from crypto.shuffle import ShuffleProof, ShuffleSession, prove_shuffle, shuffle
 from crypto.verificatum.directory import (
     check_shuffle_directory,
-    export_directory,
-    export_shuffle_directory,
     parse_protinfo,
     read_shuffle_directory,
-    split_export,
 )
+from crypto.verificatum.export import export_directory, export_shuffle_directory, split_export
 from tests.vectors.shared import vectors_dir
 
 ROOT = Path(__file__).resolve().parents[2]

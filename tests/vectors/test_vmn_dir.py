@@ -17,12 +17,12 @@ from crypto.report import Report
 from crypto.verificatum.directory import (
     ProtInfoFile,
     check_shuffle_directory,
-    export_directory,
     parse_protinfo,
     read_shuffle_directory,
     render_protinfo,
     verify_shuffle_directory,
 )
+from crypto.verificatum.export import export_directory
 from tests.vectors.shared import vectors_dir
 
 #: der.rho of each set, as printed by ``vmnv -shuffle -t der.rho`` (vectors README).
