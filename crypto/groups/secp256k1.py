@@ -9,7 +9,7 @@ constant time. The wire encoding is SEC1 compressed (33 bytes); the identity is 
 
 from __future__ import annotations
 
-import threading
+import contextvars
 from collections.abc import Sequence
 
 from coincurve._libsecp256k1 import ffi, lib
@@ -43,14 +43,18 @@ class _Scratch:
         self.serlen = ffi.new("size_t *")
 
 
-_TLS = threading.local()
+# One set of scratch buffers per thread (each thread has its own context), so concurrent callers
+# never share a buffer; a context variable keeps the pure ring free of the threading module.
+_SCRATCH: contextvars.ContextVar[_Scratch | None] = contextvars.ContextVar(
+    "secp256k1_scratch", default=None
+)
 
 
 def _scratch() -> _Scratch:
-    try:
-        scratch: _Scratch = _TLS.scratch
-    except AttributeError:
-        scratch = _TLS.scratch = _Scratch()
+    scratch = _SCRATCH.get()
+    if scratch is None:
+        scratch = _Scratch()
+        _SCRATCH.set(scratch)
     return scratch
 
 
