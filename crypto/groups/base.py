@@ -1,11 +1,13 @@
 """The small group interface every backend implements.
 
 A group is a prime-order group written additively here (``add``, ``mul``); the Verificatum module
-and the papers write it multiplicatively. Elements are opaque, immutable ``bytes`` in a
-backend-internal representation: hashable, comparable with ``==`` (one value per element), cheap
-to pickle to worker processes. They are never sent anywhere as they are: ``encode`` gives the
-canonical wire encoding (fixed length, ``element_size`` bytes) and ``decode`` is the one way back
-from outside, checking length, canonical form, curve and subgroup membership and the identity.
+and the papers write it multiplicatively. Elements are :data:`Element`, a distinct type over
+immutable ``bytes`` in a backend-internal representation: hashable, comparable with ``==`` (one
+value per element), cheap to pickle to worker processes. Only the group produces them — its
+operations and :meth:`Group.decode`, the one way in from outside, which checks length, canonical
+form, curve and subgroup membership and the identity; raw wire bytes stay ``bytes`` and mypy
+refuses them where an element is expected. They are never sent anywhere as they are: ``encode``
+gives the canonical wire encoding (fixed length, ``element_size`` bytes).
 
 Scalars are Python ints reduced mod ``order``. Randomised helpers take an ``rng`` (anything with
 ``randrange``), defaulting to the OS CSPRNG.
@@ -16,12 +18,13 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NewType, Protocol
 
 from crypto.errors import InvalidElement
 
-Element = bytes
-"""A group element in the backend's internal form (opaque; use ``encode`` for the wire)."""
+Element = NewType("Element", bytes)
+"""A validated group element in the backend's internal form (opaque; ``encode`` for the wire).
+Made only by a backend's operations and its validating decoder."""
 
 
 class RNG(Protocol):

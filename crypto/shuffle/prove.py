@@ -227,11 +227,12 @@ def prove_shuffle(
         u_out_bt.extend(chunk_bt)
         for acc, part in zip(lists_bt, chunk_lists, strict=True):
             acc.append(part)
-    u: list[Element] = [b""] * n
-    u_bt: list[bytes] = [b""] * n
+    # u in input order: u_{π(i)} = u_out[i]
+    inverse = [0] * n
     for i, j in enumerate(perm):
-        u[j] = u_out[i]
-        u_bt[j] = u_out_bt[i]
+        inverse[j] = i
+    u = [u_out[i] for i in inverse]
+    u_bt = [u_out_bt[i] for i in inverse]
     joined = [b"".join(x) for x in lists_bt]
     s, e = _batching(
         session,
