@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from crypto.errors import MixvoteError
+
 R = TypeVar("R")
 
 #: ``mapper(fn, *iterables)``: the builtin ``map``, ``Executor.map`` or
@@ -44,6 +46,17 @@ def chunked(n: int, workers: int) -> list[slice]:
         out.append(slice(start, stop))
         start = stop
     return out
+
+
+def outcome(check: Callable[..., None], *args: Any) -> MixvoteError | None:
+    """``check(*args)`` as a value, for a ``map`` over many checks: None, or the
+    :class:`MixvoteError` it raised (anything else propagates). Module level, so that
+    ``functools.partial(outcome, check)`` pickles to a worker."""
+    try:
+        check(*args)
+    except MixvoteError as exc:
+        return exc
+    return None
 
 
 def starmap(mapper: Mapper, fn: Callable[..., R], arg_tuples: Sequence[tuple[Any, ...]]) -> list[R]:

@@ -118,12 +118,12 @@ def check_ballots(run: Run) -> list[Ballot]:
 def registered_voters(run: Run) -> set[str] | None:
     """The voter ids of the issued credentials, from the ``voters.registered`` entry (None,
     with a failure, when it is missing or malformed)."""
-    found = run.of_kind("voters.registered")
-    if not found:
+    found = run.first("voters.registered")
+    if found is None:
         run.fail("registered credential", "voters.registered", "no list of registered "
                  "credentials: ballots cannot be checked against it", MalformedInput)
         return None
-    i, msg = found[0]
+    i, msg = found
     raw = msg["voter_ids"]
     ids = [raw[k : k + 16] for k in range(0, len(raw), 16)]
     problems = []
@@ -140,10 +140,10 @@ def registered_voters(run: Run) -> set[str] | None:
 
 def check_closed(run: Run, counted: list[Ballot]) -> bytes | None:
     """Returns the closed list (the first hop's input) if it is well formed."""
-    found = run.of_kind("voting.closed")
-    if not found:
+    found = run.first("voting.closed")
+    if found is None:
         return None
-    i, msg = found[0]
+    i, msg = found
     where = run.where(i)
     width = run.params["width"]
     row = 2 * width * run.group.element_size

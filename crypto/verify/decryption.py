@@ -5,12 +5,13 @@ accepted shares, the decoded plaintexts and the counts."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 from crypto.ballot import tally
 from crypto.elgamal import decode_ciphertexts
 from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
-from crypto.executor import starmap
+from crypto.executor import outcome, starmap
 from crypto.groups import group
 from crypto.protocol.wire import (
     ACCEPTED,
@@ -42,18 +43,6 @@ def check_share(
         raise
     except ValueError as exc:
         raise MalformedInput(str(exc)) from exc
-
-
-def share_outcome(
-    group_name: str, verification_key: bytes, width: int, ciphertexts: bytes, share: bytes,
-    context: bytes, position: int,
-) -> MixvoteError | None:
-    """:func:`check_share` as a value, for a ``map`` over many shares: None or the error."""
-    try:
-        check_share(group_name, verification_key, width, ciphertexts, share, context, position)
-    except MixvoteError as exc:
-        return exc
-    return None
 
 
 def check_decryption(run: Run, final: bytes, excluded: list[int]) -> dict[int, bytes]:
@@ -104,7 +93,7 @@ def check_decryption(run: Run, final: bytes, excluded: list[int]) -> dict[int, b
             run.verification_keys) else b""
         args.append((run.group.name, vk, width, final, share["share"], context, position))
     run.progress("decryption", 0, len(jobs))
-    outcomes = starmap(run.mapper, share_outcome, args)
+    outcomes = starmap(run.mapper, functools.partial(outcome, check_share), args)
     valid: dict[int, bytes] = {}
     for (position, _s, status, share, swhere), error in zip(jobs, outcomes, strict=True):
         if share["input_digest"] != digest(final):
@@ -130,10 +119,10 @@ def check_decryption(run: Run, final: bytes, excluded: list[int]) -> dict[int, b
 
 
 def check_tally(run: Run, final: bytes, valid: dict[int, bytes]) -> None:
-    found = run.of_kind("tally")
-    if not found:
+    found = run.first("tally")
+    if found is None:
         return
-    i, msg = found[0]
+    i, msg = found
     where = run.where(i)
     g, t, choices = run.group, run.params["t"], run.params["choices"]
     try:

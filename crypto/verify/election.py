@@ -18,12 +18,12 @@ from crypto.verify.state import RECORD_NODE_KINDS, Abort, Run
 
 
 def check_params(run: Run) -> None:
-    found = run.of_kind("election.params")
-    if not found:
+    found = run.first("election.params")
+    if found is None:
         run.fail("parameters", "election.params", "no parameters entry: nothing else can "
                  "be checked", MalformedInput)
         raise Abort
-    i, msg = found[0]
+    i, msg = found
     where = run.where(i)
     entry = run.entries[i]
     assert entry is not None
@@ -164,10 +164,10 @@ def check_dkg(run: Run) -> None:
             else:
                 mapping[sender] = parsed
         maps[kind] = mapping
-    found = run.of_kind("dkg.result")
-    if not found:
+    found = run.first("dkg.result")
+    if found is None:
         return
-    i, msg = found[0]
+    i, msg = found
     where = run.where(i)
     try:
         result = dkg_result(params, maps["dkg.deal"], maps["dkg.complaint"],

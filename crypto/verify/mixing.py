@@ -6,11 +6,12 @@ list it was given; a rejected hop's result really fails; a skipped hop changes n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from crypto.elgamal import decode_ciphertexts, decode_public_key
 from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
-from crypto.executor import Mapper, starmap
+from crypto.executor import Mapper, outcome, starmap
 from crypto.groups import group
 from crypto.protocol.export import verificatum_files
 from crypto.protocol.wire import (
@@ -52,19 +53,6 @@ def check_hop(
         raise
     except ValueError as exc:
         raise MalformedInput(str(exc)) from exc
-
-
-def hop_outcome(
-    group_name: str, election_id: str, public_key: bytes, width: int, inputs: bytes,
-    outputs: bytes, proof_items: Sequence[bytes], workers: int = 1, mapper: Mapper = map,
-) -> MixvoteError | None:
-    """:func:`check_hop` as a value, for a ``map`` over many hops: None or the error."""
-    try:
-        check_hop(group_name, election_id, public_key, width, inputs, outputs, proof_items,
-                  workers, mapper)
-    except MixvoteError as exc:
-        return exc
-    return None
 
 
 def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
@@ -170,11 +158,11 @@ def verify_hops(run: Run, tasks: list[HopTask], rows: int) -> list[MixvoteError 
     while k < len(tasks):
         remaining = len(tasks) - k
         if run.workers == 1 or remaining == 1:
-            out.append(hop_outcome(*tasks[k], run.workers, run.mapper))
+            out.append(outcome(check_hop, *tasks[k], run.workers, run.mapper))
             k += 1
         else:
             wave = [(*t, 1) for t in tasks[k : k + run.workers]]
-            out.extend(starmap(run.mapper, hop_outcome, wave))
+            out.extend(starmap(run.mapper, functools.partial(outcome, check_hop), wave))
             k += len(wave)
         run.summary["shuffle_rows"] = rows * k
         run.progress("shuffle", rows * k, total)

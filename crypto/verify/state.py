@@ -119,6 +119,12 @@ class Run(Recorder):
     def of_kind(self, kind: str) -> list[tuple[int, Message]]:
         return [(i, m) for i, m in enumerate(self.messages) if m is not None and m.kind == kind]
 
+    def first(self, kind: str) -> tuple[int, Message] | None:
+        """The first entry of ``kind`` (index and message), or None when there is none; the
+        phase-order stage reports a kind that must occur once but does not, or occurs twice."""
+        found = self.of_kind(kind)
+        return found[0] if found else None
+
     def author_position(self, i: int) -> int | None:
         entry = self.entries[i]
         if entry is None:

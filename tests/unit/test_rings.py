@@ -151,3 +151,15 @@ def test_node_never_imports_the_server() -> None:
     for path in python_files("mixnode"):
         roots = {m.split(".")[0] for m in imported_modules(path.read_text(), "mixnode.x", False)}
         assert "mixserver" not in roots, path
+
+
+def test_only_the_groups_make_elements() -> None:
+    # Element is a distinct type so that raw bytes never pass for a validated point: only a
+    # backend (its operations and its validating decoder) may wrap bytes as an Element.
+    makers = set()
+    for path in python_files("crypto"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "Element"):
+                makers.add(path.relative_to(ROOT).parent.as_posix())
+    assert makers == {"crypto/groups"}, makers
