@@ -136,7 +136,7 @@ class DkgParticipant:
             s = g.decode_scalar(plaintext, "DKG share")
         except (InvalidProof, MalformedInput):
             return None
-        if g.base_mul(s) != commitment_at(g, deal.commitments, j):
+        if not g.equal(g.base_mul(s), commitment_at(g, deal.commitments, j)):
             return None
         return s
 
@@ -199,7 +199,7 @@ class DkgParticipant:
                 # the Feldman check (dkg_result checked it), so take the revealed one.
                 share = dict(all_responses[i].revealed)[j]
             x_j = (x_j + share) % g.order
-        if g.base_mul(x_j) != result.verification_keys[j]:
+        if not g.equal(g.base_mul(x_j), result.verification_keys[j]):
             raise ProtocolViolation(f"DKG node {j}: my share does not match my verification key")
         self._outgoing, self._incoming = {}, {}
         self._key_share = KeyShare(

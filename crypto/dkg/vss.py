@@ -163,7 +163,7 @@ def dkg_result(
             if j not in revealed:
                 disqualified[i] = f"did not answer the complaint of node {j}"
                 break
-            if g.base_mul(revealed[j]) != commitment_at(g, commitments, j):
+            if not g.equal(g.base_mul(revealed[j]), commitment_at(g, commitments, j)):
                 disqualified[i] = f"revealed a wrong share for node {j}"
                 break
 
@@ -232,7 +232,7 @@ class KeyShare:
         if list(qualified) != sorted(set(qualified)) or any(not 1 <= i <= n for i in qualified):
             raise MalformedInput(f"{what}: qualified set is not increasing within 1..n")
         verification_keys = dict(enumerate(keys, start=1))
-        if group.base_mul(x_j) != verification_keys[index]:
+        if not group.equal(group.base_mul(x_j), verification_keys[index]):
             raise InvalidProof(f"{what}: x_j does not match the verification key of node {index}")
         return cls(index, x_j, PublicKey(group, y), verification_keys, qualified)
 

@@ -117,6 +117,21 @@ class Group(ABC):
     def is_identity(self, a: Element) -> bool:
         return a == self.identity
 
+    def equal(self, a: Element, b: Element) -> bool:
+        """Whether ``a`` and ``b`` are the same element, compared by canonical encoding: a
+        backend's internal form need not be canonical (libsecp256k1 documents its public-key
+        struct as opaque). A backend whose internal form *is* canonical may compare directly."""
+        return self.encode(a) == self.encode(b)
+
+    def first_unequal(self, xs: Sequence[Element], ys: Sequence[Element]) -> int:
+        """The first index where two equally long lists differ (by canonical encoding), or -1."""
+        if len(xs) != len(ys):
+            raise ValueError("first_unequal: the lists differ in length")
+        for i, (x, y) in enumerate(zip(self.batch_encode(xs), self.batch_encode(ys), strict=True)):
+            if x != y:
+                return i
+        return -1
+
     def random_scalar(self, rng: RNG | None = None) -> int:
         """Uniform non-zero scalar."""
         return (rng or SYSTEM_RNG).randrange(1, self.order)

@@ -242,6 +242,9 @@ class ReferenceWeierstrass(Group):
             return _IDENTITY
         return self._from_jac(self._gen * k)
 
+    def equal(self, a: Element, b: Element) -> bool:
+        return a == b  # the internal form (affine X || Y, or b"" at infinity) is canonical
+
     def encode(self, a: Element) -> bytes:
         if not a:
             return self._zero

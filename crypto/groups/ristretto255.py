@@ -121,6 +121,9 @@ class Ristretto255(Group):
     def encode(self, a: Element) -> bytes:
         return a
 
+    def equal(self, a: Element, b: Element) -> bool:
+        return a == b  # the internal form is the canonical encoding
+
     def _decode(self, data: bytes) -> Element:
         if data == _ZERO:
             return _IDENTITY

@@ -56,11 +56,8 @@ def _verifier_chunk(
     # (2)  v·B_i + B'_i = k_B,i·g + k_E,i·B_{i-1}
     lhs = group.batch_add(group.batch_mul(b_chain[1:], [v] * len(k_b)), b_prime)
     rhs = group.batch_add(group.batch_base_mul(k_b), group.batch_mul(b_chain[:-1], k_e))
-    bad = -1
-    for i, (x, y) in enumerate(zip(lhs, rhs, strict=True)):
-        if x != y:
-            bad = lo + i
-            break
+    first = group.first_unequal(lhs, rhs)
+    bad = -1 if first < 0 else lo + first
     return a_part, f_alpha, f_beta, h_part, w_alpha, w_beta, bad
 
 
@@ -77,7 +74,7 @@ def _check_statement(
     group = session.group
     if pk.group.name != group.name or proof.group.name != group.name:
         raise MalformedInput("shuffle proof: public key, proof and session are in different groups")
-    if pk.y == group.identity:
+    if group.is_identity(pk.y):
         raise InvalidElement("public key: y is the identity")
     n = len(inputs)
     if n < 1:
@@ -90,7 +87,7 @@ def _check_statement(
             if not isinstance(ct, Ciphertext) or ct.width != width:
                 raise MalformedInput(f"shuffle: {what} {i} is not a ciphertext of width {width}")
     for i, ct in enumerate(outputs):
-        if group.identity in ct.alpha or group.identity in ct.beta:
+        if any(group.is_identity(x) for x in (*ct.alpha, *ct.beta)):
             raise InvalidElement(f"shuffle: output {i} has the identity as a component")
     for name, seq in (
         ("u", proof.u),
@@ -105,14 +102,14 @@ def _check_statement(
         raise MalformedInput(f"shuffle proof: F' and k_F must have width {width}")
     for name, seq in (("u", proof.u), ("B", proof.B), ("B'", proof.B_prime)):
         for i, x in enumerate(seq):
-            if x == group.identity:
+            if group.is_identity(x):
                 raise InvalidElement(f"shuffle proof: {name}[{i}] is the identity")
     singles = {"A'": proof.A_prime, "C'": proof.C_prime, "D'": proof.D_prime}
     for k in range(width):
         singles[f"F'.u[{k}]"] = proof.F_prime.alpha[k]
         singles[f"F'.v[{k}]"] = proof.F_prime.beta[k]
     for name, x in singles.items():
-        if x == group.identity:
+        if group.is_identity(x):
             raise InvalidElement(f"shuffle proof: {name} is the identity")
     q = group.order
     scalars: list[tuple[str, Sequence[int]]] = [
@@ -218,7 +215,8 @@ def verify_shuffle(
 
     g_mul = group.base_mul
     # (1)  v·A + A' = k_A·g + Σ k_E,i·h_i,   A = Σ e_i·u_i
-    if group.add(group.mul(a_sum, v), proof.A_prime) != group.add(g_mul(proof.k_A), h_sum):
+    if not group.equal(group.add(group.mul(a_sum, v), proof.A_prime),
+                       group.add(g_mul(proof.k_A), h_sum)):
         raise InvalidProof("shuffle proof: equation (1) fails (A^v·A' != g^k_A·∏h_i^k_E,i)")
     # (2)  per i, checked in the chunks
     if bad:
@@ -228,22 +226,22 @@ def verify_shuffle(
         )
     # (3)  v·C + C' = k_C·g,   C = Σ u_i − Σ h_i
     c_val = group.sub(group.sum(u), group.sum(h))
-    if group.add(group.mul(c_val, v), proof.C_prime) != g_mul(proof.k_C):
+    if not group.equal(group.add(group.mul(c_val, v), proof.C_prime), g_mul(proof.k_C)):
         raise InvalidProof("shuffle proof: equation (3) fails (C^v·C' != g^k_C)")
     # (4)  v·D + D' = k_D·g,   D = B_{N-1} − (∏ e_i)·h_0
     e_prod = 1
     for x in e:
         e_prod = e_prod * x % q
     d_val = group.sub(proof.B[-1], group.mul(h[0], e_prod))
-    if group.add(group.mul(d_val, v), proof.D_prime) != g_mul(proof.k_D):
+    if not group.equal(group.add(group.mul(d_val, v), proof.D_prime), g_mul(proof.k_D)):
         raise InvalidProof("shuffle proof: equation (4) fails (D^v·D' != g^k_D)")
     # (5)  v·F + F' = −k_F·pk + Σ k_E,i·w'_i,   F = Σ e_i·w_i  (per component)
     for k in range(width):
         kf = proof.k_F[k]
         lhs_u = group.add(group.mul(f_alpha[k], v), proof.F_prime.alpha[k])
         lhs_v = group.add(group.mul(f_beta[k], v), proof.F_prime.beta[k])
-        if lhs_u != group.sub(w_alpha[k], g_mul(kf)) or lhs_v != group.sub(
-            w_beta[k], group.mul(pk.y, kf)
+        if not group.equal(lhs_u, group.sub(w_alpha[k], g_mul(kf))) or not group.equal(
+            lhs_v, group.sub(w_beta[k], group.mul(pk.y, kf))
         ):
             raise InvalidProof(
                 f"shuffle proof: equation (5) fails at width position {k} "

@@ -298,7 +298,7 @@ def decode_public_key(group: Group, data: bytes) -> PublicKey:
     c = codec(group)
     parts = expect_node(bytetree.decode(data, "public key"), "public key", 2)
     g = c.decode_point(parts[0], "public key g")
-    if g != group.generator:
+    if not group.equal(g, group.generator):
         raise InvalidElement("public key: first component is not the standard generator")
     y = c.decode_point(parts[1], "public key y")
     return PublicKey(group, y)
