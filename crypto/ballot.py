@@ -260,7 +260,7 @@ def prove_ballot_with(
             f"got {len(randomness)} and {len(nonces)}"
         )
     rs = [r % group.order for r in randomness]
-    if list(ct.alpha) != group.batch_base_mul(rs):
+    if group.first_unequal(list(ct.alpha), group.batch_base_mul(rs)) != -1:
         raise ValueError(
             "prove_ballot: randomness does not match the ciphertext (alpha_k != r_k·g)"
         )

@@ -230,7 +230,7 @@ def prove_dleq_batch(
     x %= group.order
     if x == 0:
         raise ValueError("prove_dleq_batch: x must be non-zero mod the group order")
-    if group.mul(base1, x) != pub1:
+    if not group.equal(group.mul(base1, x), pub1):
         raise ValueError("prove_dleq_batch: pub1 is not x·base1")
     seed, weights = batch_weights(group, base1, pub1, bases2, pubs2, context)
     combined_base = group.multi_mul(list(bases2), weights)

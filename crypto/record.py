@@ -1,12 +1,12 @@
 """The election record: signed, hash-chained entries of the bulletin board.
 
 Every entry of an election's record is one *signed message*: the canonical body of a
-:class:`crypto.wire.Message` (kind, election id, session, sequence number and typed fields), the
-Ed25519 public key of its author and the author's signature over ``SIGN_DOMAIN || body`` (RFC 8032,
-pure Ed25519). The server's own entries (parameters, ballots, the closed list, hop verdicts, the
-tally) are signed with the server's key; a node's entries (DKG messages, a hop's output and shuffle
-proof, decryption shares) are the very frames the node signed and sent, so they carry the node's
-signature and the server cannot alter them.
+:class:`crypto.protocol.wire.Message` (kind, election id, session, sequence number and typed
+fields), the Ed25519 public key of its author and the author's signature over ``SIGN_DOMAIN ||
+body`` (RFC 8032, pure Ed25519). The server's own entries (parameters, ballots, the closed list, hop
+verdicts, the tally) are signed with the server's key; a node's entries (DKG messages, a hop's
+output and shuffle proof, decryption shares) are the very frames the node signed and sent, so they
+carry the node's signature and the server cannot alter them.
 
 Entries are chained as in a Haber–Stornetta linked time-stamping log: entry ``i`` holds the hash of
 entry ``i-1`` (32 zero bytes for entry 0), and the hash of an entry is SHA-256 of its canonical

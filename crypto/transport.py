@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -148,24 +148,6 @@ class NodeIdentity:
         return _open(self._enc, self._public.encryption_key, sealed, associated_data)
 
 
-def verify_signature(public: PublicIdentity | bytes, message: bytes, signature: bytes) -> None:
-    """Check an Ed25519 signature by ``public`` (a PublicIdentity or its 64-byte encoding);
-    returns None or raises InvalidProof / MalformedInput."""
-    if not isinstance(public, PublicIdentity):
-        public = PublicIdentity.from_bytes(public)
-    if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_SIZE:
-        raise MalformedInput(f"signature: expected {SIGNATURE_SIZE} bytes")
-    try:
-        key = Ed25519PublicKey.from_public_bytes(public.signing_key)
-        key.verify(bytes(signature), bytes(message))
-    except ValueError as exc:
-        raise InvalidElement(f"signature: unusable Ed25519 key ({exc})") from None
-    except InvalidSignature:
-        raise InvalidProof(
-            f"signature: does not verify under signing key {public.signing_key[:8].hex()}…"
-        ) from None
-
-
 def _derive(dh: bytes, enc: bytes, recipient: bytes) -> tuple[bytes, bytes]:
     okm = HKDF(
         algorithm=hashes.SHA256(),
@@ -234,5 +216,4 @@ __all__ = [
     "PublicIdentity",
     "seal",
     "share_associated_data",
-    "verify_signature",
 ]

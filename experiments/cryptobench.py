@@ -11,7 +11,7 @@ per-ballot phase: the time its scalar multiplications alone would take,
     floor rows/s = workers / (base_count / fixed_mult_rate + var_count / mult_rate),
 
 with the per-row operation counts of :data:`OPERATION_COUNTS`, counted from the code (the cost
-notes at the top of ``crypto/shuffle.py`` and in ``crypto/threshold.py``). A ratio of 1.0 means
+notes at the top of ``crypto/shuffle/`` and in ``crypto/threshold.py``). A ratio of 1.0 means
 the phase runs at the speed of its multiplications; what is left is additions, encodings,
 hashing (Fiat–Shamir over the whole statement) and Python.
 

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto import GROUPS
+from crypto.errors import ConfigError
 from experiments.records import (
     CONFIG_FIELDS,
     append_record,
@@ -67,10 +68,6 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 LIBRARIES = ("coincurve", "pysodium", "ecdsa", "gmpy2", "cryptography", "tornado", "flask",
              "websocket-client", "numpy", "matplotlib")  # fmt: skip
 REPO = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used (unreadable, unknown key, bad value)."""
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -332,8 +329,8 @@ def fault_times(summary: Mapping[str, Any], point: Mapping[str, Any]) -> tuple[A
 
 def record_sizes(export: Path) -> dict[str, Any]:
     """Bytes of the exported record, of each hop's proof and of one ciphertext list."""
+    from crypto.protocol.wire import decode_body
     from crypto.record import decode_entry
-    from crypto.wire import decode_body
 
     sizes: dict[str, Any] = {"record_bytes": None, "proof_bytes_per_hop": None,
                              "ciphertext_bytes": None}  # fmt: skip
@@ -408,7 +405,7 @@ def run_one(point: Mapping[str, Any], config: Mapping[str, Any], env: Mapping[st
         record.update(record_sizes(work / "export"))
         if config["verify"]:
             vrc, vout, verr, vsec = _run_process(
-                [sys.executable, "-m", "crypto.verifier_cli", str(work / "export")],
+                [sys.executable, "-m", "crypto.io.cli", str(work / "export")],
                 config["timeout"],
             )
             # the time counts only when the record was accepted; a rejection keeps the failed

@@ -5,7 +5,7 @@
 
 Without ``--record`` it first generates a record with ``mixdemo`` (which takes a while for
 large N). For each worker count it verifies the whole record once with
-:func:`crypto.verifier.verify_record`, timing every stage through the verifier's progress
+:func:`crypto.verify.verify_record`, timing every stage through the verifier's progress
 callback (the verifier itself reads no clock), and prints:
 
 * the shuffle checks' throughput — rows verified per second (a row is one ballot in one hop) and
@@ -48,7 +48,7 @@ def commit() -> str:
 
 
 def read_record(root: Path) -> dict[str, bytes]:
-    from crypto.verifier_cli import read_directory
+    from crypto.io.recorddir import read_directory
 
     return read_directory(root)
 
@@ -128,7 +128,8 @@ def parallel_capacity(workers: int, n: int = 3_000_000) -> float:
 
 def verify_once(files: dict[str, bytes], workers: int) -> dict[str, Any]:
     """Verify once; returns the verdict, the stage timings and the shuffle throughput."""
-    from crypto.verifier import verify_record
+    from crypto.io.pool import process_map
+    from crypto.verify import verify_record
 
     marks: dict[str, list[float]] = {}
 
@@ -138,7 +139,7 @@ def verify_once(files: dict[str, bytes], workers: int) -> dict[str, Any]:
         span[1] = now
 
     t0 = time.perf_counter()
-    report = verify_record(files, workers=workers, progress=progress)
+    report = verify_record(files, workers=workers, mapper=process_map(workers), progress=progress)
     total = time.perf_counter() - t0
     stages = {k: v[1] - v[0] for k, v in marks.items()}
     rows = int(report.summary.get("shuffle_rows", 0))

@@ -23,7 +23,7 @@ import websocket
 from tqdm import tqdm
 
 from crypto.errors import MixvoteError
-from crypto.parallel import exit_with_parent
+from crypto.io.pool import exit_with_parent
 from crypto.transport import NodeIdentity
 from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, describe_error
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from crypto import group
 from crypto.errors import MixvoteError, ProtocolViolation
-from crypto.transport import NodeIdentity
-from crypto.wire import (
+from crypto.protocol.wire import (
     SERVER_KINDS,
     Message,
     Reassembler,
@@ -27,6 +26,7 @@ from crypto.wire import (
     sign_message,
     split_frame,
 )
+from crypto.transport import NodeIdentity
 
 CHEATS = (
     "wrong-permutation",
@@ -283,8 +283,9 @@ def mix_job(
     import random
 
     from crypto.elgamal import decode_ciphertexts, decode_public_key, encode_ciphertexts, encrypt
+    from crypto.io.pool import process_map
+    from crypto.protocol.wire import encode_proof_files
     from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
-    from crypto.wire import encode_proof_files
 
     if cheat == "stall":  # test mode: a node that goes silent mid-shuffle
         import time
@@ -298,13 +299,15 @@ def mix_job(
     pk = decode_public_key(g, public_key)
     inputs = decode_ciphertexts(g, ciphertexts, width)
     session = ShuffleSession(g, sid)
-    result = shuffle(pk, inputs, workers=workers)
+    mapper = process_map(workers)
+    result = shuffle(pk, inputs, workers=workers, mapper=mapper)
     permutation = list(result.permutation)
     outputs = list(result.outputs)
     if cheat == "wrong-permutation" and len(permutation) > 1:
         permutation[0], permutation[1] = permutation[1], permutation[0]
     proof = prove_shuffle(
-        session, pk, inputs, result.outputs, permutation, result.randomness, workers=workers
+        session, pk, inputs, result.outputs, permutation, result.randomness, workers=workers,
+        mapper=mapper,
     )
     if cheat == "replace-ballot":
         outputs[0], _ = encrypt(pk, [g.base_mul(random.randrange(1, g.order))] * width)

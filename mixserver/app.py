@@ -28,12 +28,11 @@ from crypto.errors import (
     MixvoteError,
     ProtocolViolation,
 )
-from crypto.wire import (
+from crypto.protocol.sessions import Enrolment, NodeSession
+from crypto.protocol.wire import (
     MAX_FRAME,
     NODE_KINDS,
-    Enrolment,
     Message,
-    NodeSession,
     Reassembler,
     decode_frame,
     sign_message,
@@ -45,7 +44,8 @@ log = logging.getLogger("mixserver.app")
 
 
 class NodeSocket(tornado.websocket.WebSocketHandler):
-    """``/ws/node``: a mix node's connection. Thin adapter over :class:`crypto.wire.NodeSession`."""
+    """``/ws/node``: a mix node's connection. Thin adapter over
+    :class:`crypto.protocol.sessions.NodeSession`."""
 
     def initialize(self, services: Any, coordinator: type[Coordinator]) -> None:
         self.services = services

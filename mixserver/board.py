@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from crypto.errors import ProtocolViolation
+from crypto.protocol.wire import Message, encode_body
 from crypto.record import GENESIS, Entry, make_entry, public_key_bytes
-from crypto.wire import Message, encode_body
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS elections (

@@ -20,7 +20,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
-from crypto.parallel import exit_with_parent
+from crypto.io.pool import exit_with_parent
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -5,8 +5,9 @@ elections) and classmethod entry points (``open_voting``, ``close_voting``, ``st
 ``publish``) that the web UI schedules with ``IOLoop.add_callback`` — the only thread-safe IOLoop
 method — through :class:`mixserver.services.ElectionServices`. The IOLoop is the one captured by
 :meth:`Coordinator.configure` at start-up. Protocol decisions live in the sans-io pieces of
-:mod:`crypto.wire` (:class:`~crypto.wire.NodeSession`, :class:`~crypto.wire.Cascade`,
-:class:`~crypto.wire.ShareCollector`); proof checks run in a process pool (:mod:`mixserver.jobs`).
+:mod:`crypto.protocol` (:class:`~crypto.protocol.sessions.NodeSession`,
+:class:`~crypto.protocol.sessions.Cascade`, :class:`~crypto.protocol.sessions.ShareCollector`);
+proof checks run in a process pool (:mod:`mixserver.jobs`).
 
 Everything that matters is on the board before it is acted upon, so a restarted server resumes
 from the board alone (:meth:`Coordinator.resume`): the phase, the DKG result, the closed list, the
@@ -25,14 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from crypto import group
-from crypto.errors import MixvoteError, ProtocolViolation
-from crypto.wire import (
+from crypto.errors import (
+    MixvoteError,
+    NodeGone,
+    NodeJobFailed,
+    ProtocolViolation,
+    error_class,
+)
+from crypto.protocol.sessions import Cascade, ShareCollector
+from crypto.protocol.wire import (
     ACCEPTED,
     REJECTED,
     SKIPPED,
-    Cascade,
     Message,
-    ShareCollector,
     SignedMessage,
     canonical_json,
     decode_body,
@@ -53,14 +59,6 @@ class NodeLink(Protocol):
     def send_message(self, msg: Message) -> None: ...
 
     def close_link(self, reason: str) -> None: ...
-
-
-class NodeGone(Exception):
-    """The node disconnected while the coordinator was waiting for it."""
-
-
-class NodeJobFailed(Exception):
-    """The node reported that its job failed (it will not send a result)."""
 
 
 @dataclass
@@ -670,7 +668,11 @@ class Coordinator:
                 if nxt is not None and nxt in cls.nodes.get(eid, {}):
                     nhop = cascade.positions.index(nxt) + 1
                     ahead = cls._dispatch(eid, nhop, nxt, msg["outputs"], count)
-                ok, reason = await verification
+                try:
+                    await verification
+                    ok, reason = True, ""
+                except MixvoteError as exc:  # the reason as the record states it
+                    ok, reason = False, f"{error_class(exc).__name__}: {exc}"
             status = ACCEPTED if ok else REJECTED
             cascade.record(position, status)
             cls._hop_verdict(
@@ -787,17 +789,21 @@ class Coordinator:
                     if msg["input_digest"] != digest(current):
                         ok, reason = False, "the share is not for the final list"
                     else:
-                        ok, reason = await loop.run_in_executor(
-                            cls.pool,
-                            jobs.verify_share,
-                            params["group"],
-                            vkeys[p - 1],
-                            params["width"],
-                            current,
-                            msg["share"],
-                            context,
-                            p,
-                        )
+                        try:
+                            await loop.run_in_executor(
+                                cls.pool,
+                                jobs.verify_share,
+                                params["group"],
+                                vkeys[p - 1],
+                                params["width"],
+                                current,
+                                msg["share"],
+                                context,
+                                p,
+                            )
+                            ok, reason = True, ""
+                        except MixvoteError as exc:  # the reason as the record states it
+                            ok, reason = False, f"{error_class(exc).__name__}: {exc}"
                     collector.add(p, msg["share"] if ok else None, reason)
                     db.append_server(
                         eid,

@@ -11,9 +11,8 @@ and proof from them; ``election.json`` and ``index.json`` are conveniences it cr
 
 On a group the Verificatum Mix-Net knows (secp256k1, P-256, P-384, brainpool), the export also has
 ``DEST/verificatum/``: ``protInfo.xml`` and the shuffling proof directory ``nizkp/default/`` of the
-whole cascade, every accepted hop a party in order (``crypto.vmn_dir``), so that Verificatum's own
-``vmnv -shuffle`` can check the mixing too (``docs/verificatum.md``).
-"""
+whole cascade, every accepted hop a party in order (``crypto.verificatum.directory``), so that
+Verificatum's own ``vmnv -shuffle`` can check the mixing too (``docs/verificatum.md``)."""
 
 from __future__ import annotations
 
@@ -21,8 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from crypto.protocol.wire import decode_body
 from crypto.record import verify_chain
-from crypto.wire import decode_body
 from mixserver.board import Board
 
 
@@ -78,21 +77,13 @@ def verificatum_files(board: Board, eid: str) -> dict[str, bytes]:
     """Verificatum's files for the accepted hops of ``eid`` (relative paths), or {} when the group
     is not one of Verificatum's or no hop was accepted."""
     from crypto import group
-    from crypto.elgamal import decode_ciphertexts, decode_public_key
-    from crypto.shuffle import ShuffleSession, decode_proof
-    from crypto.verificatum import verificatum_name
-    from crypto.vmn_dir import export_shuffle_directory
-    from crypto.wire import decode_proof_files, shuffle_sid
+    from crypto.protocol.export import verificatum_files as export_files
 
     params, _phase, state = board.election(eid)
-    g = group(params["group"])
     closed = board.entries_of_kind(eid, "voting.closed")
-    if not verificatum_name(g) or not closed or not state.get("public_key"):
+    if not closed or not state.get("public_key"):
         return {}
-    width = params["width"]
-    inputs = decode_ciphertexts(g, decode_body(closed[-1].entry.body)["ciphertexts"], width)
-    session = ShuffleSession(g, shuffle_sid(eid))
-    hops, names = [], []
+    hops = []
     for stored in board.entries_of_kind(eid, "hop.verdict"):
         verdict = decode_body(stored.entry.body)
         if verdict["status"] != "accepted":
@@ -100,11 +91,8 @@ def verificatum_files(board: Board, eid: str) -> dict[str, bytes]:
         result_entry = board.entry(eid, verdict["result_entry"])
         assert result_entry is not None
         result = decode_body(result_entry.entry.body)
-        outputs = decode_ciphertexts(g, result["outputs"], width)
-        proof = decode_proof(session, decode_proof_files(result["proof"]), len(inputs), width)
-        hops.append((outputs, proof))
-        names.append(f"node{verdict['position']}")
-    if not hops or not inputs:
-        return {}
-    pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
-    return export_shuffle_directory(session, pk, inputs, hops, names, name=f"mixvote {eid}")
+        hops.append((verdict["position"], bytes(result["outputs"]), list(result["proof"])))
+    return export_files(
+        group(params["group"]), eid, bytes.fromhex(state["public_key"]), params["width"],
+        bytes(decode_body(closed[-1].entry.body)["ciphertexts"]), hops,
+    )

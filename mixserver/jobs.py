@@ -1,7 +1,7 @@
 """CPU-heavy server work, run in a process pool (never on the IOLoop thread).
 
-Each function takes and returns plain bytes/ints/strings so that it pickles cheaply, and reports a
-failed check as ``(False, reason)`` rather than raising across the process boundary.
+Each function takes and returns plain bytes/ints/strings so that it pickles cheaply; a failed
+check raises its :class:`crypto.errors.MixvoteError`, which pickles back to the caller.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crypto import group
-from crypto.verifier import check_hop, check_share
+from crypto.verify import check_hop, check_share
 
 
 def verify_hop(
@@ -21,14 +21,11 @@ def verify_hop(
     outputs: bytes,
     proof_items: Sequence[bytes],
     workers: int = 1,
-) -> tuple[bool, str]:
-    """Check one hop exactly as the standalone verifier will (:func:`crypto.verifier.check_hop`):
+) -> None:
+    """Check one hop exactly as the standalone verifier will (:func:`crypto.verify.check_hop`):
     the output list decodes (every element validated) and the shuffle proof verifies against
-    (inputs, outputs). Returns (True, "") or (False, reason)."""
-    error, reason = check_hop(
-        group_name, election_id, public_key, width, inputs, outputs, proof_items, workers
-    )
-    return (False, f"{error}: {reason}") if error else (True, "")
+    (inputs, outputs). Returns None or raises the error that says why."""
+    check_hop(group_name, election_id, public_key, width, inputs, outputs, proof_items, workers)
 
 
 def verify_share(
@@ -39,13 +36,10 @@ def verify_share(
     share: bytes,
     context: bytes,
     position: int,
-) -> tuple[bool, str]:
+) -> None:
     """Check node ``position``'s decryption share as the verifier will
-    (:func:`crypto.verifier.check_share`)."""
-    error, reason = check_share(
-        group_name, verification_key, width, ciphertexts, share, context, position
-    )
-    return (False, f"{error}: {reason}") if error else (True, "")
+    (:func:`crypto.verify.check_share`); returns None or raises the error that says why."""
+    check_share(group_name, verification_key, width, ciphertexts, share, context, position)
 
 
 def combine_and_tally(

@@ -8,13 +8,13 @@ IOLoop method that is safe from another thread — as ``Coordinator.<classmethod
 
 Errors are raised from the project hierarchy (``crypto.errors``): ``MalformedInput`` for bad
 input, ``InvalidProof`` for a ballot proof that fails, ``ProtocolViolation`` for an action not
-allowed now (wrong phase, unknown election, bad credential, replay). Each adapter maps them once.
+allowed now (wrong phase, bad credential, replay), its subclass ``UnknownElection`` for an
+election that does not exist. Each adapter maps them once.
 
 Voter credentials are random secrets (32 hex characters) issued at election creation. The public
 voter id bound into a ballot proof is ``hex(SHA-256(b"mixvote-voter-id" || utf8(secret))[:16])``
-(:func:`crypto.wire.voter_id_from_secret`). A ballot's tracker (receipt) is the hex SHA-256 of its
-canonical board entry (:meth:`crypto.record.Entry.tracker`).
-"""
+(:func:`crypto.protocol.wire.voter_id_from_secret`). A ballot's tracker (receipt) is the hex SHA-256
+of its canonical board entry (:meth:`crypto.record.Entry.tracker`)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from typing import Any
 
 from crypto import GROUPS, group
 from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
-from crypto.errors import MalformedInput, ProtocolViolation
-from crypto.wire import Message, canonical_json, decode_body, voter_id_from_secret
+from crypto.errors import MalformedInput, ProtocolViolation, UnknownElection
+from crypto.protocol.wire import Message, canonical_json, decode_body, voter_id_from_secret
 from mixserver.board import Board, write_private
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")
@@ -84,7 +84,7 @@ class ElectionServices:
             raise MalformedInput("election id must be a string")
         got = self.db.election(eid)
         if got is None:
-            raise ProtocolViolation(f"unknown election {eid[:40]!r}")
+            raise UnknownElection(f"unknown election {eid[:40]!r}")
         return got
 
     def _schedule(self, action: str, eid: str) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """The small group interface every backend implements.
 
 A group is a prime-order group written additively here (``add``, ``mul``); the Verificatum module
-and the papers write it multiplicatively. Elements are opaque, immutable ``bytes`` in a
-backend-internal representation: hashable, comparable with ``==`` (one value per element), cheap
-to pickle to worker processes. They are never sent anywhere as they are: ``encode`` gives the
-canonical wire encoding (fixed length, ``element_size`` bytes) and ``decode`` is the one way back
-from outside, checking length, canonical form, curve and subgroup membership and the identity.
+and the papers write it multiplicatively. Elements are :data:`Element`, a distinct type over
+immutable ``bytes`` in a backend-internal representation: hashable, comparable with ``==`` (one
+value per element), cheap to pickle to worker processes. Only the group produces them — its
+operations and :meth:`Group.decode`, the one way in from outside, which checks length, canonical
+form, curve and subgroup membership and the identity; raw wire bytes stay ``bytes`` and mypy
+refuses them where an element is expected. They are never sent anywhere as they are: ``encode``
+gives the canonical wire encoding (fixed length, ``element_size`` bytes).
 
 Scalars are Python ints reduced mod ``order``. Randomised helpers take an ``rng`` (anything with
 ``randrange``), defaulting to the OS CSPRNG.
@@ -16,12 +18,13 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NewType, Protocol
 
 from crypto.errors import InvalidElement
 
-Element = bytes
-"""A group element in the backend's internal form (opaque; use ``encode`` for the wire)."""
+Element = NewType("Element", bytes)
+"""A validated group element in the backend's internal form (opaque; ``encode`` for the wire).
+Made only by a backend's operations and its validating decoder."""
 
 
 class RNG(Protocol):
@@ -113,6 +116,21 @@ class Group(ABC):
 
     def is_identity(self, a: Element) -> bool:
         return a == self.identity
+
+    def equal(self, a: Element, b: Element) -> bool:
+        """Whether ``a`` and ``b`` are the same element, compared by canonical encoding: a
+        backend's internal form need not be canonical (libsecp256k1 documents its public-key
+        struct as opaque). A backend whose internal form *is* canonical may compare directly."""
+        return self.encode(a) == self.encode(b)
+
+    def first_unequal(self, xs: Sequence[Element], ys: Sequence[Element]) -> int:
+        """The first index where two equally long lists differ (by canonical encoding), or -1."""
+        if len(xs) != len(ys):
+            raise ValueError("first_unequal: the lists differ in length")
+        for i, (x, y) in enumerate(zip(self.batch_encode(xs), self.batch_encode(ys), strict=True)):
+            if x != y:
+                return i
+        return -1
 
     def random_scalar(self, rng: RNG | None = None) -> int:
         """Uniform non-zero scalar."""

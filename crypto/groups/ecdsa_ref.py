@@ -54,6 +54,8 @@ from crypto.errors import InvalidElement
 from crypto.groups.base import Element, Group
 from crypto.groups.weierstrass import embed_x, extract_x, hash_to_x, sqrt_mod
 
+_IDENTITY = Element(b"")  # the point at infinity
+
 #: batch_mul_fixed switches to python-ecdsa's precomputed table at this many scalars (measured:
 #: the table costs about as much as two plain multiplications and makes each one ~2x faster).
 PRECOMPUTE_THRESHOLD = 8
@@ -168,7 +170,7 @@ class ReferenceWeierstrass(Group):
         # cofactor 1: crypto.groups.weierstrass layout (len, payload, 1-byte counter, full width);
         # otherwise len, payload, 2-byte counter in field_bytes - 1 bytes.
         self.embed_capacity = self._fb - 2 if prm.cofactor == 1 else self._fb - 4
-        self.identity = b""
+        self.identity = _IDENTITY
         self._zero = bytes(self.element_size)
         self._curve = CurveFp(prm.p, prm.a, prm.b, prm.cofactor)
         self._view = _CurveView(prm.curve_name, prm.p, prm.a, prm.b, self.embed_capacity)
@@ -177,7 +179,7 @@ class ReferenceWeierstrass(Group):
 
     # --- conversions --------------------------------------------------------------------------
     def _pack(self, x: int, y: int) -> Element:
-        return int(x).to_bytes(self._fb, "big") + int(y).to_bytes(self._fb, "big")
+        return Element(int(x).to_bytes(self._fb, "big") + int(y).to_bytes(self._fb, "big"))
 
     def _jac(self, e: Element) -> Any:
         fb = self._fb
@@ -191,10 +193,10 @@ class ReferenceWeierstrass(Group):
 
     def _from_jac(self, point: Any) -> Element:
         if point is INFINITY:  # python-ecdsa returns its affine INFINITY for O
-            return b""
+            return _IDENTITY
         aff = point.to_affine()
         if aff is INFINITY:
-            return b""
+            return _IDENTITY
         return self._pack(aff.x(), aff.y())
 
     def _rhs(self, x: int) -> int:
@@ -225,20 +227,23 @@ class ReferenceWeierstrass(Group):
             return a
         fb = self._fb
         y = int.from_bytes(a[fb:], "big")
-        return a[:fb] + (self.field_prime - y).to_bytes(fb, "big")
+        return Element(a[:fb] + (self.field_prime - y).to_bytes(fb, "big"))
 
     def mul(self, a: Element, k: int) -> Element:
         """k·a (variable time: python-ecdsa is a reference, not a side-channel-safe backend)."""
         k %= self.order
         if not k or not a:
-            return b""
+            return _IDENTITY
         return self._from_jac(self._jac(a) * k)
 
     def base_mul(self, k: int) -> Element:
         k %= self.order
         if not k:
-            return b""
+            return _IDENTITY
         return self._from_jac(self._gen * k)
+
+    def equal(self, a: Element, b: Element) -> bool:
+        return a == b  # the internal form (affine X || Y, or b"" at infinity) is canonical
 
     def encode(self, a: Element) -> bytes:
         if not a:
@@ -248,7 +253,7 @@ class ReferenceWeierstrass(Group):
 
     def _decode(self, data: bytes) -> Element:
         if data == self._zero:
-            return b""
+            return _IDENTITY
         name, p = self.name, self.field_prime
         if data[0] not in (2, 3):
             raise InvalidElement(f"{name}: not a compressed point (prefix must be 02 or 03)")
@@ -342,7 +347,7 @@ class ReferenceWeierstrass(Group):
         out: list[Element] = []
         for k in scalars:
             k %= order
-            out.append(self._from_jac(table * k) if k else b"")
+            out.append(Element(self._from_jac(table * k)) if k else _IDENTITY)
         return out
 
     def sum(self, elements: Sequence[Element]) -> Element:
@@ -350,7 +355,7 @@ class ReferenceWeierstrass(Group):
         for e in elements:
             if e:
                 acc = acc + self._jac(e)
-        return b"" if acc is INFINITY else self._from_jac(acc)
+        return _IDENTITY if acc is INFINITY else self._from_jac(acc)
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         if len(elements) != len(scalars):
@@ -361,7 +366,7 @@ class ReferenceWeierstrass(Group):
             k %= order
             if e and k:
                 acc = acc + self._jac(e) * k
-        return b"" if acc is INFINITY else self._from_jac(acc)
+        return _IDENTITY if acc is INFINITY else self._from_jac(acc)
 
 
 class P256(ReferenceWeierstrass):

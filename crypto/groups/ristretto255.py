@@ -47,6 +47,7 @@ from crypto.hashing import hash_bytes
 L = 2**252 + 27742317777372353535851937790883648493
 EMBED_CAPACITY = 29
 _ZERO = bytes(32)
+_IDENTITY = Element(_ZERO)
 _SODIUM = pysodium.sodium
 
 
@@ -62,7 +63,7 @@ class Ristretto255(Group):
     element_size = 32
     scalar_size = 32
     embed_capacity = EMBED_CAPACITY
-    identity: Element = _ZERO
+    identity: Element = _IDENTITY
     verificatum_name: str | None = None
 
     def __init__(self) -> None:
@@ -82,58 +83,61 @@ class Ristretto255(Group):
             return a
         out = _buffer()
         self._add(out, a, b)
-        return out.raw
+        return Element(out.raw)
 
     def neg(self, a: Element) -> Element:
         if a == _ZERO:
             return a
         out = _buffer()
         self._sub(out, _ZERO, a)
-        return out.raw
+        return Element(out.raw)
 
     def sub(self, a: Element, b: Element) -> Element:
         if b == _ZERO:
             return a
         out = _buffer()
         self._sub(out, a, b)
-        return out.raw
+        return Element(out.raw)
 
     def mul(self, a: Element, k: int) -> Element:
         k %= L
         if not k or a == _ZERO:
-            return _ZERO
+            return _IDENTITY
         out = _buffer()
         if self._mul(out, k.to_bytes(32, "little"), a) != 0:
             # libsodium signals an identity result (impossible for a valid a and k != 0 mod ℓ)
-            return _ZERO
-        return out.raw
+            return _IDENTITY
+        return Element(out.raw)
 
     def base_mul(self, k: int) -> Element:
         k %= L
         if not k:
-            return _ZERO
+            return _IDENTITY
         out = _buffer()
         if self._base(out, k.to_bytes(32, "little")) != 0:
-            return _ZERO
-        return out.raw
+            return _IDENTITY
+        return Element(out.raw)
 
     def encode(self, a: Element) -> bytes:
         return a
 
+    def equal(self, a: Element, b: Element) -> bool:
+        return a == b  # the internal form is the canonical encoding
+
     def _decode(self, data: bytes) -> Element:
         if data == _ZERO:
-            return _ZERO
+            return _IDENTITY
         # libsodium 1.0.18 masks the top bit before its canonicity check, so 00…0080 would pass as
         # a second encoding; RFC 9496 §4.3.1 requires rejecting any s with the top bit set.
         if data[31] & 0x80 or self._valid(data) != 1:
             raise InvalidElement("ristretto255: not a canonical encoding of a group element")
-        return data
+        return Element(data)
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         uniform = hash_bytes("hash-to-group/" + dst, data, size=64)
         out = _buffer()
         self._from_hash(out, uniform)
-        return out.raw
+        return Element(out.raw)
 
     def embed(self, payload: bytes) -> Element:
         n = len(payload)
@@ -145,7 +149,7 @@ class Ristretto255(Group):
         for counter in range(128):
             candidate = bytes([counter << 1]) + tail
             if candidate != _ZERO and self._valid(candidate) == 1:
-                return candidate
+                return Element(candidate)
         raise ValueError("ristretto255: no embedding found for this payload")  # ~2**-53
 
     def extract(self, a: Element) -> bytes:
@@ -164,9 +168,9 @@ class Ristretto255(Group):
         for p, k in zip(elements, scalars, strict=True):
             k %= L
             if not k or p == _ZERO or mul(out_buf, k.to_bytes(32, "little"), p) != 0:
-                append(_ZERO)
+                append(_IDENTITY)
             else:
-                append(out_buf.raw)
+                append(Element(out_buf.raw))
         return out
 
     def batch_mul_fixed(self, element: Element, scalars: Sequence[int]) -> list[Element]:
@@ -179,9 +183,9 @@ class Ristretto255(Group):
         for k in scalars:
             k %= L
             if not k or base(out_buf, k.to_bytes(32, "little")) != 0:
-                append(_ZERO)
+                append(_IDENTITY)
             else:
-                append(out_buf.raw)
+                append(Element(out_buf.raw))
         return out
 
     def batch_add(self, a: Sequence[Element], b: Sequence[Element]) -> list[Element]:
@@ -197,7 +201,7 @@ class Ristretto255(Group):
                 append(x)
             else:
                 add(out_buf, x, y)
-                append(out_buf.raw)
+                append(Element(out_buf.raw))
         return out
 
     def sum(self, elements: Sequence[Element]) -> Element:
@@ -211,7 +215,7 @@ class Ristretto255(Group):
             else:
                 add(out_buf, acc, e)
                 acc = out_buf.raw
-        return acc
+        return Element(acc)
 
     def batch_decode(
         self, encodings: Sequence[bytes], *, allow_identity: bool = False
@@ -228,9 +232,9 @@ class Ristretto255(Group):
                     raise InvalidElement(
                         f"ristretto255: element {i} is the identity, not allowed here"
                     )
-                append(d)
+                append(Element(d))
             elif not d[31] & 0x80 and valid(d) == 1:
-                append(d)
+                append(Element(d))
             else:
                 raise InvalidElement(f"ristretto255: element {i} is not a canonical encoding")
         return out

@@ -9,7 +9,7 @@ constant time. The wire encoding is SEC1 compressed (33 bytes); the identity is 
 
 from __future__ import annotations
 
-import threading
+import contextvars
 from collections.abc import Sequence
 
 from coincurve._libsecp256k1 import ffi, lib
@@ -18,6 +18,8 @@ from coincurve.context import GLOBAL_CONTEXT
 from crypto.errors import InvalidElement
 from crypto.groups.base import Element, Group
 from crypto.groups.weierstrass import embed_x, extract_x, hash_to_x
+
+_IDENTITY = Element(b"")  # the point at infinity
 
 P = 2**256 - 2**32 - 977
 Q = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -43,14 +45,18 @@ class _Scratch:
         self.serlen = ffi.new("size_t *")
 
 
-_TLS = threading.local()
+# One set of scratch buffers per thread (each thread has its own context), so concurrent callers
+# never share a buffer; a context variable keeps the pure ring free of the threading module.
+_SCRATCH: contextvars.ContextVar[_Scratch | None] = contextvars.ContextVar(
+    "secp256k1_scratch", default=None
+)
 
 
 def _scratch() -> _Scratch:
-    try:
-        scratch: _Scratch = _TLS.scratch
-    except AttributeError:
-        scratch = _TLS.scratch = _Scratch()
+    scratch = _SCRATCH.get()
+    if scratch is None:
+        scratch = _Scratch()
+        _SCRATCH.set(scratch)
     return scratch
 
 
@@ -65,7 +71,7 @@ class Secp256k1(Group):
     element_size = 33
     scalar_size = 32
     embed_capacity = 30
-    identity: Element = b""
+    identity: Element = _IDENTITY
     verificatum_name: str | None = "secp256k1"
 
     def __init__(self) -> None:
@@ -81,8 +87,8 @@ class Secp256k1(Group):
         ffi.memmove(sc.buf, a, 64)
         ffi.memmove(sc.buf2, b, 64)
         if not lib.secp256k1_ec_pubkey_combine(_CTX, sc.out, sc.pair, 2):
-            return b""  # a + b is the point at infinity
-        return bytes(ffi.buffer(sc.out, 64))
+            return _IDENTITY  # a + b is the point at infinity
+        return Element(bytes(ffi.buffer(sc.out, 64)))
 
     def neg(self, a: Element) -> Element:
         sc = _scratch()
@@ -90,24 +96,24 @@ class Secp256k1(Group):
             return a
         ffi.memmove(sc.buf, a, 64)
         lib.secp256k1_ec_pubkey_negate(_CTX, sc.buf)
-        return bytes(ffi.buffer(sc.buf, 64))
+        return Element(bytes(ffi.buffer(sc.buf, 64)))
 
     def mul(self, a: Element, k: int) -> Element:
         sc = _scratch()
         k %= Q
         if not k or not a:
-            return b""
+            return _IDENTITY
         ffi.memmove(sc.buf, a, 64)
         lib.secp256k1_ec_pubkey_tweak_mul(_CTX, sc.buf, k.to_bytes(32, "big"))
-        return bytes(ffi.buffer(sc.buf, 64))
+        return Element(bytes(ffi.buffer(sc.buf, 64)))
 
     def base_mul(self, k: int) -> Element:
         sc = _scratch()
         k %= Q
         if not k:
-            return b""
+            return _IDENTITY
         lib.secp256k1_ec_pubkey_create(_CTX, sc.buf, k.to_bytes(32, "big"))
-        return bytes(ffi.buffer(sc.buf, 64))
+        return Element(bytes(ffi.buffer(sc.buf, 64)))
 
     def encode(self, a: Element) -> bytes:
         sc = _scratch()
@@ -121,12 +127,12 @@ class Secp256k1(Group):
     def _decode(self, data: bytes) -> Element:
         sc = _scratch()
         if data == _ZERO33:
-            return b""
+            return _IDENTITY
         if data[0] not in (2, 3):
             raise InvalidElement("secp256k1: not a compressed point (prefix must be 02 or 03)")
         if not lib.secp256k1_ec_pubkey_parse(_CTX, sc.buf, data, 33):
             raise InvalidElement("secp256k1: x is not below p or not on the curve")
-        return bytes(ffi.buffer(sc.buf, 64))
+        return Element(bytes(ffi.buffer(sc.buf, 64)))
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         return self._decode(b"\x02" + hash_to_x(self, dst, data).to_bytes(32, "big"))
@@ -163,7 +169,7 @@ class Secp256k1(Group):
         raw = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
         if not lib.secp256k1_ec_pubkey_parse(_CTX, sc.buf, raw, 65):
             raise InvalidElement("secp256k1: point is not on the curve")
-        return bytes(ffi.buffer(sc.buf, 64))
+        return Element(bytes(ffi.buffer(sc.buf, 64)))
 
     # --- batch operations (the hot paths) -------------------------------------------------------
     def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
@@ -177,7 +183,7 @@ class Secp256k1(Group):
         for p, k in zip(elements, scalars, strict=True):
             k %= Q
             if not k or not p:
-                append(b"")
+                append(_IDENTITY)
                 continue
             memmove(buf, p, 64)
             tweak(_CTX, buf, k.to_bytes(32, "big"))
@@ -195,7 +201,7 @@ class Secp256k1(Group):
         for k in scalars:
             k %= Q
             if not k:
-                append(b"")
+                append(_IDENTITY)
                 continue
             create(_CTX, buf, k.to_bytes(32, "big"))
             append(buffer(buf, 64)[:])
@@ -217,14 +223,15 @@ class Secp256k1(Group):
             else:
                 memmove(buf, x, 64)
                 memmove(buf2, y, 64)
-                append(buffer(out_p, 64)[:] if combine(_CTX, out_p, pair, 2) else b"")
+                ok = combine(_CTX, out_p, pair, 2)
+                append(Element(buffer(out_p, 64)[:]) if ok else _IDENTITY)
         return out
 
     def sum(self, elements: Sequence[Element]) -> Element:
         sc = _scratch()
         present = [e for e in elements if e]
         if not present:
-            return b""
+            return _IDENTITY
         if len(present) == 1:
             return present[0]
         # One library call: the sum is accumulated in Jacobian coordinates, normalised once.
@@ -233,8 +240,8 @@ class Secp256k1(Group):
             ffi.memmove(structs + i, e, 64)
         ptrs = ffi.new("secp256k1_pubkey *[]", [structs + i for i in range(len(present))])
         if not lib.secp256k1_ec_pubkey_combine(_CTX, sc.out, ptrs, len(present)):
-            return b""
-        return bytes(ffi.buffer(sc.out, 64))
+            return _IDENTITY
+        return Element(bytes(ffi.buffer(sc.out, 64)))
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         return self.sum(self.batch_mul(elements, scalars))
@@ -268,7 +275,7 @@ class Secp256k1(Group):
             if d[0] in (2, 3) and parse(_CTX, buf, d, 33):
                 append(buffer(buf, 64)[:])
             elif d == _ZERO33 and allow_identity:
-                append(b"")
+                append(_IDENTITY)
             elif d == _ZERO33:
                 raise InvalidElement(f"secp256k1: element {i} is the identity, not allowed here")
             else:

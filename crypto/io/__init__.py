@@ -1,7 +1,11 @@
-"""The only modules of ``crypto/`` that do I/O (read and write files, print, parse arguments).
+"""The edge of ``crypto/``: the only modules here allowed the OS, processes, threads and files.
 
-Everything else in ``crypto/`` is pure: bytes and values in, bytes and values out, randomness
-injected. The modules here are thin command-line and file adapters around those pure functions:
-the credential authority (:mod:`crypto.io.authority`, ``mixvote-credentials``) and, as they move
-here, the standalone verifier's command line and the reading of exported record directories.
+* :mod:`.pool`: the process pools behind the pure code's injected ``mapper``;
+* :mod:`.recorddir`: reading an exported record directory (or a Verificatum proof directory)
+  from disk into the file maps the pure verifiers take;
+* :mod:`.cli`: ``mixverify``, the verifier's command line (argument parsing, progress bars, exit
+  codes from :data:`crypto.errors.ERROR_TABLE`);
+* :mod:`.authority`: ``mixvote-credentials``, the credential authority's command line.
+
+Everything else in ``crypto/`` is pure (``tests/unit/test_rings.py`` enforces it).
 """

@@ -39,12 +39,9 @@ from crypto.elgamal import (
     encrypt,
     reencrypt,
 )
-from crypto.record import GENESIS, Entry, decode_entry, public_key_bytes, sign_body
-from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
-from crypto.transport import NodeIdentity
-from crypto.verifier import RecordReport, verify_record
-from crypto.verifier_cli import main
-from crypto.wire import (
+from crypto.io.cli import main
+from crypto.io.pool import process_map
+from crypto.protocol.wire import (
     Message,
     canonical_json,
     decode_body,
@@ -53,6 +50,11 @@ from crypto.wire import (
     encode_proof_files,
     voter_id_from_secret,
 )
+from crypto.record import GENESIS, Entry, decode_entry, public_key_bytes, sign_body
+from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
+from crypto.transport import NodeIdentity
+from crypto.verify import Report as RecordReport
+from crypto.verify import verify_record
 
 pytestmark = pytest.mark.slow  # the session fixture runs a whole election (~30 s)
 
@@ -261,7 +263,7 @@ def test_honest_record_verifies(honest: Honest) -> None:
 
 
 def test_honest_record_verifies_with_two_workers(honest: Honest) -> None:
-    report = verify_record(honest.files, workers=2)
+    report = verify_record(honest.files, workers=2, mapper=process_map(2))
     assert report.ok, failures(report)
 
 
@@ -335,7 +337,7 @@ def test_cli_runs_without_server_packages(honest: Honest) -> None:
         "'mixnode', 'webui', 'websocket'):\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from crypto.verifier_cli import main\n"
+        "from crypto.io.cli import main\n"
         f"sys.exit(main([{str(honest.path)!r}, '--json']))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

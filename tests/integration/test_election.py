@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import websocket
 
+from crypto.protocol.wire import Message, decode_frame, sign_message
 from crypto.record import decode_entry, verify_chain
 from crypto.transport import NodeIdentity
-from crypto.wire import Message, decode_frame, sign_message
 from mixserver.demo import Api, make_ballots, node_key, start_node, start_server, wait_for
 
 pytestmark = pytest.mark.slow
@@ -191,7 +191,7 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
     ):
         assert kind in kinds, kind
     # Verificatum's layout of the cascade, which our own Verificatum-format verifier accepts
-    from crypto.verifier_cli import main as mixverify
+    from crypto.io.cli import main as mixverify
 
     assert out["verificatum"] is True
     vmn = tmp_path / "record" / "verificatum"

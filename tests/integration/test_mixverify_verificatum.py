@@ -20,16 +20,14 @@ import pytest
 
 from crypto import group
 from crypto.elgamal import Ciphertext, PublicKey, encrypt, keygen
+from crypto.io.cli import main
 from crypto.shuffle import ShuffleProof, ShuffleSession, prove_shuffle, shuffle
-from crypto.verifier_cli import main
-from crypto.vmn_dir import (
+from crypto.verificatum.directory import (
     check_shuffle_directory,
-    export_directory,
-    export_shuffle_directory,
     parse_protinfo,
     read_shuffle_directory,
-    split_export,
 )
+from crypto.verificatum.export import export_directory, export_shuffle_directory, split_export
 from tests.vectors.shared import vectors_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +151,7 @@ def test_console_entry_point_exit_status(tmp_path: Path) -> None:
     """The real process: exit status 0 / 1 (what a shell script sees)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     good = vectors_dir() / "secp256k1-n10-w1"
-    cmd = [sys.executable, "-m", "crypto.verifier_cli", "--verificatum"]
+    cmd = [sys.executable, "-m", "crypto.io.cli", "--verificatum"]
     proc = subprocess.run([*cmd, str(good)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and "VERDICT: ACCEPTED" in proc.stdout, proc.stderr
     root = copy_set("secp256k1-n10-w1", tmp_path)

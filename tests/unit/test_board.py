@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
+from crypto.protocol.wire import decode_body
 from crypto.record import verify_chain
-from crypto.wire import decode_body
 from mixserver.board import Board
 from mixserver.services import ElectionServices
 

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import bytetree, verificatum
-from crypto.bytetree import ByteTree
+from crypto import verificatum
 from crypto.elgamal import Ciphertext, PublicKey
 from crypto.errors import InvalidElement, MalformedInput
 from crypto.groups import group
+from crypto.verificatum import bytetree
+from crypto.verificatum.bytetree import ByteTree
 from tests.strategies import elements, examples_for
 
 trees: st.SearchStrategy[ByteTree] = st.recursive(

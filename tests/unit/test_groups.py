@@ -465,3 +465,18 @@ def test_one_group_object_is_safe_to_share_between_threads(name: str) -> None:
     for t in threads:
         t.join()
     assert mismatches == []
+
+
+def test_elements_compare_by_canonical_encoding(g: Group) -> None:
+    rng = random.Random(8)
+    k = g.random_scalar(rng)
+    p, q = g.base_mul(k), g.add(g.base_mul(k - 1), g.generator)  # one point, computed two ways
+    other = g.base_mul(k + 1)
+    assert g.equal(p, q) and g.encode(p) == g.encode(q)
+    assert not g.equal(p, other) and not g.equal(p, g.identity)
+    assert g.equal(g.identity, g.sub(p, q))
+    assert g.first_unequal([p, q, other], [q, p, other]) == -1
+    assert g.first_unequal([p, q, other], [q, p, p]) == 2
+    assert g.first_unequal([], []) == -1
+    with pytest.raises(ValueError, match="length"):
+        g.first_unequal([p], [])

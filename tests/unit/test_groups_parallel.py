@@ -1,4 +1,4 @@
-"""crypto.parallel: chunking, in-process fallback, pooled batch operations equal the serial ones."""
+"""crypto.io.pool: chunking, in-process fallback, pooled batch operations equal the serial ones."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from crypto import parallel
+from crypto import executor
 from crypto.groups import group
+from crypto.io import pool as parallel
 
 
 def _square(x: int) -> int:
@@ -26,7 +27,7 @@ def _fail(x: int) -> int:
 
 @pytest.mark.parametrize(("n", "workers"), [(0, 3), (1, 4), (10, 3), (10, 10), (7, 2), (100, 7)])
 def test_chunked_covers_range_in_order(n: int, workers: int) -> None:
-    chunks = parallel.chunked(n, workers)
+    chunks = executor.chunked(n, workers)
     assert len(chunks) == min(n, workers)
     covered = [i for c in chunks for i in range(n)[c]]
     assert covered == list(range(n))
@@ -36,9 +37,9 @@ def test_chunked_covers_range_in_order(n: int, workers: int) -> None:
 
 def test_chunked_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="workers"):
-        parallel.chunked(5, 0)
+        executor.chunked(5, 0)
     with pytest.raises(ValueError, match="non-negative"):
-        parallel.chunked(-1, 2)
+        executor.chunked(-1, 2)
 
 
 def test_pmap_in_process_with_one_worker() -> None:
@@ -66,20 +67,24 @@ def test_pmap_reraises_worker_errors() -> None:
         parallel.pmap(_fail, [(3,), (4,)], 2)
 
 
+def _batch_base_mul(name: str, scalars: list[int]) -> list[bytes]:
+    return group(name).batch_base_mul(scalars)
+
+
 @pytest.mark.parametrize("name", ["secp256k1", "ristretto255", "P-256"])
-def test_parallel_batches_equal_serial(name: str) -> None:
+def test_process_map_equals_serial(name: str) -> None:
     g = group(name)
     rng = random.Random(1)
     n = 12 if name == "P-256" else 40
     ks = [0] + [rng.randrange(g.order) for _ in range(n - 1)]
-    ps = g.batch_base_mul([rng.randrange(1, g.order) for _ in range(n)])
-    assert parallel.batch_base_mul(g, ks, workers=2) == g.batch_base_mul(ks)
-    assert parallel.batch_mul(g, ps, ks, workers=2) == g.batch_mul(ps, ks)
-    assert parallel.batch_mul_fixed(g, ps[1], ks, workers=2) == g.batch_mul_fixed(ps[1], ks)
-    assert parallel.batch_base_mul(g, ks, workers=1) == g.batch_base_mul(ks)
-    assert parallel.batch_base_mul(g, [], workers=2) == []
-    with pytest.raises(ValueError, match="differ in length"):
-        parallel.batch_mul(g, ps, ks[:-1], workers=2)
+    chunks = [(name, ks[c]) for c in executor.chunked(n, 3)]
+    serial = executor.starmap(map, _batch_base_mul, chunks)
+    assert executor.starmap(parallel.process_map(3), _batch_base_mul, chunks) == serial
+    assert [p for part in serial for p in part] == g.batch_base_mul(ks)
+    assert parallel.process_map(1) is map
+    assert executor.starmap(parallel.process_map(2), _batch_base_mul, []) == []
+    with pytest.raises(ValueError, match="workers"):
+        parallel.process_map(0)
 
 
 def test_shutdown_pools_then_recreate() -> None:
@@ -102,7 +107,7 @@ def test_workers_exit_when_their_parent_is_killed(method: str) -> None:
             "-c",
             "import multiprocessing, os, signal, sys\n"
             "from concurrent.futures import ProcessPoolExecutor\n"
-            "from crypto.parallel import exit_with_parent\n"
+            "from crypto.io.pool import exit_with_parent\n"
             "if __name__ == '__main__':\n"
             f"    ctx = multiprocessing.get_context({method!r})\n"
             "    pool = ProcessPoolExecutor(\n"
@@ -131,7 +136,7 @@ def test_a_worker_whose_parent_died_before_it_started_exits_too() -> None:
             "-c",
             "import multiprocessing, os, signal\n"
             "from concurrent.futures import ProcessPoolExecutor\n"
-            "from crypto.parallel import exit_with_parent\n"
+            "from crypto.io.pool import exit_with_parent\n"
             "if __name__ == '__main__':\n"
             "    ctx = multiprocessing.get_context('spawn')\n"
             "    pool = ProcessPoolExecutor(\n"

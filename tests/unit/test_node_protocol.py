@@ -21,10 +21,7 @@ from crypto.elgamal import (
     encrypt,
 )
 from crypto.errors import MixvoteError, ProtocolViolation
-from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
-from crypto.threshold import combine, decode_decryption_share
-from crypto.transport import NodeIdentity
-from crypto.wire import (
+from crypto.protocol.wire import (
     NODE_KINDS,
     Message,
     SignedMessage,
@@ -33,6 +30,9 @@ from crypto.wire import (
     shuffle_sid,
     sign_message,
 )
+from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
+from crypto.threshold import combine, decode_decryption_share
+from crypto.transport import NodeIdentity
 from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send
 
 EID = "e1"

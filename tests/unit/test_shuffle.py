@@ -16,12 +16,12 @@ from crypto import elgamal, verificatum
 from crypto.elgamal import Ciphertext, PublicKey
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups import group
+from crypto.protocol.wire import shuffle_sid
 from crypto.shuffle import (
     PROOF_FILES,
     ShuffleProof,
     ShuffleSession,
     decode_proof,
-    election_session,
     encode_proof,
     prove_shuffle,
     shuffle,
@@ -172,7 +172,7 @@ KAT_SHA256 = "98840ee2e49e15699402d98c20a13bdd28043c801dbb585bd959877834c8f75a"
 
 # --- session ------------------------------------------------------------------------------------
 def test_session_identifiers() -> None:
-    assert election_session(SECP, "42").sid == "mixvote42"
+    assert ShuffleSession(SECP, shuffle_sid("e-42")).sid == "mixvotee42"
     for bad in ("", "a-b", "a_b", "a.b", "é", "a b"):
         with pytest.raises(ValueError, match="sid"):
             ShuffleSession(SECP, bad)

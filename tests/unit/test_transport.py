@@ -17,7 +17,6 @@ from crypto.transport import (
     PublicIdentity,
     seal,
     share_associated_data,
-    verify_signature,
 )
 
 
@@ -68,29 +67,6 @@ def test_identity_decoding_rejects_wrong_lengths(size: int) -> None:
 def test_public_identity_rejects_non_bytes() -> None:
     with pytest.raises(MalformedInput):
         PublicIdentity.from_bytes("00" * 64)  # type: ignore[arg-type]
-
-
-# --- signatures ---------------------------------------------------------------------------------
-def test_signature_verifies(alice: NodeIdentity) -> None:
-    sig = alice.sign(b"entry 17")
-    assert len(sig) == 64
-    assert verify_signature(alice.public, b"entry 17", sig) is None
-    assert verify_signature(alice.public_bytes(), b"entry 17", sig) is None
-
-
-def test_signature_rejections(alice: NodeIdentity, bob: NodeIdentity) -> None:
-    sig = alice.sign(b"entry 17")
-    with pytest.raises(InvalidProof, match="does not verify"):
-        verify_signature(alice.public, b"entry 18", sig)
-    with pytest.raises(InvalidProof):
-        verify_signature(bob.public, b"entry 17", sig)
-    tampered = bytes([sig[0] ^ 1]) + sig[1:]
-    with pytest.raises(InvalidProof):
-        verify_signature(alice.public, b"entry 17", tampered)
-    with pytest.raises(MalformedInput):
-        verify_signature(alice.public, b"entry 17", sig[:-1])
-    with pytest.raises(MalformedInput):
-        verify_signature(alice.public_bytes()[:-1], b"entry 17", sig)
 
 
 # --- sealed shares ------------------------------------------------------------------------------

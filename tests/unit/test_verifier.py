@@ -1,4 +1,4 @@
-"""crypto.verifier without an election: report values, argument checks, malformed records.
+"""crypto.verify without an election: report values, argument checks, malformed records.
 
 The verifier must never raise for a bad record (every problem is a failed check with its
 location) and must never accept a record it could not check. Whole records, honest and tampered,
@@ -8,37 +8,39 @@ are in ``tests/e2e/test_verifier_record.py``.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
+from crypto.protocol.wire import SCHEMAS, Message, canonical_json, encode_body
 from crypto.record import GENESIS, make_entry
-from crypto.verifier import (
+from crypto.verify import (
     PHASE_RANK,
     Check,
-    RecordReport,
-    _verify_ballot_chunk,
+    Report,
     check_hop,
     check_share,
     verify_record,
 )
-from crypto.wire import SCHEMAS, Message, canonical_json, encode_body
+from crypto.verify.ballots import verify_ballot_chunk
+from crypto.verify.state import Ballot
 
 
 def test_report_ok_only_when_every_check_passed() -> None:
-    good = RecordReport("e1", (Check("chain", True), Check("tally", True)))
+    good = Report((Check("chain", True), Check("tally", True)), "e1")
     assert good.ok and good.failures == ()
     good.raise_for_failure()
-    failed = Check("closed list", False, "position 3", "why", "ProtocolViolation")
-    bad = RecordReport("e1", (Check("chain", True), failed))
+    failed = Check("closed list", False, "position 3", "why", ProtocolViolation)
+    bad = Report((Check("chain", True), failed), "e1")
     assert not bad.ok
     assert bad.failures == (bad.checks[1],)
     with pytest.raises(ProtocolViolation, match=r"closed list \[position 3\]: why"):
         bad.raise_for_failure()
-    assert not RecordReport("e1", ()).ok
+    assert not Report((), "e1").ok
     with pytest.raises(MalformedInput):
-        RecordReport("e1", ()).raise_for_failure()
+        Report((), "e1").raise_for_failure()
     doc = bad.as_dict()
     assert doc["verdict"] == "rejected" and doc["failures"] == 1
     assert doc["checks"][1] == {"check": "closed list", "ok": False, "where": "position 3",
@@ -48,7 +50,7 @@ def test_report_ok_only_when_every_check_passed() -> None:
 
 def test_failure_without_error_class_raises_invalid_proof() -> None:
     with pytest.raises(InvalidProof):
-        RecordReport("e", (Check("x", False, "", "d", ""),)).raise_for_failure()
+        Report((Check("x", False, "", "d"),), "e").raise_for_failure()
 
 
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5])
@@ -62,7 +64,7 @@ def test_server_key_must_be_32_bytes() -> None:
         verify_record({}, server_key=b"short")
 
 
-def names(report: RecordReport) -> set[str]:
+def names(report: Report) -> set[str]:
     return {c.name for c in report.failures}
 
 
@@ -132,31 +134,81 @@ def test_phase_ranks_cover_every_server_record_kind() -> None:
     assert PHASE_RANK["ballot"] < PHASE_RANK["voting.closed"] < PHASE_RANK["hop.verdict"]
 
 
-def test_workers_report_errors_instead_of_raising() -> None:
+def test_checks_raise_and_ballot_chunks_collect_errors() -> None:
     from crypto import group
     from crypto.elgamal import encode_public_key, keygen
 
     g = group("secp256k1")
     _x, pk = keygen(g)
     pkb = encode_public_key(pk)
-    bad = _verify_ballot_chunk("secp256k1", pkb, "e1", 1,
-                               [(0, 5, "0" * 32, 1, b"\x00" * 66, b"\x00" * 96),
-                                (1, 6, "not-hex", 1, b"", b""),
-                                (2, 7, "0" * 32, 2, b"", b"")])
-    assert [b[:2] for b in bad] == [(0, 5), (1, 6), (2, 7)]
-    assert bad[0][2] in ("InvalidElement", "MalformedInput")
-    assert "voter id" in bad[1][3] and "width 2" in bad[2][3]
+    ballots = [Ballot(0, 5, "0" * 32, 1, b"\x00" * 66, b"\x00" * 96, b""),
+               Ballot(1, 6, "not-hex", 1, b"", b"", b""),
+               Ballot(2, 7, "0" * 32, 2, b"", b"", b"")]
+    bad = verify_ballot_chunk("secp256k1", pkb, "e1", 1, ballots)
+    assert [number for number, _exc in bad] == [0, 1, 2]
+    assert isinstance(bad[0][1], MalformedInput)  # InvalidElement is a MalformedInput
+    assert "voter id" in str(bad[1][1]) and "width 2" in str(bad[2][1])
     ct = g.encode(g.base_mul(3)) + g.encode(g.base_mul(4))
-    error, reason = check_hop("secp256k1", "e1", pkb, 1, ct, ct[:-1], [], 1)
-    assert error and "output list" in reason
-    error, reason = check_hop("secp256k1", "e1", pkb, 1, ct, ct, [], 1)
-    assert error == "MalformedInput" and "proof" in reason
-    error, reason = check_share("secp256k1", g.encode(g.base_mul(5)), 1, ct, b"\x00" * 10,
-                                 b"ctx", 1)
-    assert error == "MalformedInput"
+    with pytest.raises(MalformedInput, match="output list"):
+        check_hop("secp256k1", "e1", pkb, 1, ct, ct[:-1], [], 1)
+    with pytest.raises(MalformedInput, match="proof"):
+        check_hop("secp256k1", "e1", pkb, 1, ct, ct, [], 1)
+    with pytest.raises(MalformedInput):
+        check_share("secp256k1", g.encode(g.base_mul(5)), 1, ct, b"\x00" * 10, b"ctx", 1)
 
 
 def test_verify_record_never_raises_on_json_garbage() -> None:
     for meta in (b"[]", b"null", b'"x"', json.dumps({"election": 5}).encode()):
         report = verify_record({"election.json": meta, "index.json": b"[1,2]"})
         assert not report.ok
+
+
+def test_an_internal_error_is_a_crash_not_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bug inside the verifier (here: a KeyError in a stage) must not become a "rejected"
+    # verdict that blames the record; it ends the run as InternalError, "a bug in mixvote".
+    from crypto.errors import InternalError
+    from crypto.verify import driver
+
+    def broken(run: object) -> None:
+        raise KeyError("params")
+
+    monkeypatch.setattr(driver, "check_layout", broken)
+    with pytest.raises(InternalError, match=r"bug in mixvote.*KeyError") as info:
+        verify_record({"election.json": b"{}"})
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_a_check_error_from_a_stage_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The counterpart: a MixvoteError that escapes a stage is a failed check, not a crash.
+    from crypto.verify import driver
+
+    def strict(run: object) -> None:
+        raise ProtocolViolation("a record the stages did not foresee")
+
+    monkeypatch.setattr(driver, "check_layout", strict)
+    report = verify_record({"election.json": b"{}"})
+    assert not report.ok
+    (failure,) = report.failures
+    assert failure.name == "record" and failure.error is ProtocolViolation
+    assert "not foresee" in failure.detail
+
+
+def test_mixverify_exits_3_on_a_bug_and_1_on_a_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crypto.io import cli
+    from crypto.verify import driver
+
+    (tmp_path / "election.json").write_text("{}")
+    assert cli.main([str(tmp_path)]) == 1  # a record with no entries: rejected
+    assert "VERDICT: REJECTED" in capsys.readouterr().out
+
+    def broken(run: object) -> None:
+        raise TypeError("'NoneType' object is not subscriptable")
+
+    monkeypatch.setattr(driver, "check_layout", broken)
+    assert cli.main([str(tmp_path)]) == 3
+    captured = capsys.readouterr()
+    assert "VERDICT" not in captured.out
+    assert "this is a bug in mixvote" in captured.err and "TypeError" in captured.err
+    assert "please report" in captured.err

@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
 from crypto.groups import group
+from crypto.protocol.wire import Message, encode_body
 from crypto.record import GENESIS, make_entry
-from crypto.wire import Message, encode_body
 from webui import create_app
 
 ADMIN_TOKEN = "admin-token-123"

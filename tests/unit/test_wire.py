@@ -10,18 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
-from crypto.transport import NodeIdentity
-from crypto.wire import (
+from crypto.protocol.sessions import Cascade, Enrolment, NodeSession, ShareCollector
+from crypto.protocol.wire import (
     ACCEPTED,
     NODE_KINDS,
     REJECTED,
     SKIPPED,
-    Cascade,
-    Enrolment,
     Message,
-    NodeSession,
     Reassembler,
-    ShareCollector,
     decode_body,
     decode_frame,
     decode_proof_files,
@@ -32,6 +28,7 @@ from crypto.wire import (
     split_frame,
     voter_id_from_secret,
 )
+from crypto.transport import NodeIdentity
 
 IDENTITY = NodeIdentity.generate(random.Random(1))
 OTHER = NodeIdentity.generate(random.Random(2))
@@ -329,3 +326,14 @@ def test_proof_files_and_voter_id() -> None:
 
     assert voter_id_from_secret("s") == hashlib.sha256(b"mixvote-voter-ids").hexdigest()[:32]
     assert len(voter_id_from_secret("abc")) == 32
+
+
+def test_split_frame_takes_its_transfer_id_from_the_injected_rng() -> None:
+    import random
+
+    frame = bytes(range(256)) * 40
+    first = split_frame(frame, chunk_size=3000, rng=random.Random(5))
+    assert first == split_frame(frame, chunk_size=3000, rng=random.Random(5))
+    transfer = random.Random(5).randrange(0, 1 << 64).to_bytes(8, "big")
+    assert all(part[4:12] == transfer for part in first)
+    assert split_frame(frame, chunk_size=3000, rng=random.Random(6))[0][4:12] != transfer

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from crypto import bytetree, verificatum
+from crypto import verificatum
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups import group
 from crypto.shuffle import PROOF_FILES, ShuffleSession, decode_proof, encode_proof, verify_shuffle
+from crypto.verificatum import bytetree
 from tests.vectors.shared import vectors_dir
 
 # set -> (auxsid, width, der.rho, h_0 x, h_0 y), from the vectors README (printed by vmnv -t)

@@ -1,4 +1,5 @@
-"""Verificatum's own shuffle proofs (``shared/vectors/verificatum/``) through ``crypto.vmn_dir``.
+"""Verificatum's own shuffle proofs (``shared/vectors/verificatum/``) through
+``crypto.verificatum.directory``.
 
 Provenance: three sets written by Verificatum Mix-Net 3.1.0 (vcr 97974cf, vmn 9d9c45e) on
 2026-11-21, each accepted by ``vmnv -shuffle`` (see the README beside them). They must verify with
@@ -12,16 +13,16 @@ from collections.abc import Callable
 import pytest
 
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
-from crypto.vmn_dir import (
-    DirectoryReport,
+from crypto.report import Report
+from crypto.verificatum.directory import (
     ProtInfoFile,
     check_shuffle_directory,
-    export_directory,
     parse_protinfo,
     read_shuffle_directory,
     render_protinfo,
     verify_shuffle_directory,
 )
+from crypto.verificatum.export import export_directory
 from tests.vectors.shared import vectors_dir
 
 #: der.rho of each set, as printed by ``vmnv -shuffle -t der.rho`` (vectors README).
@@ -53,7 +54,7 @@ def load_set(name: str) -> tuple[str, dict[str, bytes]]:
     return (root / "protInfo.xml").read_text(encoding="utf-8"), files
 
 
-def failed(report: DirectoryReport) -> list[str]:
+def failed(report: Report) -> list[str]:
     return [f"{c.name}: {c.detail}" for c in report.failures]
 
 
@@ -291,7 +292,7 @@ def test_tampering_table(tampering: str) -> None:
     assert not report.ok
     assert check_name in {c.name for c in report.failures}, failed(report)
     for check in report.failures:
-        assert check.detail and check.error in {"MalformedInput", "InvalidElement", "InvalidProof"}
+        assert check.detail and check.error in {MalformedInput, InvalidElement, InvalidProof}
 
 
 def test_wrong_expected_auxsid_or_width_is_rejected() -> None:

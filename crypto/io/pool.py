@@ -1,65 +1,37 @@
-"""Spread batch group work over a process pool.
+"""Process pools for the pure code's injected ``mapper`` (:mod:`crypto.executor`).
 
-Group methods stay single-process; the hot paths (re-encrypting or proving over thousands of
-ciphertexts) call :func:`batch_mul` / :func:`batch_base_mul` here with a worker count. With
-``workers <= 1`` everything runs in the calling process (no pool, no pickling). Otherwise the
-work is cut into ``workers`` contiguous chunks: the calling process computes the first and a
-cached ``concurrent.futures.ProcessPoolExecutor`` of ``workers - 1`` processes (fork start method
-on Linux) the others; one pool per size and per process, reused across calls and shut down at
-interpreter exit. Groups travel to the
-workers by name (``Group.__reduce__``), elements and scalars as bytes and ints, so a chunk costs
-one pickle round trip.
+The pure ring cuts its work into chunks and hands them to a ``mapper``; :func:`process_map`
+makes one that runs them over ``workers`` processes: the calling process computes the first
+chunk and a cached ``concurrent.futures.ProcessPoolExecutor`` of ``workers - 1`` processes (fork
+start method on Linux) the others; one pool per size and per process, reused across calls and
+shut down at interpreter exit. Groups travel to the workers by name (``Group.__reduce__``),
+elements and scalars as bytes and ints, so a chunk costs one pickle round trip. Results come
+back in input order and equal those of the builtin ``map`` exactly.
 
-Pure computation: no I/O. Results come back in input order, and equal those of the
-single-process path exactly.
+This is one of the modules of :mod:`crypto.io`, the only ones in ``crypto/`` allowed processes,
+threads and ``os``.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from crypto.groups.base import Element, Group
+from crypto.executor import Mapper, check_workers
 
 R = TypeVar("R")
 
 _POOLS: dict[tuple[int, int], ProcessPoolExecutor] = {}
 _LOCK = threading.Lock()
 _ATEXIT_REGISTERED = False
-
-
-def default_workers() -> int:
-    """The number of CPUs this process may use (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def chunked(n: int, workers: int) -> list[slice]:
-    """Cut ``range(n)`` into ``min(workers, n)`` contiguous slices whose sizes differ by <= 1."""
-    if n < 0:
-        raise ValueError(f"chunked: n must be non-negative, got {n}")
-    if workers < 1:
-        raise ValueError(f"chunked: workers must be at least 1, got {workers}")
-    parts = min(workers, n)
-    if parts == 0:
-        return []
-    size, extra = divmod(n, parts)
-    out: list[slice] = []
-    start = 0
-    for i in range(parts):
-        stop = start + size + (1 if i < extra else 0)
-        out.append(slice(start, stop))
-        start = stop
-    return out
 
 
 def exit_with_parent(parent: int) -> None:
@@ -155,52 +127,14 @@ def pmap(fn: Callable[..., R], arg_tuples: Sequence[tuple[Any, ...]], workers: i
         raise
 
 
-def _mul_chunk(group: Group, points: Sequence[Element], scalars: Sequence[int]) -> list[Element]:
-    return group.batch_mul(points, scalars)
+def _pool_map(workers: int, fn: Callable[..., R], *iterables: Iterable[Any]) -> list[R]:
+    return pmap(fn, list(zip(*iterables, strict=True)), workers)
 
 
-def _base_mul_chunk(group: Group, scalars: Sequence[int]) -> list[Element]:
-    return group.batch_base_mul(scalars)
-
-
-def _mul_fixed_chunk(group: Group, point: Element, scalars: Sequence[int]) -> list[Element]:
-    return group.batch_mul_fixed(point, scalars)
-
-
-def _concat(parts: list[list[Element]]) -> list[Element]:
-    out: list[Element] = []
-    for part in parts:
-        out.extend(part)
-    return out
-
-
-def batch_mul(
-    group: Group, points: Sequence[Element], scalars: Sequence[int], workers: int = 1
-) -> list[Element]:
-    """``[k_i·P_i]`` computed by ``group.batch_mul`` over ``workers`` processes."""
-    if len(points) != len(scalars):
-        raise ValueError("batch_mul: points and scalars differ in length")
-    if workers <= 1:
-        return group.batch_mul(points, scalars)
-    chunks = chunked(len(points), workers)
-    args = [(group, list(points[c]), list(scalars[c])) for c in chunks]
-    return _concat(pmap(_mul_chunk, args, workers))
-
-
-def batch_base_mul(group: Group, scalars: Sequence[int], workers: int = 1) -> list[Element]:
-    """``[k_i·g]`` computed by ``group.batch_base_mul`` over ``workers`` processes."""
-    if workers <= 1:
-        return group.batch_base_mul(scalars)
-    chunks = chunked(len(scalars), workers)
-    return _concat(pmap(_base_mul_chunk, [(group, list(scalars[c])) for c in chunks], workers))
-
-
-def batch_mul_fixed(
-    group: Group, point: Element, scalars: Sequence[int], workers: int = 1
-) -> list[Element]:
-    """``[k_i·P]`` for one fixed P, computed by ``group.batch_mul_fixed`` over ``workers``."""
-    if workers <= 1:
-        return group.batch_mul_fixed(point, scalars)
-    chunks = chunked(len(scalars), workers)
-    args = [(group, point, list(scalars[c])) for c in chunks]
-    return _concat(pmap(_mul_fixed_chunk, args, workers))
+def process_map(workers: int) -> Mapper:
+    """A ``mapper`` for the pure code (:mod:`crypto.executor`): ``map`` over ``workers``
+    processes (the caller and a cached pool of ``workers - 1``), the builtin ``map`` for 1."""
+    check_workers(workers, "process_map")
+    if workers == 1:
+        return map
+    return functools.partial(_pool_map, workers)

@@ -133,11 +133,6 @@ def _decode_at(data: bytes, pos: int, depth: int, what: str) -> tuple[ByteTree, 
     return tuple(children), pos
 
 
-def is_leaf(tree: ByteTree) -> bool:
-    """True for a leaf."""
-    return isinstance(tree, bytes)
-
-
 def expect_leaf(tree: ByteTree, what: str, size: int | None = None) -> bytes:
     """The data of a leaf; raises MalformedInput for a node or (if given) a wrong size."""
     if not isinstance(tree, bytes):

@@ -1,13 +1,15 @@
 """``mixverify``: the standalone verifier's command line.
 
-This is the one module of ``crypto/`` that reads files: it parses the arguments, reads the
-directory into a file map, calls the pure verifiers (:mod:`crypto.vmn_dir`) and maps the outcome to
-an exit status — 0 accepted, 1 rejected (a check failed), 2 usage error or unreadable input.
+It parses the arguments, reads the directory into a file map, calls the pure verifiers
+(:mod:`crypto.verify`, :mod:`crypto.verificatum.directory`) and maps the outcome to an exit
+status from :data:`crypto.errors.ERROR_TABLE` — 0 accepted, 1 rejected (a check failed), 2 usage
+error or unreadable input, 3 a bug in mixvote (an internal error of the verifier, reported with
+its traceback, never as a verdict).
 
 Modes (subcommand-free, so that ``mixverify RECORD_DIR`` can be the main mode):
 
 * ``mixverify RECORD_DIR [--json] [--workers K] [--server-key HEX] [--progress|--no-progress]``
-  checks a whole election from its exported record (:mod:`crypto.verifier`, ``docs/record.md``):
+  checks a whole election from its exported record (:mod:`crypto.verify`, ``docs/record.md``):
   every check is listed, every failure with its location; a progress bar (tqdm, on stderr) on
   large records.
 * ``mixverify --verificatum DIR [--protinfo FILE] [--auxsid X] [--width W] [--json] [--workers K]``
@@ -21,21 +23,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from crypto.errors import MixvoteError
-
-EXIT_OK = 0
-EXIT_REJECTED = 1
-EXIT_USAGE = 2
-#: Refuse to read more than this from a directory (a proof for 10^6 ciphertexts is ~0.5 GB).
-MAX_DIRECTORY_BYTES = 4 * 2**30
-
-
-class UsageError(Exception):
-    """A problem with the arguments or the files named, reported with exit status 2."""
+from crypto.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    InternalError,
+    MixvoteError,
+    UsageError,
+    medium_of,
+)
+from crypto.io.pool import process_map
+from crypto.io.recorddir import locate_verificatum, read_directory
+from crypto.report import Check
+from crypto.verificatum.directory import check_shuffle_directory
+from crypto.verify import verify_record
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,67 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_directory(root: Path, limit: int = MAX_DIRECTORY_BYTES) -> dict[str, bytes]:
-    """Every regular file under ``root`` as a file map (``/``-separated relative paths)."""
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a directory")
-    files: dict[str, bytes] = {}
-    total = 0
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink():
-            raise UsageError(f"{path}: symbolic links are not followed; copy the file instead")
-        if not path.is_file():
-            continue
-        total += path.stat().st_size
-        if total > limit:
-            raise UsageError(f"{root}: more than {limit} bytes of files")
-        files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
-
-
-def locate_verificatum(
-    directory: Path, protinfo: Path | None, auxsid: str | None
-) -> tuple[Path, Path, str | None]:
-    """``(proof directory, protInfo.xml, expected auxsid or None)`` for the arguments given."""
-    directory = directory.resolve()
-    if not directory.is_dir():
-        raise UsageError(f"{directory}: not a directory")
-    nizkp = directory / "nizkp"
-    if not (directory / "version").exists() and nizkp.is_dir():
-        # The set's root directory: pick nizkp/<auxsid>.
-        subdirs = sorted(p.name for p in nizkp.iterdir() if p.is_dir())
-        if auxsid is not None:
-            if auxsid not in subdirs:
-                raise UsageError(f"{nizkp}: no directory for auxsid {auxsid!r} (found {subdirs})")
-            chosen = auxsid
-        elif len(subdirs) == 1:
-            chosen = subdirs[0]
-        else:
-            raise UsageError(f"{nizkp}: proof directories {subdirs}; pick one with --auxsid")
-        directory = nizkp / chosen
-    if protinfo is None:
-        candidates = [
-            directory / "protInfo.xml",
-            directory.parent / "protInfo.xml",
-            directory.parent.parent / "protInfo.xml",
-        ]
-        found = [c for c in candidates if c.is_file()]
-        if not found:
-            raise UsageError(
-                f"no protInfo.xml beside {directory} (looked in it and two levels up); "
-                "name one with --protinfo FILE"
-            )
-        protinfo = found[0]
-    elif not protinfo.is_file():
-        raise UsageError(f"{protinfo}: no such file")
-    if auxsid is None and directory.parent.name == "nizkp":
-        auxsid = directory.name  # the directory name binds the auxsid file
-    return directory, protinfo, auxsid
-
-
 def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
     """The ``--verificatum`` mode: check a Verificatum proof directory and report."""
-    from crypto.vmn_dir import Check, check_shuffle_directory
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -187,6 +135,7 @@ def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
         auxsid=auxsid,
         width=args.width,
         workers=args.workers,
+        mapper=process_map(args.workers),
         progress=None if args.json else show,
     )
     verdict = "accepted" if report.ok else "rejected"
@@ -240,8 +189,6 @@ class _Bars:
 
 def run_record(args: argparse.Namespace, out: TextIO) -> int:
     """The main mode: check an exported election record and report every check."""
-    from crypto.verifier import verify_record
-
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     server_key = None
@@ -256,7 +203,8 @@ def run_record(args: argparse.Namespace, out: TextIO) -> int:
     files = read_directory(root)
     bars = _Bars(args.progress)
     try:
-        report = verify_record(files, workers=args.workers, server_key=server_key, progress=bars)
+        report = verify_record(files, workers=args.workers, mapper=process_map(args.workers),
+                               server_key=server_key, progress=bars)
     finally:
         bars.close()
     verdict = "accepted" if report.ok else "rejected"
@@ -293,9 +241,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except OSError as exc:
         print(f"mixverify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except InternalError as exc:
+        # A bug in mixvote, not a verdict: say so, with the traceback a bug report needs.
+        print(f"mixverify: internal error: {exc}", file=sys.stderr)
+        traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+        print("mixverify: please report this as a bug in mixvote", file=sys.stderr)
+        return EXIT_INTERNAL
     except MixvoteError as exc:
         print(f"mixverify: rejected: {exc}", file=sys.stderr)
-        return EXIT_REJECTED
+        return medium_of(exc).exit_code
 
 
 if __name__ == "__main__":

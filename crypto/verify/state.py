@@ -1,0 +1,146 @@
+"""What the stages of one verification run share: the record's constants, the decoded entries,
+what earlier stages established, and the checks made so far (:class:`Run`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from crypto.executor import Mapper
+from crypto.groups import Group
+from crypto.protocol.wire import Message
+from crypto.record import Entry
+from crypto.report import Progress, Recorder
+
+RECORD_FORMAT = "mixvote-record/1"
+ENTRY_FILE = re.compile(r"^entries/(\d{6})-([a-z.]+)\.bin$")
+VOTER_ID = re.compile(r"^[0-9a-f]{32}$")
+
+#: The phase rank of each kind of record entry; kinds must appear in non-decreasing rank.
+PHASE_RANK: dict[str, int] = {
+    "election.params": 0,
+    "voters.registered": 0,
+    "node.enrolled": 1,
+    "dkg.deal": 2,
+    "dkg.complaint": 3,
+    "dkg.response": 4,
+    "dkg.result": 5,
+    "voting.opened": 6,
+    "ballot": 7,
+    "voting.closed": 8,
+    "mix.result": 9,
+    "hop.verdict": 9,
+    "decrypt.share": 10,
+    "decrypt.verdict": 10,
+    "tally": 11,
+}
+#: Kinds that occur exactly once in a complete record.
+ONCE = (
+    "election.params",
+    "voters.registered",
+    "dkg.result",
+    "voting.opened",
+    "voting.closed",
+    "tally",
+)
+#: Record kinds written (and signed) by a node; every other record kind is the server's.
+RECORD_NODE_KINDS = frozenset({"dkg.deal", "dkg.complaint", "dkg.response", "mix.result",
+                               "decrypt.share"})
+#: Ballots verified per task when spread over worker processes.
+BALLOT_CHUNK = 500
+
+
+class Abort(Exception):
+    """A failure that leaves nothing further to check."""
+
+
+def kind_of_rank(rank: int) -> str:
+    return "/".join(k for k, r in PHASE_RANK.items() if r == rank)
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """One ballot entry of the record (module level, so that it pickles to a worker)."""
+
+    number: int  # 0-based among the ballot entries
+    index: int  # entry index
+    voter_id: str
+    width: int
+    ciphertext: bytes
+    proof: bytes
+    hash: bytes
+
+
+@dataclass
+class Run(Recorder):
+    """One verification run (see :func:`crypto.verify.verify_record`): the inputs, what the
+    stages established so far, and the checks (:class:`crypto.report.Recorder`)."""
+
+    files: Mapping[str, bytes]
+    workers: int
+    mapper: Mapper
+    expected_server_key: bytes | None
+    progress: Progress
+    summary: dict[str, Any] = field(default_factory=dict)
+    eid: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    entries: list[Entry | None] = field(default_factory=list)
+    hashes: list[bytes | None] = field(default_factory=list)
+    messages: list[Message | None] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # from the file names
+    server_key: bytes = b""
+    params: dict[str, Any] = field(default_factory=dict)
+    g: Group | None = None
+    node_keys: dict[int, bytes] = field(default_factory=dict)  # position -> public identity
+    public_key: bytes = b""
+    verification_keys: list[bytes] = field(default_factory=list)
+    qualified: list[int] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    index_json: list[Any] = field(default_factory=list)
+    invalid_ballots: set[int] = field(default_factory=set)
+    accepted_hops: list[tuple[int, bytes, list[bytes]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        Recorder.__init__(self)
+
+    @property
+    def group(self) -> Group:
+        """The election's group (set by the parameters stage, which aborts without one)."""
+        assert self.g is not None, "the parameters stage sets the group"
+        return self.g
+
+    def where(self, i: int) -> str:
+        kind = self.kinds[i] if i < len(self.kinds) else "?"
+        return f"entry {i} ({kind})"
+
+    def of_kind(self, kind: str) -> list[tuple[int, Message]]:
+        return [(i, m) for i, m in enumerate(self.messages) if m is not None and m.kind == kind]
+
+    def first(self, kind: str) -> tuple[int, Message] | None:
+        """The first entry of ``kind`` (index and message), or None when there is none; the
+        phase-order stage reports a kind that must occur once but does not, or occurs twice."""
+        found = self.of_kind(kind)
+        return found[0] if found else None
+
+    def author_position(self, i: int) -> int | None:
+        entry = self.entries[i]
+        if entry is None:
+            return None
+        for pos, key in self.node_keys.items():
+            if key[:32] == entry.author:
+                return pos
+        return None
+
+    @cached_property
+    def ballots(self) -> list[Ballot]:
+        """Every ballot entry, in board order (built once, after the chain stage)."""
+        out = []
+        for number, (i, msg) in enumerate(self.of_kind("ballot")):
+            h = self.hashes[i]
+            assert h is not None, "a decoded entry has a hash"
+            out.append(Ballot(number, i, msg["voter_id"], msg["width"], msg["ciphertext"],
+                              msg["proof"], h))
+        return out
