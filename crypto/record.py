@@ -17,6 +17,7 @@ fails. The directory layout of an exported record is described in ``docs/record.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from crypto.encoding import Reader, encode_str, encode_uint, lp
-from crypto.errors import InvalidProof, MalformedInput
+from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 
 ENTRY_MAGIC = b"MXR1"
 SIGN_DOMAIN = b"mixvote/signed-message/v1\x00"
@@ -33,6 +34,59 @@ HASH_SIZE = 32
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 GENESIS = bytes(HASH_SIZE)
+#: The prime order of the Ed25519 base point (RFC 8032, section 5.1).
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def _is_valid_point(encoding: bytes) -> bool:
+    """libsodium's ``crypto_core_ed25519_is_valid_point``: a canonical encoding of a point on
+    edwards25519, in the prime-order subgroup, not of small order."""
+    import pysodium  # the binding the ristretto255 backend already uses
+
+    buf = ctypes.create_string_buffer(bytes(encoding), KEY_SIZE)
+    return bool(pysodium.sodium.crypto_core_ed25519_is_valid_point(buf))
+
+
+def check_ed25519_public_key(key: bytes, where: str = "public key") -> None:
+    """Reject an Ed25519 public key that is not 32 bytes, not canonical, not on the curve, of
+    small order or outside the prime-order subgroup (raise InvalidElement naming ``where``).
+
+    ``cryptography``'s Ed25519 (OpenSSL) accepts small-order keys, for which a signature
+    ``R = identity, S = 0`` verifies for every message; this check comes first everywhere.
+    """
+    if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_SIZE:
+        raise MalformedInput(f"{where}: an Ed25519 key is {KEY_SIZE} bytes")
+    if not _is_valid_point(bytes(key)):
+        raise InvalidElement(
+            f"{where}: Ed25519 key {bytes(key).hex()[:16]}… is not a canonical point of the "
+            "prime-order subgroup (small-order, non-canonical or off-curve)"
+        )
+
+
+def check_ed25519_signature_encoding(signature: bytes, where: str = "signature") -> None:
+    """Strict RFC 8032 checks on a signature's encoding: S < ℓ (no malleability) and R a
+    canonical point of the prime-order subgroup, not of small order."""
+    if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_SIZE:
+        raise MalformedInput(f"{where}: an Ed25519 signature is {SIGNATURE_SIZE} bytes")
+    if int.from_bytes(signature[32:], "little") >= ED25519_L:
+        raise InvalidProof(f"{where}: signature scalar S is not below the group order (S ≥ ℓ)")
+    if not _is_valid_point(bytes(signature[:32])):
+        raise InvalidProof(
+            f"{where}: signature point R is small-order, non-canonical or off-curve"
+        )
+
+
+def verify_ed25519(key: bytes, message: bytes, signature: bytes, where: str = "signature") -> None:
+    """Strict Ed25519 verification: the key and signature checks above, then RFC 8032
+    verification (``cryptography``). Returns None or raises naming ``where``."""
+    check_ed25519_public_key(key, f"{where}: author key")
+    check_ed25519_signature_encoding(signature, where)
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes(key)).verify(bytes(signature), bytes(message))
+    except (InvalidSignature, ValueError):
+        raise InvalidProof(
+            f"{where}: Ed25519 signature of author {bytes(key).hex()[:16]}… is invalid"
+        ) from None
 
 
 def signing_input(body: bytes) -> bytes:
@@ -55,19 +109,15 @@ def public_key_bytes(private_key: Ed25519PrivateKey) -> bytes:
 def verify_body_signature(
     author: bytes, body: bytes, signature: bytes, where: str = "message"
 ) -> None:
-    """Check an author's Ed25519 signature over a body; raise InvalidProof naming ``where``."""
+    """Check an author's Ed25519 signature over a body, strictly (:func:`verify_ed25519`);
+    raise InvalidProof / InvalidElement naming ``where``."""
     if len(author) != KEY_SIZE:
         raise MalformedInput(f"{where}: author key must be {KEY_SIZE} bytes, got {len(author)}")
     if len(signature) != SIGNATURE_SIZE:
         raise MalformedInput(
             f"{where}: signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}"
         )
-    try:
-        Ed25519PublicKey.from_public_bytes(author).verify(signature, signing_input(body))
-    except (InvalidSignature, ValueError):
-        raise InvalidProof(
-            f"{where}: Ed25519 signature of author {author.hex()[:16]}… is invalid"
-        ) from None
+    verify_ed25519(author, signing_input(body), signature, where)
 
 
 @dataclass(frozen=True)

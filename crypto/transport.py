@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from crypto.encoding import encode_str, encode_uint, lp
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG
+from crypto.record import check_ed25519_public_key, verify_ed25519
 
 KEY_SIZE = 32
 PUBLIC_IDENTITY_SIZE = 64
@@ -86,10 +87,7 @@ class PublicIdentity:
                 f"public identity: expected {PUBLIC_IDENTITY_SIZE} bytes, got {size}"
             )
         data = bytes(data)
-        try:
-            Ed25519PublicKey.from_public_bytes(data[:KEY_SIZE])
-        except ValueError as exc:
-            raise InvalidElement(f"public identity: bad Ed25519 key ({exc})") from None
+        check_ed25519_public_key(data[:KEY_SIZE], "public identity: signing key")
         return cls(data[:KEY_SIZE], data[KEY_SIZE:])
 
 
@@ -155,15 +153,7 @@ def verify_signature(public: PublicIdentity | bytes, message: bytes, signature: 
         public = PublicIdentity.from_bytes(public)
     if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_SIZE:
         raise MalformedInput(f"signature: expected {SIGNATURE_SIZE} bytes")
-    try:
-        key = Ed25519PublicKey.from_public_bytes(public.signing_key)
-        key.verify(bytes(signature), bytes(message))
-    except ValueError as exc:
-        raise InvalidElement(f"signature: unusable Ed25519 key ({exc})") from None
-    except InvalidSignature:
-        raise InvalidProof(
-            f"signature: does not verify under signing key {public.signing_key[:8].hex()}…"
-        ) from None
+    verify_ed25519(public.signing_key, bytes(message), bytes(signature), "signature")
 
 
 def _derive(dh: bytes, enc: bytes, recipient: bytes) -> tuple[bytes, bytes]:
