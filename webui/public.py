@@ -54,10 +54,11 @@ def election(eid: str) -> str:
 def board(eid: str) -> str:
     svc = services()
     e = svc.get_election(check_eid(eid))
-    try:
-        offset = max(0, int(request.args.get("offset", 0)))
-    except ValueError:
-        offset = 0
+    raw = request.args.get("offset", "").strip()
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        abort(400, description=f"offset: a non-negative integer of at most 9 digits, "
+                               f"got {raw[:20]!r}")
+    offset = int(raw) if raw else 0
     page = svc.board(eid, offset=offset, limit=50)
     receipt = request.args.get("receipt", "").strip()
     found: dict[str, Any] | None = None

@@ -371,8 +371,11 @@ def test_board_receipt_lookup(client: FlaskClient) -> None:
     assert "No ballot with this receipt" in html
     html = client.get("/elections/e1/board?receipt=<b>").get_data(as_text=True)
     assert "64 hexadecimal characters" in html and "<b>" not in html.split("receipt-result")[1]
-    html = client.get("/elections/e1/board?offset=x").get_data(as_text=True)
+    html = client.get("/elections/e1/board?offset=0").get_data(as_text=True)
     assert "3 entries" in html
+    for bad in ("x", "-1", "9" * 30, "１"):
+        r = client.get(f"/elections/e1/board?offset={bad}")
+        assert r.status_code == 400 and "offset" in r.get_data(as_text=True), bad
 
 
 def test_results_page_tally_chart_lists_and_verifier(
@@ -589,6 +592,18 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
         "/vote/e1/cast", data="not json", headers={**h, "Content-Type": "application/json"}
     )
     assert r.status_code == 400
+    # issue 13: strict JSON in the booth's cast too (UTF-16, depth, floats, content type)
+    ballot = '{"ciphertext": "00", "proof": "00", "width": 1}'
+    for data, ctype, status, phrase in (
+        (ballot.encode("utf-16"), "application/json", 400, "not UTF-8"),
+        (ballot.encode(), "application/json; charset=utf-16", 415, "application/json"),
+        (ballot.encode(), "text/plain", 415, "application/json"),
+        (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested deeper"),
+        (ballot.replace("1}", "1.0}").encode(), "application/json", 400, "integers"),
+    ):
+        r = client.post("/vote/e1/cast", data=data, headers={**h, "Content-Type": ctype,
+                                                             "Accept": "application/json"})
+        assert r.status_code == status and phrase in r.get_json()["error"], (data[:30], r.data)
     svc.elections["e1"]["phase"] = "closed"
     html = client.get("/vote/e1/booth").get_data(as_text=True)
     assert "Voting is not open" in html and "election-params" not in html
