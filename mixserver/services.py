@@ -30,6 +30,7 @@ from crypto import GROUPS, group
 from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
 from crypto.errors import MalformedInput, ProtocolViolation
 from crypto.wire import Message, canonical_json, decode_body, voter_id_from_secret
+from mixserver.adminauth import AdminAuth
 from mixserver.board import Board, write_private
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")
@@ -76,7 +77,7 @@ class ElectionServices:
         self.db = db or Board(self.data_dir)
         self.loop = loop
         self.coordinator = coordinator
-        self.admin_token = load_or_create_secret(self.data_dir, "admin_token")
+        self.admin = AdminAuth(self.data_dir, self.db)
 
     # --- helpers ----------------------------------------------------------------------------
     def _election(self, eid: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -93,11 +94,27 @@ class ElectionServices:
         self.loop.add_callback(getattr(self.coordinator, action), eid)
         return {"election": eid, "scheduled": action}
 
+    # --- admin authentication (mixserver.adminauth) ------------------------------------------
+    @property
+    def admin_token(self) -> str:
+        return self.admin.token
+
     def check_admin_token(self, token: str | None) -> bool:
         """True iff ``token`` is the admin token (constant-time comparison)."""
-        return isinstance(token, str) and hmac.compare_digest(
-            token.encode(), self.admin_token.encode()
-        )
+        return self.admin.check_token(token)
+
+    def rotate_admin_token(self) -> str:
+        """A fresh admin token (the old one stops working, every admin session ends)."""
+        return self.admin.rotate_token()
+
+    def open_admin_session(self) -> str:
+        return self.admin.open_session()
+
+    def check_admin_session(self, session_id: str | None) -> bool:
+        return self.admin.check_session(session_id)
+
+    def close_admin_session(self, session_id: str | None) -> None:
+        self.admin.close_session(session_id)
 
     # --- elections --------------------------------------------------------------------------
     def list_elections(self) -> list[dict[str, Any]]:

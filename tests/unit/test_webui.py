@@ -31,6 +31,7 @@ class FakeServices:
     """In-memory stand-in for mixserver.services.ElectionServices (the methods the UI calls)."""
 
     def __init__(self) -> None:
+        self.sessions: set[str] = set()
         self.elections: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.ballots: list[dict[str, Any]] = []
@@ -67,7 +68,26 @@ class FakeServices:
         return self.elections[eid]
 
     def check_admin_token(self, token: str | None) -> bool:
-        return token == ADMIN_TOKEN
+        return token == self.admin_token
+
+    # server-side admin sessions, as mixserver.adminauth keeps them
+    admin_token = ADMIN_TOKEN
+
+    def open_admin_session(self) -> str:
+        sid = f"session-{len(self.sessions)}-0123456789abcdef"
+        self.sessions.add(sid)
+        return sid
+
+    def check_admin_session(self, sid: str | None) -> bool:
+        return sid in self.sessions
+
+    def close_admin_session(self, sid: str | None) -> None:
+        self.sessions.discard(sid)  # type: ignore[arg-type]
+
+    def rotate_admin_token(self) -> str:
+        self.admin_token = "rotated-" + str(len(self.sessions))
+        self.sessions.clear()
+        return self.admin_token
 
     def list_elections(self) -> list[dict[str, Any]]:
         return list(self.elections.values())
