@@ -597,6 +597,40 @@ class ApiNotFound(ApiHandler):
         raise tornado.web.HTTPError(404, reason=f"unknown API path {self.request.path[:80]}")
 
 
+class RecordZipHandler(tornado.web.RequestHandler):
+    """``/elections/<eid>/record.zip``: the record zip, built once per chain head in an executor
+    (:func:`mixserver.export.record_zip`) and streamed from its file in 64 KiB pieces, so
+    neither the loop nor the WSGI container holds it in memory."""
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip")
+
+    def initialize(self, services: Any) -> None:
+        self.services = services
+
+    async def get(self, eid: str) -> None:
+        try:
+            info = await IOLoop.current().run_in_executor(
+                self.executor, self.services.record_zip, eid
+            )
+        except ProtocolViolation as exc:
+            raise tornado.web.HTTPError(404, reason=str(exc)[:100]) from None
+        etag = f'"{info["head"][:32]}"'
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="{eid}-record.zip"')
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("ETag", etag)
+        if self.request.headers.get("If-None-Match") == etag:
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Length", str(info["size"]))
+        with open(info["path"], "rb") as f:
+            while chunk := f.read(64 << 10):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
 _CAST_PATH = re.compile(r"/vote/([A-Za-z0-9_-]{1,64})/cast")
 
 
@@ -699,6 +733,7 @@ def make_app(
         container = WSGIContainer(
             flask_app, executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="wsgi")
         )
+        handlers.append((rf"/elections/{eid}/record\.zip", RecordZipHandler, api))
         handlers.append((r".*", WebUiHandler, {"fallback": container, "services": services}))
     return MixApplication(
         handlers,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -467,15 +466,19 @@ class ElectionServices:
         return out
 
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
-        """Write the whole election record as a directory (layout in ``docs/record.md``);
-        returns ``{path, entries, head}``."""
+        """Write the whole election record into a new or empty directory (layout in
+        ``docs/record.md``); a non-empty one is refused; returns ``{path, entries, head}``."""
         from mixserver.export import export_record
 
         self._election(eid)
-        dest = Path(dest_dir)
-        if dest.exists():
-            shutil.rmtree(dest)
-        return export_record(self.db, eid, dest)
+        return export_record(self.db, eid, Path(dest_dir))
+
+    def record_zip(self, eid: str) -> dict[str, Any]:
+        """The record as a zip, built once per chain head: ``{path, head, size}``."""
+        from mixserver.export import record_zip
+
+        self._election(eid)
+        return record_zip(self.db, eid, self.data_dir / "exports")
 
     def generate_test_ballots(
         self, eid: str, count: int, choose: Callable[[int], int] | None = None

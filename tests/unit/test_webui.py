@@ -32,6 +32,7 @@ class FakeServices:
 
     def __init__(self) -> None:
         self.sessions: set[str] = set()
+        self.zips: dict[str, dict[str, Any]] = {}
         self.elections: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.ballots: list[dict[str, Any]] = []
@@ -215,6 +216,23 @@ class FakeServices:
             "ballots": 4,
             "timings": {"keygen": 0.5, "mixing": 2.0},
         }
+
+    def record_zip(self, eid: str) -> dict[str, Any]:
+        """The zip of :meth:`export_record`, built once (as the real services cache it)."""
+        if eid not in self.zips:
+            import tempfile
+            import zipfile
+
+            work = Path(tempfile.mkdtemp(prefix="fake-zip-"))
+            out = self.export_record(eid, work / eid)
+            path = work / "record.zip"
+            with zipfile.ZipFile(path, "w") as zf:
+                for file in sorted((work / eid).rglob("*")):
+                    if file.is_file():
+                        zf.write(file, f"{eid}/{file.relative_to(work / eid)}")
+            self.zips[eid] = {"path": str(path), "head": out["head"],
+                              "size": path.stat().st_size}
+        return self.zips[eid]
 
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
         """A small but real record: voting.closed, one node's mix.result and its verdict."""
