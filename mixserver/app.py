@@ -296,6 +296,10 @@ class StatusSocket(tornado.websocket.WebSocketHandler):
         # Read-only public information, the same as the public board: any origin may watch.
         return True
 
+    @property
+    def max_message_size(self) -> int:
+        return 4 << 10  # browsers only listen; a larger frame closes the socket (1009)
+
     def open(self, eid: str) -> None:
         self.eid = eid
         try:

@@ -33,11 +33,12 @@ MiB = 1 << 20
 RSS_BUDGET_MB = 50.0
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """``VmRSS`` (resident now) or ``VmHWM`` (its peak so far) of ``pid``, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS line")
+    raise AssertionError(f"no {field} line")
 
 
 @pytest.fixture()
@@ -146,6 +147,7 @@ def test_memory_stays_bounded_under_preauth_attacks(
     urllib.request.urlopen(base + "/", timeout=10).read()
     time.sleep(0.5)
     baseline = rss_mb(proc.pid)
+    hwm_before = rss_mb(proc.pid, "VmHWM")
     peak = [baseline]
     stop = threading.Event()
 
@@ -175,8 +177,13 @@ def test_memory_stays_bounded_under_preauth_attacks(
         t.join(timeout=60)
     stop.set()
     sampler.join(timeout=5)
+    # the kernel's high-water mark catches a spike between two samples
+    hwm_after = rss_mb(proc.pid, "VmHWM")
+    if hwm_after > hwm_before:
+        peak[0] = max(peak[0], hwm_after)
     growth = peak[0] - baseline
-    print(f"\nRSS baseline {baseline:.1f} MB, peak {peak[0]:.1f} MB, growth {growth:.1f} MB")
+    print(f"\nRSS baseline {baseline:.1f} MB, peak {peak[0]:.1f} MB, growth {growth:.1f} MB "
+          f"(VmHWM {hwm_before:.1f} → {hwm_after:.1f} MB)")
     for r in results:
         print("  attacker:", r)
     assert not any(t.is_alive() for t in attackers), "an attacker was never cut off"

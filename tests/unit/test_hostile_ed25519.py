@@ -204,3 +204,16 @@ def test_the_identity_forgery_does_not_authenticate_a_node() -> None:
 if __name__ == "__main__" and "--regen" in sys.argv:
     DATA.write_text(json.dumps(generate(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {DATA}")
+
+
+def test_the_verifier_refuses_an_entry_by_a_small_order_author() -> None:
+    """``mixverify`` checks every entry with :func:`verify_body_signature`: a forged entry by the
+    identity key fails the chain, naming the entry."""
+    from crypto.record import GENESIS, Entry, make_entry, verify_chain
+
+    server = Ed25519PrivateKey.generate()
+    first = make_entry("e1", 0, GENESIS, server, b"params")
+    forged = Entry("e1", 1, first.hash(), b"\x01" + bytes(31), b"\x01" + bytes(63), b"dkg.done")
+    with pytest.raises(MixvoteError, match=r"entry 1.*small-order"):
+        verify_chain([first, forged], "e1")
+    verify_chain([first], "e1")  # the honest prefix verifies
