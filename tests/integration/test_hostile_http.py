@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tornado.httpclient import HTTPResponse
 from tornado.simple_httpclient import HTTPStreamClosedError
-from tornado.testing import AsyncHTTPTestCase
+from tornado.tcpclient import TCPClient
+from tornado.testing import AsyncHTTPTestCase, gen_test
 
 from mixserver.app import ADMIN_BODY_LIMIT, make_app
 from mixserver.services import ElectionServices
@@ -221,6 +222,18 @@ class TestHostileTable(Server):
         assert self.services.list_elections()[-1]["title"] == "T"  # nothing was created
 
 
+class TestDefaultBodyLimit(Server):
+    @gen_test(timeout=10)
+    async def test_a_websocket_upgrade_with_a_huge_body_is_refused_from_its_headers(self) -> None:
+        for path in (b"/ws/node", b"/ws/status/x"):
+            stream = await TCPClient().connect("127.0.0.1", self.get_http_port())
+            await stream.write(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                               b"Connection: Upgrade\r\nContent-Length: 209715200\r\n\r\n")
+            line = await stream.read_until(b"\r\n")
+            assert line.startswith(b"HTTP/1.1 400"), line
+            stream.close()
+
+
 WEB_CASES: list[tuple[str, str, int, str]] = [
     ("GET", "/assets/npm/@noble/curves/%00.js", 404, ""),
     ("GET", "/assets/npm/@noble/curves/a%00b.js", 404, ""),
@@ -317,3 +330,28 @@ def test_other_content_types_refused(value: str | None) -> None:
     from webui.strictjson import is_json_content_type
 
     assert not is_json_content_type(value)
+
+
+WEB_GET_ROUTES = [
+    "/", "/healthz", "/elections/{e}", "/elections/{e}/board?offset={x}&receipt={x}",
+    "/elections/{e}/results", "/elections/{e}/record.zip", "/elections/{e}/{x}.csv",
+    "/vote/{e}", "/vote/{e}/booth", "/vote/{e}/receipt/{x}", "/admin/login?next={x}",
+    "/admin/", "/admin/elections/{e}", "/assets/npm/@noble/{x}/{x}.js", "/{x}",
+]
+
+
+class TestFuzzWebUi(Server):
+    @settings(max_examples=200, deadline=None, derandomize=bool(os.environ.get("CI")),
+              suppress_health_check=list(HealthCheck))
+    @given(
+        route=st.sampled_from(WEB_GET_ROUTES),
+        use_real=st.booleans(),
+        segment=st.text(alphabet=st.characters(codec="utf-8"), max_size=16),
+    )
+    def test_no_page_answers_5xx(self, route: str, use_real: bool, segment: str) -> None:
+        from urllib.parse import quote
+
+        x = quote(segment, safe="")
+        path = route.replace("{e}", self.eid if use_real else x or "e").replace("{x}", x)
+        got = self.req("GET", path)
+        assert got.code < 500, f"GET {path}: {got.code} {got.body[:300]!r}"
