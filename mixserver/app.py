@@ -31,6 +31,7 @@ from crypto.errors import (
     MixvoteError,
     ProtocolViolation,
 )
+from crypto.transport import PublicIdentity
 from crypto.wire import (
     CHUNK_MAGIC,
     MAX_FRAME,
@@ -258,8 +259,6 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
                 break
         if not enrolments:
             raise ProtocolViolation("auth: this key is not enrolled in any open election")
-        from crypto.transport import PublicIdentity
-
         # The key a node authenticates with must be a valid identity (strict Ed25519), checked
         # before the session is marked authenticated.
         PublicIdentity.from_bytes(bytes(msg["public_key"]))
