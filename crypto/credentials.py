@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pysodium
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from crypto.ed25519 import verify_ed25519
 from crypto.encoding import encode_str, encode_uint, lp
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG
@@ -157,23 +157,11 @@ def verify_signature_strict(
     where: str = "signature",
     key_checked: bool = False,
 ) -> None:
-    """Strict RFC 8032 verification: a valid key (:func:`decode_public_credential`), a 64-byte
-    signature with S < ℓ, and the Ed25519 equation. Raises MalformedInput / InvalidProof.
-    ``key_checked=True`` skips the key check (a third of the time) and is only for a key taken
-    from a list that :func:`verify_credential_list` has accepted."""
-    if key_checked:
-        if len(public) != PUBLIC_SIZE:
-            raise MalformedInput(f"{where}: key: expected {PUBLIC_SIZE} bytes")
-    else:
-        decode_public_credential(public, f"{where}: key")
-    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
-        raise MalformedInput(f"{where}: a signature is {SIGNATURE_SIZE} bytes")
-    if int.from_bytes(signature[32:], "little") >= ED25519_ORDER:
-        raise InvalidProof(f"{where}: S is not below the group order (malleable signature)")
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        raise InvalidProof(f"{where}: Ed25519 signature does not verify") from None
+    """Strict RFC 8032 verification (:func:`crypto.ed25519.verify_ed25519`): a valid key, a
+    64-byte signature with S < ℓ and a prime-order R, and the Ed25519 equation. Raises
+    MalformedInput / InvalidElement / InvalidProof. ``key_checked=True`` skips the key check and
+    is only for a key taken from a list that :func:`verify_credential_list` has accepted."""
+    verify_ed25519(public, message, signature, where, key_checked=key_checked)
 
 
 def sign_message(private: bytes, message: bytes) -> bytes:

@@ -21,9 +21,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from crypto.ed25519 import verify_ed25519
 from crypto.encoding import Reader, encode_str, encode_uint, lp
 from crypto.errors import InvalidProof, MalformedInput
 
@@ -33,8 +33,6 @@ HASH_SIZE = 32
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 GENESIS = bytes(HASH_SIZE)
-
-
 def signing_input(body: bytes) -> bytes:
     """The exact bytes an author signs for a message body (domain-separated)."""
     return SIGN_DOMAIN + body
@@ -55,19 +53,15 @@ def public_key_bytes(private_key: Ed25519PrivateKey) -> bytes:
 def verify_body_signature(
     author: bytes, body: bytes, signature: bytes, where: str = "message"
 ) -> None:
-    """Check an author's Ed25519 signature over a body; raise InvalidProof naming ``where``."""
+    """Check an author's Ed25519 signature over a body, strictly (:func:`verify_ed25519`);
+    raise InvalidProof / InvalidElement naming ``where``."""
     if len(author) != KEY_SIZE:
         raise MalformedInput(f"{where}: author key must be {KEY_SIZE} bytes, got {len(author)}")
     if len(signature) != SIGNATURE_SIZE:
         raise MalformedInput(
             f"{where}: signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}"
         )
-    try:
-        Ed25519PublicKey.from_public_bytes(author).verify(signature, signing_input(body))
-    except (InvalidSignature, ValueError):
-        raise InvalidProof(
-            f"{where}: Ed25519 signature of author {author.hex()[:16]}… is invalid"
-        ) from None
+    verify_ed25519(author, signing_input(body), signature, where)
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,21 @@ Node identity
     * private identity, 64 bytes: ``ed25519_seed (32) || x25519_private (32)`` (the raw private
       keys of RFC 8032 §5.1.5 and RFC 7748 §5).
 
-Share transport ("sealed box", HPKE-style, after RFC 9180's DHKEM(X25519, HKDF-SHA256) +
-AES-256-GCM, base mode, single shot)
-    The sender draws an ephemeral X25519 key ``e`` (from ``rng``) and computes
-    ``dh = X25519(e, pk_R)``; ``key || nonce = HKDF-SHA256(salt = "", ikm = dh,
-    info = lp("mixvote/v1/transport") || lp(enc) || lp(pk_R), L = 32 + 12)`` where ``enc`` is the
-    ephemeral public key. The sealed message is ``enc (32) || AES-256-GCM(key, nonce, plaintext,
-    associated_data)`` (ciphertext then the 16-byte tag). Every message has a fresh ephemeral key,
-    so the derived nonce is never reused under a key. The associated data of a DKG share,
-    :func:`share_associated_data`, binds the election id, the dealer index and the recipient index,
-    so a share cannot be replayed into another election or presented as coming from another dealer
-    or addressed to another node. (The KDF layout is our own, simplified from RFC 9180; it is not
-    wire-compatible with an HPKE library.)
+Share transport (RFC 9180 HPKE, base mode, single shot)
+    The suite is DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM (KEM 0x0020, KDF 0x0001,
+    AEAD 0x0002), from the maintained ``pyhpke`` package (on ``cryptography``'s primitives).
+    ``cryptography``'s own ``hpke.Suite`` is not used: its single-shot API draws the ephemeral
+    key itself (no ``rng`` to inject) and takes no associated data, so neither the house rule on
+    randomness nor the RFC's test vectors (which use associated data) could be applied to it.
+
+    ``seal`` derives the ephemeral key pair with the RFC's ``DeriveKeyPair`` from 32 bytes of
+    ``rng``, sets up a sender context for ``pk_R`` with ``info = "mixvote/v1/transport"`` and
+    seals the plaintext with the caller's associated data (sequence number 0). The sealed message
+    is ``enc (32) || ciphertext || tag (16)`` (:data:`SEAL_OVERHEAD` = 48 bytes more than the
+    plaintext). The associated data of a DKG share, :func:`share_associated_data`, binds the
+    election id, the dealer index and the recipient index, so a share cannot be replayed into
+    another election or presented as coming from another dealer or addressed to another node.
+    Being standard HPKE, a sealed share opens with any RFC 9180 implementation of the suite.
 
 Nothing here does I/O; ``cryptography`` supplies the primitives.
 """
@@ -32,13 +35,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from pyhpke import AEADId, CipherSuite, KDFId, KEMId, OpenError
 
+from crypto.ed25519 import check_ed25519_public_key
 from crypto.encoding import encode_str, encode_uint, lp
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG
@@ -47,11 +48,13 @@ KEY_SIZE = 32
 PUBLIC_IDENTITY_SIZE = 64
 PRIVATE_IDENTITY_SIZE = 64
 TAG_SIZE = 16
-#: Bytes a sealed message adds to its plaintext: the ephemeral public key and the GCM tag.
+#: Bytes a sealed message adds to its plaintext: HPKE's ``enc`` (the ephemeral X25519 public key)
+#: and the AES-256-GCM tag.
 SEAL_OVERHEAD = KEY_SIZE + TAG_SIZE
 SIGNATURE_SIZE = 64
 
-_KDF_INFO = b"mixvote/v1/transport"
+#: HPKE ``info`` of every sealed message (binds the application and version).
+HPKE_INFO = b"mixvote/v1/transport"
 _SHARE_AD = b"mixvote/v1/dkg-share"
 
 
@@ -86,10 +89,7 @@ class PublicIdentity:
                 f"public identity: expected {PUBLIC_IDENTITY_SIZE} bytes, got {size}"
             )
         data = bytes(data)
-        try:
-            Ed25519PublicKey.from_public_bytes(data[:KEY_SIZE])
-        except ValueError as exc:
-            raise InvalidElement(f"public identity: bad Ed25519 key ({exc})") from None
+        check_ed25519_public_key(data[:KEY_SIZE], "public identity: signing key")
         return cls(data[:KEY_SIZE], data[KEY_SIZE:])
 
 
@@ -145,17 +145,13 @@ class NodeIdentity:
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         """Decrypt a message :func:`seal`-ed to this identity; raises InvalidProof if it does not
         authenticate (tampered, wrong recipient or wrong associated data)."""
-        return _open(self._enc, self._public.encryption_key, sealed, associated_data)
+        return _open(self._enc.private_bytes_raw(), sealed, associated_data)
 
 
-def _derive(dh: bytes, enc: bytes, recipient: bytes) -> tuple[bytes, bytes]:
-    okm = HKDF(
-        algorithm=hashes.SHA256(),
-        length=KEY_SIZE + 12,
-        salt=None,
-        info=lp(_KDF_INFO) + lp(enc) + lp(recipient),
-    ).derive(dh)
-    return okm[:KEY_SIZE], okm[KEY_SIZE:]
+def _suite() -> CipherSuite:
+    return CipherSuite.new(
+        KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.AES256_GCM
+    )
 
 
 def seal(
@@ -164,37 +160,38 @@ def seal(
     associated_data: bytes,
     rng: RNG | None = None,
 ) -> bytes:
-    """Encrypt ``plaintext`` to ``recipient`` (a PublicIdentity, or a raw 32-byte X25519 key) with
-    a fresh ephemeral key; the result is ``enc || ciphertext || tag`` (SEAL_OVERHEAD bytes more)."""
+    """HPKE-encrypt ``plaintext`` to ``recipient`` (a PublicIdentity, or a raw 32-byte X25519
+    key) with a fresh ephemeral key from ``rng``; the result is ``enc || ciphertext || tag``
+    (SEAL_OVERHEAD bytes more than the plaintext)."""
     if isinstance(recipient, PublicIdentity):
         recipient = recipient.encryption_key
-    if len(recipient) != KEY_SIZE:
+    if not isinstance(recipient, (bytes, bytearray)) or len(recipient) != KEY_SIZE:
         raise MalformedInput(f"seal: recipient key must be {KEY_SIZE} bytes")
-    ephemeral = X25519PrivateKey.from_private_bytes(_random_key_bytes(rng))
-    enc = ephemeral.public_key().public_bytes_raw()
+    suite = _suite()
+    ephemeral = suite.kem.derive_key_pair(_random_key_bytes(rng))
     try:
-        dh = ephemeral.exchange(X25519PublicKey.from_public_bytes(bytes(recipient)))
+        enc, context = suite.create_sender_context(
+            suite.kem.deserialize_public_key(bytes(recipient)), info=HPKE_INFO, eks=ephemeral
+        )
     except ValueError:
         raise InvalidElement("seal: recipient X25519 key is a low-order point") from None
-    key, nonce = _derive(dh, enc, bytes(recipient))
-    return enc + AESGCM(key).encrypt(nonce, bytes(plaintext), bytes(associated_data))
+    return bytes(enc) + bytes(context.seal(bytes(plaintext), aad=bytes(associated_data)))
 
 
-def _open(
-    private: X25519PrivateKey, recipient: bytes, sealed: bytes, associated_data: bytes
-) -> bytes:
+def _open(private: bytes, sealed: bytes, associated_data: bytes) -> bytes:
     if not isinstance(sealed, (bytes, bytearray)) or len(sealed) < SEAL_OVERHEAD:
         raise MalformedInput(f"sealed message: shorter than {SEAL_OVERHEAD} bytes")
     sealed = bytes(sealed)
-    enc = sealed[:KEY_SIZE]
+    suite = _suite()
     try:
-        dh = private.exchange(X25519PublicKey.from_public_bytes(enc))
+        context = suite.create_recipient_context(
+            sealed[:KEY_SIZE], suite.kem.deserialize_private_key(private), info=HPKE_INFO
+        )
     except ValueError:
         raise InvalidProof("sealed message: ephemeral key is a low-order point") from None
-    key, nonce = _derive(dh, enc, recipient)
     try:
-        return AESGCM(key).decrypt(nonce, sealed[KEY_SIZE:], bytes(associated_data))
-    except InvalidTag:
+        return bytes(context.open(sealed[KEY_SIZE:], aad=bytes(associated_data)))
+    except OpenError:
         raise InvalidProof(
             "sealed message: authentication failed (tampered, wrong recipient or wrong context)"
         ) from None

@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import tornado.httputil
 import tornado.web
 import tornado.websocket
 from tornado.ioloop import IOLoop
@@ -30,6 +33,7 @@ from crypto.errors import (
 )
 from crypto.protocol.sessions import Enrolment, NodeSession
 from crypto.protocol.wire import (
+    CHUNK_MAGIC,
     MAX_FRAME,
     NODE_KINDS,
     Message,
@@ -38,30 +42,114 @@ from crypto.protocol.wire import (
     sign_message,
     split_frame,
 )
+from crypto.transport import PublicIdentity
 from mixserver.coordinator import Coordinator, error_code
+from webui import strictjson
 
 log = logging.getLogger("mixserver.app")
+
+#: Largest websocket frame a node may send before it has authenticated (an auth frame is < 1 KiB).
+PREAUTH_FRAME = 16 << 10
+#: Seconds a node connection may stay unauthenticated before it is closed.
+PREAUTH_TIMEOUT = 10.0
+#: Unauthenticated node connections held at once; the next one is closed at once.
+PREAUTH_CAP = 64
+#: Largest reassembled message of an authenticated node with no job: a DKG message (4 MiB of data).
+POSTAUTH_MESSAGE = (4 << 20) + (64 << 10)
+#: Body limit of every request unless its handler raises it (websocket upgrades, unknown routes).
+DEFAULT_BODY_LIMIT = 64 << 10
+#: Body limits per route (bytes): admin JSON is small; a ballot is a few KiB per column.
+ADMIN_BODY_LIMIT = 64 << 10
+BALLOT_BODY_BASE = 2 << 10
+BALLOT_BODY_PER_COLUMN = 4 << 10
+FORM_BODY_LIMIT = 64 << 10
+
+#: The wire code of an HTTP status the API answers itself (errors of the project hierarchy use
+#: :func:`mixserver.coordinator.error_code`).
+HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    411: "length-required",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
+
+
+def reply_size_limit(request: Message) -> int | None:
+    """The largest reply a node may send to ``request`` (None if it asks for no large reply).
+
+    A hop's result holds as many ciphertext bytes as its input plus a shuffle proof of about four
+    group elements and two scalars per row (a 100,000-row width-1 hop: 6.6 MB in, about 30 MB
+    back); a decryption share holds a partial decryption and a Chaum–Pedersen proof per
+    ciphertext component. Six times the input plus 4 MiB covers both on every group with a
+    margin, and keeps a node from making the server buffer more.
+    """
+    if request.kind in ("mix.request", "decrypt.request"):
+        return 6 * len(request["ciphertexts"]) + (4 << 20)
+    return None
+
+
+def ballot_body_limit(width: int) -> int:
+    """Body limit of a ballot POST for an election of ``width`` columns."""
+    return BALLOT_BODY_BASE + BALLOT_BODY_PER_COLUMN * max(1, min(int(width), 64))
+
+
+@dataclass
+class NodeLimits:
+    """Resource bounds of the node websocket, with the set of unauthenticated connections
+    (touched on the IOLoop thread only)."""
+
+    preauth_frame: int = PREAUTH_FRAME
+    preauth_timeout: float = PREAUTH_TIMEOUT
+    preauth_cap: int = PREAUTH_CAP
+    postauth_message: int = POSTAUTH_MESSAGE
+    pending: set[Any] = field(default_factory=set)
 
 
 class NodeSocket(tornado.websocket.WebSocketHandler):
     """``/ws/node``: a mix node's connection. Thin adapter over
     :class:`crypto.protocol.sessions.NodeSession`."""
 
-    def initialize(self, services: Any, coordinator: type[Coordinator]) -> None:
+    def initialize(
+        self, services: Any, coordinator: type[Coordinator], limits: NodeLimits | None = None
+    ) -> None:
         self.services = services
         self.coordinator = coordinator
+        self.limits = limits or NodeLimits()
         self.session = NodeSession(os.urandom(32))
-        self.reassembler = Reassembler()
+        # Before authentication nothing is reassembled: every frame must be small and whole.
+        self.reassembler = Reassembler(
+            max_message=self.limits.preauth_frame, max_frame=self.limits.preauth_frame
+        )
         self.seq = 0
         self.position: int | None = None
         self.eid: str | None = None
         self.errors = 0
+        self._preauth_timer: Any = None
 
     def check_origin(self, origin: str) -> bool:
         # Nodes are not browsers; they authenticate by signature, so any origin may connect.
         return True
 
+    @property
+    def max_message_size(self) -> int:
+        # Read by tornado when the connection is made: the pre-authentication frame limit, so a
+        # larger frame is refused (close 1009) from its header, before its payload is read.
+        return self.limits.preauth_frame
+
     def open(self, *args: str) -> None:
+        pending = self.limits.pending
+        if len(pending) >= self.limits.preauth_cap:
+            self.close(1013, "too many unauthenticated connections, try again later")
+            return
+        pending.add(self)
+        self._preauth_timer = IOLoop.current().call_later(
+            self.limits.preauth_timeout, self._preauth_expired
+        )
         self.send_message(
             Message(
                 "challenge",
@@ -70,8 +158,30 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             )
         )
 
+    def _preauth_expired(self) -> None:
+        self._preauth_timer = None
+        if not self.session.authenticated:
+            self.close(4001, "authentication time-out")
+
+    def _leave_pending(self) -> None:
+        self.limits.pending.discard(self)
+        if self._preauth_timer is not None:
+            IOLoop.current().remove_timeout(self._preauth_timer)
+            self._preauth_timer = None
+
+    def expect_message(self, max_bytes: int) -> None:
+        """Let this (authenticated) node send a reassembled message of up to ``max_bytes``: set
+        when a job is assigned (:func:`reply_size_limit`); it only grows while jobs overlap."""
+        if not self.session.authenticated:
+            raise ProtocolViolation("expect_message: the node has not authenticated")
+        self.reassembler.max_message = max(self.reassembler.max_message, int(max_bytes))
+
     def send_message(self, msg: Message) -> None:
-        """Sign with the server key and send, in chunks if large."""
+        """Sign with the server key and send, in chunks if large. A job request raises the size
+        of the reply this node may send (:meth:`expect_message`)."""
+        limit = reply_size_limit(msg)
+        if limit is not None and self.session.authenticated:
+            self.expect_message(limit)
         db = self.services.db
         self.seq += 1
         stamped = Message(msg.kind, msg.election_id, msg.fields, self.session.nonce, self.seq)
@@ -104,6 +214,9 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
     def on_message(self, message: str | bytes) -> None:
         if isinstance(message, str):
             self.reply_error(MalformedInput("frame: text frames are not accepted, send binary"))
+            return
+        if not self.session.authenticated and message.startswith(CHUNK_MAGIC):
+            self.close(1008, "chunked messages only after authentication")
             return
         try:
             frame = self.reassembler.feed(message)
@@ -146,15 +259,26 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
                 break
         if not enrolments:
             raise ProtocolViolation("auth: this key is not enrolled in any open election")
+        # The key a node authenticates with must be a valid identity (strict Ed25519), checked
+        # before the session is marked authenticated.
+        PublicIdentity.from_bytes(bytes(msg["public_key"]))
         match = self.session.authenticate(signed, enrolments)
         self.session.election_id = self.eid
         assert self.eid is not None
         if match.token is None and enrolments[0].public_key is None:
             self.services.record_node_key(self.eid, match.position, match.public_key)
         self.position = match.position
+        self._leave_pending()
+        self.reassembler.max_frame = MAX_FRAME
+        self.reassembler.max_message = self.limits.postauth_message
+        params = getattr(self.ws_connection, "params", None)
+        if params is not None:
+            # tornado keeps the limit per connection; now a whole chunk frame may come.
+            params.max_message_size = MAX_FRAME
         self.coordinator.register(self.eid, match.position, self)
 
     def on_close(self) -> None:
+        self._leave_pending()
         if self.eid is not None and self.position is not None:
             self.coordinator.unregister(self.eid, self.position, self)
 
@@ -170,6 +294,10 @@ class StatusSocket(tornado.websocket.WebSocketHandler):
     def check_origin(self, origin: str) -> bool:
         # Read-only public information, the same as the public board: any origin may watch.
         return True
+
+    @property
+    def max_message_size(self) -> int:
+        return 4 << 10  # browsers only listen; a larger frame closes the socket (1009)
 
     def open(self, eid: str) -> None:
         self.eid = eid
@@ -191,22 +319,68 @@ class StatusSocket(tornado.websocket.WebSocketHandler):
         self.coordinator.remove_listener(self.eid, self.push)
 
 
+@tornado.web.stream_request_body
 class ApiHandler(tornado.web.RequestHandler):
-    """Base of the JSON API: maps the error hierarchy to HTTP statuses in one place."""
+    """Base of the JSON API: maps the error hierarchy to HTTP statuses in one place.
+
+    Bodies are streamed, so that :meth:`prepare` can refuse a request by its headers before a
+    byte of its body is read: the admin token (401), the route's body limit (413, by
+    Content-Length; a chunked body is cut by tornado at the same limit) and the content type of
+    JSON bodies (415).
+    """
 
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="api")
+    #: Methods that need the admin token.
+    admin_methods: ClassVar[frozenset[str]] = frozenset()
+    #: Methods whose body is JSON (any other method takes no body).
+    json_methods: ClassVar[frozenset[str]] = frozenset()
 
     def initialize(self, services: Any) -> None:
         self.services = services
+        self._chunks: list[bytes] = []
 
     def check_xsrf_cookie(self) -> None:
         pass  # token-authenticated JSON API, no cookies
 
-    def json_body(self) -> Any:
-        try:
-            return json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedInput("request body is not valid JSON") from None
+    def body_limit(self) -> int:
+        """The largest body this request may have (bytes); routes with a body override it."""
+        return ADMIN_BODY_LIMIT if self.request.method in self.json_methods else 0
+
+    def prepare(self) -> None:
+        if self.request.method in self.admin_methods:
+            self.require_admin()
+        limit = self.body_limit()
+        check_body_headers(self.request, limit)
+        has_body = _declared_length(self.request) != 0
+        if has_body and self.request.method in self.json_methods:
+            ctype = self.request.headers.get("Content-Type")
+            if not strictjson.is_json_content_type(ctype):
+                raise tornado.web.HTTPError(
+                    415, reason="send the body as Content-Type: application/json; charset=utf-8"
+                )
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    def json_body(self, default: Any = None) -> Any:
+        """The body parsed strictly (:mod:`webui.strictjson`); ``default`` when it is empty."""
+        body = b"".join(self._chunks)
+        if not body:
+            return {} if default is None else default
+        return strictjson.loads(body)
+
+    def json_object(
+        self, allowed: set[str], required: frozenset[str] | set[str] = frozenset()
+    ) -> dict[str, Any]:
+        """The body as a JSON object with only ``allowed`` keys and all ``required`` ones."""
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise MalformedInput(f"expected a JSON object, got {type(body).__name__}")
+        if set(body) - allowed:
+            raise MalformedInput(f"unknown fields {sorted(set(body) - allowed)[:10]}")
+        if required - set(body):
+            raise MalformedInput(f"missing fields {sorted(required - set(body))}")
+        return body
 
     def require_admin(self) -> None:
         header = self.request.headers.get("Authorization", "")
@@ -223,12 +397,16 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(value))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, MixvoteError):
-            message = str(exc)
+            message, code = str(exc), error_code(exc)
+        else:
+            # tornado puts a reason with characters outside the status-line grammar aside
+            # ("Unknown"); the JSON body carries it whole.
+            message = getattr(exc, "reason", None) or self._reason
+            code = HTTP_CODES.get(status_code, "internal-error" if status_code >= 500 else "http")
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": message, "code": error_code(exc) if exc else "http"}))
+        self.finish(json.dumps({"error": message, "code": code}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, MixvoteError):
@@ -247,18 +425,51 @@ class ApiHandler(tornado.web.RequestHandler):
         super()._handle_request_exception(e)
 
 
+def _declared_length(request: tornado.httputil.HTTPServerRequest) -> int | None:
+    """The Content-Length (0 if absent), or None for a chunked body of unknown length."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        return None
+    raw = request.headers.get("Content-Length", "0").strip() or "0"
+    return int(raw) if raw.isdigit() else 0  # tornado refused a malformed one already
+
+
+def check_body_headers(request: tornado.httputil.HTTPServerRequest, limit: int) -> None:
+    """Refuse a body larger than ``limit`` by its Content-Length (413) before reading it, and cap
+    the connection at ``limit`` so that a chunked body is cut there too."""
+    length = _declared_length(request)
+    if length is not None and length > limit:
+        raise tornado.web.HTTPError(
+            413, reason=f"request body too large: at most {limit} bytes on this route"
+        )
+    connection = request.connection
+    if connection is not None and hasattr(connection, "set_max_body_size"):
+        connection.set_max_body_size(limit)
+
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _int_field(body: dict[str, Any], name: str, default: int | None) -> int | None:
+    value = body.get(name, default)
+    if value is None or value is default:
+        return value
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MalformedInput(f"{name}: a non-negative integer")
+    return value
+
+
 class ElectionsApi(ApiHandler):
+    admin_methods = frozenset({"POST"})
+    json_methods = frozenset({"POST"})
+    FIELDS: ClassVar[set[str]] = {
+        "title", "question", "choices", "group", "n", "t", "voters", "width", "policy"
+    }
+
     async def get(self) -> None:
         await self.call(self.services.list_elections)
 
     async def post(self) -> None:
-        self.require_admin()
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise MalformedInput("expected a JSON object")
-        allowed = {"title", "question", "choices", "group", "n", "t", "voters", "width", "policy"}
-        if set(body) - allowed:
-            raise MalformedInput(f"unknown fields {sorted(set(body) - allowed)}")
+        body = self.json_object(self.FIELDS, {"title", "question", "choices"})
         result = await IOLoop.current().run_in_executor(
             self.executor, lambda: self.services.create_election(**body)
         )
@@ -271,6 +482,8 @@ class ElectionApi(ApiHandler):
 
 
 class ActionApi(ApiHandler):
+    admin_methods = frozenset({"POST"})
+    json_methods = frozenset({"POST"})
     ACTIONS: ClassVar[dict[str, str]] = {
         "open": "open_voting",
         "close": "close_voting",
@@ -281,25 +494,47 @@ class ActionApi(ApiHandler):
         "test-ballots": "generate_test_ballots",
     }
 
+    def body_limit(self) -> int:
+        return 4 << 10
+
     async def post(self, eid: str, action: str) -> None:
-        self.require_admin()
         if action not in self.ACTIONS:
             raise tornado.web.HTTPError(404, reason=f"unknown action {action}")
         fn = getattr(self.services, self.ACTIONS[action])
-        body = self.json_body() if self.request.body else {}
         if action == "enrol":
-            await self.call(fn, eid, body.get("public_key"), body.get("position"))
+            body = self.json_object({"public_key", "position"})
+            key = body.get("public_key")
+            if key is not None and not isinstance(key, str):
+                raise MalformedInput("public_key: a hex string")
+            await self.call(fn, eid, key, _int_field(body, "position", None))
         elif action == "test-ballots":
-            await self.call(fn, eid, body.get("count", 0))
+            body = self.json_object({"count"})
+            await self.call(fn, eid, _int_field(body, "count", 0))
         else:
+            self.json_object(set())
             await self.call(fn, eid)
 
 
 class BallotsApi(ApiHandler):
-    async def post(self, eid: str) -> None:
+    json_methods = frozenset({"POST"})
+
+    def body_limit(self) -> int:
+        eid = self.path_args[0] if self.path_args else ""
+        got = self.services.db.election(eid)
+        if got is None:
+            raise ProtocolViolation(f"unknown election {eid[:40]!r}")
+        return ballot_body_limit(got[0].get("width", 1))
+
+    def prepare(self) -> None:
         header = self.request.headers.get("Authorization", "")
         if not header.startswith("Voter "):
-            raise ProtocolViolation("credential: send 'Authorization: Voter <secret>'")
+            raise tornado.web.HTTPError(
+                401, reason="credential: send 'Authorization: Voter <secret>'"
+            )
+        super().prepare()
+
+    async def post(self, eid: str) -> None:
+        header = self.request.headers.get("Authorization", "")
         body = self.json_body()
         result = await IOLoop.current().run_in_executor(
             self.executor, self.services.cast_ballot, eid, header[6:].strip(), body
@@ -318,9 +553,19 @@ class VoterApi(ApiHandler):
 
 
 class BoardApi(ApiHandler):
+    def _query_int(self, name: str, default: int) -> int:
+        raw = self.get_argument(name, "")
+        if raw == "":
+            return default
+        if not _DIGITS.fullmatch(raw):
+            raise MalformedInput(
+                f"{name}: a non-negative integer of at most 9 digits, got {raw[:20]!r}"
+            )
+        return int(raw)
+
     async def get(self, eid: str) -> None:
-        offset = int(self.get_argument("offset", "0") or 0)
-        limit = int(self.get_argument("limit", "100") or 100)
+        offset = self._query_int("offset", 0)
+        limit = self._query_int("limit", 100)
         await self.call(self.services.board, eid, offset, limit)
 
 
@@ -347,6 +592,106 @@ class StatusApi(ApiHandler):
         await self.call(self.services.status, eid)
 
 
+class ApiNotFound(ApiHandler):
+    """Any other path under ``/api/``: a JSON 404 whatever the method (not the web UI's CSRF
+    check, which would answer a POST first)."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, reason=f"unknown API path {self.request.path[:80]}")
+
+
+class RecordZipHandler(tornado.web.RequestHandler):
+    """``/elections/<eid>/record.zip``: the record zip, built once per chain head in an executor
+    (:func:`mixserver.export.record_zip`) and streamed from its file in 64 KiB pieces, so
+    neither the loop nor the WSGI container holds it in memory."""
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip")
+
+    def initialize(self, services: Any) -> None:
+        self.services = services
+
+    async def get(self, eid: str) -> None:
+        try:
+            info = await IOLoop.current().run_in_executor(
+                self.executor, self.services.record_zip, eid
+            )
+        except ProtocolViolation as exc:
+            raise tornado.web.HTTPError(404, reason=str(exc)[:100]) from None
+        etag = f'"{info["head"][:32]}"'
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="{eid}-record.zip"')
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("ETag", etag)
+        if self.request.headers.get("If-None-Match") == etag:
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Length", str(info["size"]))
+        with open(info["path"], "rb") as f:
+            while chunk := f.read(64 << 10):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+_CAST_PATH = re.compile(r"/vote/([A-Za-z0-9_-]{1,64})/cast")
+
+
+@tornado.web.stream_request_body
+class WebUiHandler(tornado.web.RequestHandler):
+    """The catch-all in front of the Flask UI (``WSGIContainer``): like tornado's
+    ``FallbackHandler``, but it streams the body under a per-route limit, refused by
+    Content-Length before it is read, so the WSGI app never sees a body larger than its route
+    allows."""
+
+    def initialize(self, fallback: Any, services: Any) -> None:
+        self.fallback = fallback
+        self.services = services
+        self._chunks: list[bytes] = []
+
+    def check_xsrf_cookie(self) -> None:
+        pass  # the Flask app checks its own CSRF token
+
+    def body_limit(self) -> int:
+        method, path = self.request.method or "GET", self.request.path
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return 0
+        match = _CAST_PATH.fullmatch(path)
+        if match:
+            got = self.services.db.election(match.group(1))
+            return ballot_body_limit(got[0].get("width", 1) if got else 1)
+        if path.startswith("/admin/"):
+            return FORM_BODY_LIMIT
+        return 4 << 10
+
+    def prepare(self) -> None:
+        check_body_headers(self.request, self.body_limit())
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    def _forward(self, *args: Any) -> None:
+        self.request.body = b"".join(self._chunks)
+        self.fallback(self.request)
+        self._finished = True
+        self.on_finish()
+
+    get = post = put = delete = patch = head = options = _forward
+
+
+class MixApplication(tornado.web.Application):
+    """The Application, with a small default body limit on every request: a handler that takes a
+    larger body raises it in its ``prepare()`` (see :func:`check_body_headers`), so no route
+    reads more than it allows whatever ``max_body_size`` the HTTP server was given."""
+
+    def start_request(
+        self, server_conn: object, request_conn: tornado.httputil.HTTPConnection
+    ) -> tornado.httputil.HTTPMessageDelegate:
+        if hasattr(request_conn, "set_max_body_size"):
+            request_conn.set_max_body_size(DEFAULT_BODY_LIMIT)
+        return super().start_request(server_conn, request_conn)
+
+
 def build_flask(services: Any) -> Any:
     """The web UI (``webui``), with its session key kept in the data directory."""
     from mixserver.services import load_or_create_secret
@@ -357,14 +702,19 @@ def build_flask(services: Any) -> Any:
 
 
 def make_app(
-    services: Any, coordinator: type[Coordinator] = Coordinator, with_webui: bool = True
+    services: Any,
+    coordinator: type[Coordinator] = Coordinator,
+    with_webui: bool = True,
+    node_limits: NodeLimits | None = None,
 ) -> tornado.web.Application:
-    """The app factory: websocket endpoints, the JSON API, then the Flask UI as fallback."""
+    """The app factory: websocket endpoints, the JSON API, then the Flask UI as fallback.
+    ``node_limits`` bounds what an unauthenticated node connection may hold (tests shrink it)."""
     deps = {"services": services, "coordinator": coordinator}
+    node_deps = {**deps, "limits": node_limits or NodeLimits()}
     api = {"services": services}
     eid = r"([A-Za-z0-9_-]{1,64})"
     handlers: list[Any] = [
-        (r"/ws/node", NodeSocket, deps),
+        (r"/ws/node", NodeSocket, node_deps),
         (rf"/ws/status/{eid}", StatusSocket, deps),
         (r"/api/elections", ElectionsApi, api),
         (rf"/api/elections/{eid}", ElectionApi, api),
@@ -379,14 +729,16 @@ def make_app(
             ActionApi,
             api,
         ),
+        (r"/api(?:/.*)?", ApiNotFound, api),
     ]
     if with_webui:
         flask_app = build_flask(services)
         container = WSGIContainer(
             flask_app, executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="wsgi")
         )
-        handlers.append((r".*", tornado.web.FallbackHandler, {"fallback": container}))
-    return tornado.web.Application(
+        handlers.append((rf"/elections/{eid}/record\.zip", RecordZipHandler, api))
+        handlers.append((r".*", WebUiHandler, {"fallback": container, "services": services}))
+    return MixApplication(
         handlers,
         websocket_max_message_size=MAX_FRAME,
         websocket_ping_interval=20,

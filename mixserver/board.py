@@ -54,17 +54,47 @@ CREATE TABLE IF NOT EXISTS nodes (
     eid TEXT NOT NULL, position INTEGER NOT NULL, public_key BLOB, token TEXT,
     PRIMARY KEY (eid, position)
 );
+CREATE TABLE IF NOT EXISTS admin_sessions (
+    digest BLOB PRIMARY KEY, expires REAL NOT NULL
+);
 """
+
+BOARD_FILE = "board.sqlite3"
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file readable by its owner only (mode 0600 from creation)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write a secret file readable by its owner only: a new file created with mode 0600 (the
+    umask can only take bits away; nothing is chmod'ed afterwards), written and synced, then
+    renamed over ``path`` so a reader never sees a partial secret."""
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, data)
-    finally:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
         os.close(fd)
-    os.chmod(path, 0o600)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create the data directory with mode 0700 (its parents with the default mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file with mode 0600 unless it exists (SQLite gives its -wal and -shm files
+    the database file's mode, so they are 0600 from creation too)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def load_or_create_server_key(data_dir: Path) -> Ed25519PrivateKey:
@@ -92,12 +122,13 @@ class Board:
 
     def __init__(self, data_dir: str | Path) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         self.server_key = load_or_create_server_key(self.data_dir)
         self.server_public = public_key_bytes(self.server_key)
         self._lock = threading.RLock()
+        _create_private_file(self.data_dir / BOARD_FILE)
         self._db = sqlite3.connect(
-            self.data_dir / "board.sqlite3", check_same_thread=False, isolation_level=None
+            self.data_dir / BOARD_FILE, check_same_thread=False, isolation_level=None
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -106,6 +137,27 @@ class Board:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # --- admin sessions (only SHA-256 digests of the session ids are stored) -----------------
+    def add_admin_session(self, digest: bytes, expires: float) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM admin_sessions WHERE expires < ?", (time.time(),))
+            self._db.execute("INSERT INTO admin_sessions VALUES (?, ?)", (digest, expires))
+
+    def admin_session_expiry(self, digest: bytes) -> float | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT expires FROM admin_sessions WHERE digest = ?", (digest,)
+            ).fetchone()
+        return float(row[0]) if row else None
+
+    def delete_admin_sessions(self, digest: bytes | None = None) -> None:
+        """Revoke one admin session, or all of them (``digest`` None)."""
+        with self._lock:
+            if digest is None:
+                self._db.execute("DELETE FROM admin_sessions")
+            else:
+                self._db.execute("DELETE FROM admin_sessions WHERE digest = ?", (digest,))
 
     # --- transactions ---------------------------------------------------------------------
     def _tx(self) -> _Tx:

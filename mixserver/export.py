@@ -17,18 +17,45 @@ Verificatum's own ``vmnv -shuffle`` can check the mixing too (``docs/verificatum
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from crypto.errors import MalformedInput
 from crypto.protocol.wire import decode_body
 from crypto.record import verify_chain
 from mixserver.board import Board
 
+_ZIP_LOCKS: dict[str, threading.Lock] = {}
+_ZIP_LOCKS_GUARD = threading.Lock()
+
+
+def prepare_export_dir(dest: Path) -> None:
+    """Create ``dest`` for an export, or accept it if it is an empty directory; refuse anything
+    else. Nothing of the user's is ever deleted (``--export ~`` must not wipe a home)."""
+    dest = Path(dest)
+    if dest.exists() or dest.is_symlink():
+        if not dest.is_dir() or dest.is_symlink():
+            raise MalformedInput(f"export: {dest} exists and is not a directory")
+        if any(dest.iterdir()):
+            raise MalformedInput(
+                f"export: {dest} is not empty; give a new (or empty) directory, nothing is deleted"
+            )
+        return
+    dest.mkdir(parents=True)
+
 
 def export_record(board: Board, eid: str, dest: Path) -> dict[str, Any]:
-    """Write the record of ``eid`` under ``dest`` (created); returns {path, entries, head}."""
+    """Write the record of ``eid`` into ``dest``, a new or empty directory (a non-empty one is
+    refused, see :func:`prepare_export_dir`); returns {path, entries, head}."""
+    dest = Path(dest)
+    prepare_export_dir(dest)
     entries_dir = dest / "entries"
-    entries_dir.mkdir(parents=True)
+    entries_dir.mkdir()
     index = []
     head = b""
     params: Any = None
@@ -96,3 +123,44 @@ def verificatum_files(board: Board, eid: str) -> dict[str, bytes]:
         group(params["group"]), eid, bytes.fromhex(state["public_key"]), params["width"],
         bytes(decode_body(closed[-1].entry.body)["ciphertexts"]), hops,
     )
+
+
+def chain_head(board: Board, eid: str) -> str:
+    """Hex hash of the last entry of ``eid`` ("" while it has none)."""
+    count = board.count_entries(eid)
+    last = board.entry(eid, count - 1) if count else None
+    return last.hash.hex() if last is not None else ""
+
+
+def record_zip(board: Board, eid: str, cache_dir: Path) -> dict[str, Any]:
+    """The record of ``eid`` as a zip file, built once per chain head and cached in
+    ``cache_dir`` (older zips of the election are removed); returns {path, head, size}.
+
+    Built in a private temporary directory and renamed into place, so a reader never sees a
+    partial zip; one build at a time per election."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _ZIP_LOCKS_GUARD:
+        lock = _ZIP_LOCKS.setdefault(eid, threading.Lock())
+    with lock:
+        head = chain_head(board, eid)
+        path = cache_dir / f"{eid}-{head[:32]}.zip"
+        if not path.is_file():
+            work = Path(tempfile.mkdtemp(prefix=f".{eid}-", dir=cache_dir))
+            try:
+                out = export_record(board, eid, work / eid)
+                head = out["head"]
+                path = cache_dir / f"{eid}-{head[:32]}.zip"
+                part = work / "record.zip"
+                root = work / eid
+                with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for file in sorted(root.rglob("*")):
+                        if file.is_file():
+                            zf.write(file, f"{eid}/{file.relative_to(root)}")
+                os.replace(part, path)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)  # our own temporary directory only
+        for old in cache_dir.glob(f"{eid}-*.zip"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        return {"path": str(path), "head": head, "size": path.stat().st_size}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from crypto import GROUPS, group
 from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
 from crypto.errors import MalformedInput, ProtocolViolation, UnknownElection
 from crypto.protocol.wire import Message, canonical_json, decode_body, voter_id_from_secret
+from mixserver.adminauth import AdminAuth
 from mixserver.board import Board, write_private
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")
@@ -76,7 +76,7 @@ class ElectionServices:
         self.db = db or Board(self.data_dir)
         self.loop = loop
         self.coordinator = coordinator
-        self.admin_token = load_or_create_secret(self.data_dir, "admin_token")
+        self.admin = AdminAuth(self.data_dir, self.db)
 
     # --- helpers ----------------------------------------------------------------------------
     def _election(self, eid: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -93,11 +93,27 @@ class ElectionServices:
         self.loop.add_callback(getattr(self.coordinator, action), eid)
         return {"election": eid, "scheduled": action}
 
+    # --- admin authentication (mixserver.adminauth) ------------------------------------------
+    @property
+    def admin_token(self) -> str:
+        return self.admin.token
+
     def check_admin_token(self, token: str | None) -> bool:
         """True iff ``token`` is the admin token (constant-time comparison)."""
-        return isinstance(token, str) and hmac.compare_digest(
-            token.encode(), self.admin_token.encode()
-        )
+        return self.admin.check_token(token)
+
+    def rotate_admin_token(self) -> str:
+        """A fresh admin token (the old one stops working, every admin session ends)."""
+        return self.admin.rotate_token()
+
+    def open_admin_session(self) -> str:
+        return self.admin.open_session()
+
+    def check_admin_session(self, session_id: str | None) -> bool:
+        return self.admin.check_session(session_id)
+
+    def close_admin_session(self, session_id: str | None) -> None:
+        self.admin.close_session(session_id)
 
     # --- elections --------------------------------------------------------------------------
     def list_elections(self) -> list[dict[str, Any]]:
@@ -450,15 +466,19 @@ class ElectionServices:
         return out
 
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
-        """Write the whole election record as a directory (layout in ``docs/record.md``);
-        returns ``{path, entries, head}``."""
+        """Write the whole election record into a new or empty directory (layout in
+        ``docs/record.md``); a non-empty one is refused; returns ``{path, entries, head}``."""
         from mixserver.export import export_record
 
         self._election(eid)
-        dest = Path(dest_dir)
-        if dest.exists():
-            shutil.rmtree(dest)
-        return export_record(self.db, eid, dest)
+        return export_record(self.db, eid, Path(dest_dir))
+
+    def record_zip(self, eid: str) -> dict[str, Any]:
+        """The record as a zip, built once per chain head: ``{path, head, size}``."""
+        from mixserver.export import record_zip
+
+        self._election(eid)
+        return record_zip(self.db, eid, self.data_dir / "exports")
 
     def generate_test_ballots(
         self, eid: str, count: int, choose: Callable[[int], int] | None = None

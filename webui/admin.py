@@ -9,6 +9,7 @@ import csv
 import io
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WResponse
@@ -36,29 +37,51 @@ def available_groups() -> list[str]:
     return [g for g in BROWSER_GROUPS if g in GROUPS]
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.dashboard")
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a same-site relative path, else None (no open redirect).
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    ``/\t/evil.example``, ``/\r/…`` and ``/\\evil`` would all become ``//evil…``: any control
+    character, space, backslash, scheme or authority is refused, not cleaned."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> tuple[str, int] | WResponse:
     error = None
     if request.method == "POST":
-        if services().check_admin_token(request.form.get("token", "")):
+        svc = services()
+        if svc.check_admin_token(request.form.get("token", "")):
             session.clear()
-            session["admin"] = True
-            return redirect(_safe_next(request.args.get("next")))
+            session["admin_sid"] = svc.open_admin_session()
+            target = safe_next(request.args.get("next")) or url_for("admin.dashboard")
+            return redirect(target)
         error = "That is not the admin token."
     return render_template("admin_login.html", error=error), (403 if error else 200)
 
 
 @bp.post("/logout")
 def logout() -> WResponse:
-    session.pop("admin", None)
+    services().close_admin_session(session.pop("admin_sid", None))
     return redirect(url_for("public.index"))
+
+
+@bp.post("/token/rotate")
+@admin_required
+def rotate_token() -> tuple[str, int]:
+    """Replace the admin token: every admin session ends; this one gets a new session, and the
+    new token is shown once, on this page (never in a cookie or a redirect)."""
+    svc = services()
+    token = svc.rotate_admin_token()
+    session["admin_sid"] = svc.open_admin_session()
+    return render_template("admin_token.html", token=token), 200
 
 
 @bp.get("/")

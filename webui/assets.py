@@ -27,8 +27,8 @@ def _package_dir(package: str) -> Path:
 def npm_module(name: str, filename: str) -> Response:
     """One ES module file of an allowed npm package."""
     package = f"@noble/{name}"
-    if package not in NPM_PACKAGES or not filename.endswith(".js"):
-        abort(404)
+    if package not in NPM_PACKAGES or not filename.endswith(".js") or "\x00" in filename:
+        abort(404)  # a NUL byte cannot name a file (and would make Path.resolve raise)
     root = _package_dir(package)
     path = (root / filename).resolve()
     if not path.is_relative_to(root) or not path.is_file():

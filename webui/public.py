@@ -6,13 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
 
 from crypto.encoding import split_fixed
 from crypto.groups import group as get_group
@@ -54,10 +50,11 @@ def election(eid: str) -> str:
 def board(eid: str) -> str:
     svc = services()
     e = svc.get_election(check_eid(eid))
-    try:
-        offset = max(0, int(request.args.get("offset", 0)))
-    except ValueError:
-        offset = 0
+    raw = request.args.get("offset", "").strip()
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        abort(400, description=f"offset: a non-negative integer of at most 9 digits, "
+                               f"got {raw[:20]!r}")
+    offset = int(raw) if raw else 0
     page = svc.board(eid, offset=offset, limit=50)
     receipt = request.args.get("receipt", "").strip()
     found: dict[str, Any] | None = None
@@ -93,13 +90,6 @@ def results(eid: str) -> str:
                            timing_chart=timing_chart, record=record, rows=rows)
 
 
-def _export(svc: Any, eid: str) -> Path:
-    """Export the record into a fresh temporary directory (the caller removes it)."""
-    tmp = Path(tempfile.mkdtemp(prefix="mixvote-record-"))
-    svc.export_record(eid, tmp / eid)
-    return tmp
-
-
 def _record_lists(svc: Any, e: dict[str, Any]) -> dict[str, list[str]]:
     """The input and mixed ciphertext lists as hex rows (one ciphertext each)."""
     size = 2 * int(e.get("width") or 1) * get_group(e["group"]).element_size
@@ -111,21 +101,14 @@ def _record_lists(svc: Any, e: dict[str, Any]) -> dict[str, list[str]]:
 
 @bp.get("/elections/<eid>/record.zip")
 def record_zip(eid: str) -> Response:
-    """The whole record as a zip of the exported directory (``mixverify DIR`` checks it)."""
-    svc = services()
-    check_eid(eid)
-    tmp = _export(svc, eid)
-    try:
-        buf = io.BytesIO()
-        root = tmp / eid
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(root.rglob("*")):
-                if path.is_file():
-                    zf.write(path, f"{eid}/{path.relative_to(root)}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return Response(buf.getvalue(), mimetype="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{eid}-record.zip"'})
+    """The whole record as a zip of the exported directory (``mixverify DIR`` checks it), built
+    once per chain head by the services and streamed from the file (the server answers this
+    path natively; this view serves the web UI when it runs on its own)."""
+    info = services().record_zip(check_eid(eid))
+    response = send_file(info["path"], mimetype="application/zip", as_attachment=True,
+                         download_name=f"{eid}-record.zip", etag=info["head"][:32])
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/elections/<eid>/<which>.csv")

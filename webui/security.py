@@ -7,8 +7,10 @@ admin / voter session guards.
 - CSRF (OWASP "synchronizer token"): a random token per session, in a hidden field of every form
   and in the ``X-CSRF-Token`` header of the booth's fetch; every state-changing request must carry
   it, compared in constant time.
-- The admin signs in with the admin token (checked by ``services.check_admin_token``); the session
-  then remembers only that it is an admin session. A voter signs in per election with a credential.
+- The admin signs in with the admin token (checked by ``services.check_admin_token``); the cookie
+  then holds only a random admin session id that the server keeps with an expiry
+  (``services.check_admin_session``) and revokes at logout or token rotation, so an old cookie
+  fails afterwards, also after a restart. A voter signs in per election with a credential.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def admin_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not session.get("admin"):
+        if not services().check_admin_session(session.get("admin_sid")):
+            session.pop("admin_sid", None)
             return redirect(url_for("admin.login", next=request.path))
         return view(*args, **kwargs)
 

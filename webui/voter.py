@@ -23,9 +23,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WResponse
 
+from webui import strictjson
 from webui.assets import import_map, npm_available
 from webui.public import check_eid
 from webui.security import forget_voter, remember_voter, services, voter_entry, voter_secret
+from webui.strictjson import is_json_content_type
 
 bp = Blueprint("voter", __name__, url_prefix="/vote")
 
@@ -94,7 +96,9 @@ def cast(eid: str) -> tuple[Response, int]:
     secret = voter_secret(eid)
     if secret is None:
         return jsonify({"error": "sign in with your voter credential first"}), 401
-    body = request.get_json(silent=True)
+    if not is_json_content_type(request.headers.get("Content-Type")):
+        abort(415, description="send the ballot as Content-Type: application/json; charset=utf-8")
+    body = strictjson.loads(request.get_data(cache=False))
     if not isinstance(body, dict):
         abort(400, description="expected a JSON object {ciphertext, proof, width}")
     ballot = {k: body[k] for k in ("ciphertext", "proof", "width") if k in body}

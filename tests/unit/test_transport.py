@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyhpke import AEADId, CipherSuite, KDFId, KEMId, OpenError
 
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.transport import (
+    HPKE_INFO,
     PRIVATE_IDENTITY_SIZE,
     PUBLIC_IDENTITY_SIZE,
     SEAL_OVERHEAD,
@@ -151,3 +156,67 @@ def test_associated_data_is_injective() -> None:
 def test_seal_round_trip_property(plaintext: bytes, ad: bytes, seed: int) -> None:
     who = NodeIdentity.generate(random.Random(seed))
     assert who.open(seal(who.public, plaintext, ad, random.Random(seed + 1)), ad) == plaintext
+
+
+# --- RFC 9180 HPKE ------------------------------------------------------------------------------
+RFC9180 = Path(__file__).resolve().parent.parent / "vectors" / "data" / "rfc9180.json"
+
+
+def _vectors() -> dict[str, Any]:
+    return json.loads(RFC9180.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def test_rfc9180_a1_key_derivation_and_encapsulation() -> None:
+    v = _vectors()
+    assert (v["mode"], v["kem_id"], v["kdf_id"], v["aead_id"]) == (0, 32, 1, 1)
+    suite = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.AES128_GCM)
+    eph = suite.kem.derive_key_pair(bytes.fromhex(v["ikmE"]))
+    rec = suite.kem.derive_key_pair(bytes.fromhex(v["ikmR"]))
+    assert eph.private_key.to_private_bytes().hex() == v["skEm"]
+    assert eph.public_key.to_public_bytes().hex() == v["pkEm"]
+    assert rec.private_key.to_private_bytes().hex() == v["skRm"]
+    assert rec.public_key.to_public_bytes().hex() == v["pkRm"]
+    enc, sender = suite.create_sender_context(
+        rec.public_key, info=bytes.fromhex(v["info"]), eks=eph
+    )
+    assert enc.hex() == v["enc"]
+    receiver = suite.create_recipient_context(
+        enc, suite.kem.deserialize_private_key(bytes.fromhex(v["skRm"])),
+        info=bytes.fromhex(v["info"]),
+    )
+    done = 0
+    for e in v["encryptions"]:
+        while done < e["sequence_number"]:  # advance both contexts to this sequence number
+            receiver.open(sender.seal(b"skip", aad=b""), aad=b"")
+            done += 1
+        ct = sender.seal(bytes.fromhex(e["pt"]), aad=bytes.fromhex(e["aad"]))
+        assert ct.hex() == e["ct"], e["sequence_number"]
+        assert receiver.open(ct, aad=bytes.fromhex(e["aad"])).hex() == e["pt"]
+        done += 1
+    for x in v["exports"]:
+        got = sender.export(bytes.fromhex(x["exporter_context"]), x["L"])
+        assert got.hex() == x["exported_value"]
+
+
+def test_sealed_share_is_standard_hpke_with_aes_256_gcm(bob: NodeIdentity) -> None:
+    """A sealed share opens with a plain RFC 9180 recipient context of the suite (0x20, 1, 2),
+    and not under the AES-128-GCM suite: the suite really is the one documented."""
+    sealed = seal(bob.public, b"a share", AD, random.Random(9))
+    sk = NodeIdentity.to_bytes(bob)[32:]
+    for aead, ok in ((AEADId.AES256_GCM, True), (AEADId.AES128_GCM, False)):
+        suite = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, aead)
+        ctx = suite.create_recipient_context(
+            sealed[:32], suite.kem.deserialize_private_key(sk), info=HPKE_INFO
+        )
+        if ok:
+            assert ctx.open(sealed[32:], aad=AD) == b"a share"
+        else:
+            with pytest.raises(OpenError):
+                ctx.open(sealed[32:], aad=AD)
+    assert SEAL_OVERHEAD == 32 + 16
+
+
+def test_low_order_ephemeral_key_is_refused(bob: NodeIdentity) -> None:
+    sealed = seal(bob.public, b"share", AD, random.Random(10))
+    with pytest.raises(InvalidProof, match="low-order"):
+        bob.open(bytes(32) + sealed[32:], AD)

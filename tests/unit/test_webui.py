@@ -31,6 +31,8 @@ class FakeServices:
     """In-memory stand-in for mixserver.services.ElectionServices (the methods the UI calls)."""
 
     def __init__(self) -> None:
+        self.sessions: set[str] = set()
+        self.zips: dict[str, dict[str, Any]] = {}
         self.elections: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []
         self.ballots: list[dict[str, Any]] = []
@@ -67,7 +69,26 @@ class FakeServices:
         return self.elections[eid]
 
     def check_admin_token(self, token: str | None) -> bool:
-        return token == ADMIN_TOKEN
+        return token == self.admin_token
+
+    # server-side admin sessions, as mixserver.adminauth keeps them
+    admin_token = ADMIN_TOKEN
+
+    def open_admin_session(self) -> str:
+        sid = f"session-{len(self.sessions)}-0123456789abcdef"
+        self.sessions.add(sid)
+        return sid
+
+    def check_admin_session(self, sid: str | None) -> bool:
+        return sid in self.sessions
+
+    def close_admin_session(self, sid: str | None) -> None:
+        self.sessions.discard(sid)  # type: ignore[arg-type]
+
+    def rotate_admin_token(self) -> str:
+        self.admin_token = "rotated-" + str(len(self.sessions))
+        self.sessions.clear()
+        return self.admin_token
 
     def list_elections(self) -> list[dict[str, Any]]:
         return list(self.elections.values())
@@ -195,6 +216,23 @@ class FakeServices:
             "ballots": 4,
             "timings": {"keygen": 0.5, "mixing": 2.0},
         }
+
+    def record_zip(self, eid: str) -> dict[str, Any]:
+        """The zip of :meth:`export_record`, built once (as the real services cache it)."""
+        if eid not in self.zips:
+            import tempfile
+            import zipfile
+
+            work = Path(tempfile.mkdtemp(prefix="fake-zip-"))
+            out = self.export_record(eid, work / eid)
+            path = work / "record.zip"
+            with zipfile.ZipFile(path, "w") as zf:
+                for file in sorted((work / eid).rglob("*")):
+                    if file.is_file():
+                        zf.write(file, f"{eid}/{file.relative_to(work / eid)}")
+            self.zips[eid] = {"path": str(path), "head": out["head"],
+                              "size": path.stat().st_size}
+        return self.zips[eid]
 
     def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
         """A small but real record: voting.closed, one node's mix.result and its verdict."""
@@ -371,8 +409,11 @@ def test_board_receipt_lookup(client: FlaskClient) -> None:
     assert "No ballot with this receipt" in html
     html = client.get("/elections/e1/board?receipt=<b>").get_data(as_text=True)
     assert "64 hexadecimal characters" in html and "<b>" not in html.split("receipt-result")[1]
-    html = client.get("/elections/e1/board?offset=x").get_data(as_text=True)
+    html = client.get("/elections/e1/board?offset=0").get_data(as_text=True)
     assert "3 entries" in html
+    for bad in ("x", "-1", "9" * 30, "１"):
+        r = client.get(f"/elections/e1/board?offset={bad}")
+        assert r.status_code == 400 and "offset" in r.get_data(as_text=True), bad
 
 
 def test_results_page_tally_chart_lists_and_verifier(
@@ -589,6 +630,18 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
         "/vote/e1/cast", data="not json", headers={**h, "Content-Type": "application/json"}
     )
     assert r.status_code == 400
+    # issue 13: strict JSON in the booth's cast too (UTF-16, depth, floats, content type)
+    ballot = '{"ciphertext": "00", "proof": "00", "width": 1}'
+    for data, ctype, status, phrase in (
+        (ballot.encode("utf-16"), "application/json", 400, "not UTF-8"),
+        (ballot.encode(), "application/json; charset=utf-16", 415, "application/json"),
+        (ballot.encode(), "text/plain", 415, "application/json"),
+        (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested deeper"),
+        (ballot.replace("1}", "1.0}").encode(), "application/json", 400, "integers"),
+    ):
+        r = client.post("/vote/e1/cast", data=data, headers={**h, "Content-Type": ctype,
+                                                             "Accept": "application/json"})
+        assert r.status_code == status and phrase in r.get_json()["error"], (data[:30], r.data)
     svc.elections["e1"]["phase"] = "closed"
     html = client.get("/vote/e1/booth").get_data(as_text=True)
     assert "Voting is not open" in html and "election-params" not in html
