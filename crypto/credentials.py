@@ -33,7 +33,7 @@ import pysodium
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crypto.ed25519 import verify_ed25519
+from crypto.ed25519 import ED25519_L, verify_ed25519
 from crypto.encoding import encode_str, encode_uint, lp
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG
@@ -45,7 +45,7 @@ SIGNATURE_SIZE = 64
 VOTER_ID_SIZE = 16
 CHECK_SIZE = 3
 #: The order ℓ of the Ed25519 prime-order subgroup (RFC 8032 §5.1).
-ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+ED25519_ORDER = ED25519_L
 #: Upper bound on the number of credentials in one list (as the verifier's voter bound).
 MAX_CREDENTIALS = 1_000_000
 
