@@ -50,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Any = None) ->
         app.config.from_mapping(config)
     app.extensions["mixvote_services"] = services
 
-    from webui import admin, assets, errors, public, security, voter
+    from webui import admin, assets, errors, public, security, site, voter
 
     security.init_app(app)
     errors.init_app(app)
@@ -58,4 +58,5 @@ def create_app(config: Mapping[str, Any] | None = None, services: Any = None) ->
     app.register_blueprint(public.bp)
     app.register_blueprint(voter.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(site.bp)
     return app
