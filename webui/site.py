@@ -55,7 +55,7 @@ ENTRY_KINDS: dict[str, str] = {
     "voting.closed": "Voting closed: the list of ballots that count (one per voter) is fixed.",
     "mix.request": "The server hands the ballot list to a mix node to shuffle.",
     "mix.result": "A mix node shuffled the ballots and proved it did so honestly.",
-    "hop.verdict": "The server checked a mix node's shuffle proof and says whether it was accepted.",
+    "hop.verdict": "The server checked a mix node's shuffle proof: accepted or not, and why.",
     "job.failed": "A mix node reported that its job failed; the cascade went on without it.",
     "decrypt.request": "The server asks the mix nodes to decrypt the shuffled ballots.",
     "decrypt.share": "A mix node's part of the decryption, with a proof that it is correct.",
@@ -143,8 +143,9 @@ def audit(eid: str) -> str:
         "electionId": e["id"],
         "choices": e.get("choices", []),
     }
-    return render_template("audit.html", e=e, params=params, import_map=import_map(),
-                           npm_ok=npm_available())
+    return render_template(
+        "audit.html", e=e, params=params, import_map=import_map(), npm_ok=npm_available()
+    )
 
 
 def _find(svc: Any, eid: str, tracker: str) -> dict[str, Any] | None:
@@ -179,6 +180,7 @@ def find(eid: str) -> WResponse:
     index = int(found["index"])
     offset = index - index % BOARD_PAGE
     return redirect(
-        url_for("public.board", eid=eid, offset=offset, receipt=found["hash"],
-                _anchor=f"entry-{index}")
+        url_for(
+            "public.board", eid=eid, offset=offset, receipt=found["hash"], _anchor=f"entry-{index}"
+        )
     )

@@ -505,7 +505,10 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
         "/admin/elections/new",
         data={"csrf_token": token, "title": "T", "choices": "A", "n": "three"},
     )
-    assert r.status_code == 400 and "n: an integer" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    # the server's reason is shown at the field it is about
+    assert r.status_code == 400 and re.search(r'id="n-error" role="alert">an integer', html)
+    assert re.search(r'id="n"[^>]*aria-invalid="true"', html)
 
 
 def test_admin_election_page_actions_enrol_and_test_ballots(
@@ -534,7 +537,10 @@ def test_admin_election_page_actions_enrol_and_test_ballots(
     assert svc.calls[-1] == ("enrol", "e9", None, None)
     assert "tok-&lt;script&gt;" in html and XSS not in html
     # the operator is shown a command line that runs as it is
-    assert "mixnode run --server http://localhost --key node.key --election e9 --token" in html
+    assert (
+        "mixnode run --server http://localhost --key node-2.key --data ./node-2-data"
+        " --election e9 --token" in html
+    )
 
 
 def test_credentials_csv(client: FlaskClient) -> None:
