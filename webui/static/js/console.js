@@ -234,8 +234,8 @@ function installEnrolChecks() {
   form.addEventListener('submit', (event) => {
     const key = $('public_key');
     const pos = $('position');
-    const keyErr = key.value.trim() && !/^[0-9a-fA-F]{64}$/.test(key.value.trim())
-      ? 'A node identity key is 64 hexadecimal characters (from `mixnode pubkey`).' : '';
+    const keyErr = key.value.trim() && !/^[0-9a-fA-F]{128}$/.test(key.value.trim())
+      ? 'A node identity is 128 hexadecimal characters: what `mixnode pubkey` prints.' : '';
     const n = Number(pos.value);
     const posErr = pos.value.trim() && !(Number.isInteger(n) && n >= 1 && n <= params.n)
       ? `A position from 1 to ${params.n}.` : '';

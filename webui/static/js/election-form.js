@@ -59,8 +59,13 @@ if (form) {
       document.getElementById(first).focus();
     }
   });
-  // Re-check a field when the admin leaves it (and t together with n).
+  // While the admin corrects a field that shows an error, re-check it (t together with n), so the
+  // message goes as soon as it is fixed. New errors appear only on submit: a message appearing
+  // when a field loses focus would move the Create button from under the pointer.
   for (const name of ['title', 'choices', 'n', 't', 'voters', 'width']) {
-    document.getElementById(name).addEventListener('blur', () => check(name === 'n' || name === 't' ? ['n', 't'] : [name]));
+    document.getElementById(name).addEventListener('input', () => {
+      const pair = name === 'n' || name === 't' ? ['n', 't'] : [name];
+      if (pair.some((f) => document.getElementById(f).getAttribute('aria-invalid') === 'true')) check(pair);
+    });
   }
 }
