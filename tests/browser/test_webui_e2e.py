@@ -225,7 +225,7 @@ def test_election_in_chromium(tmp_path: Path, processes: list[subprocess.Popen[b
         admin.goto(f"{base}/admin/elections/{eid}")
         assert (
             "--key node-1.key --data ./node-1-data"
-            in admin.locator("#enrol-title + p + details pre").text_content()
+            in admin.locator("#enrol-setup details pre").text_content()
         )
         keys = []
         for i in range(1, 4):
@@ -452,7 +452,9 @@ def test_election_in_chromium(tmp_path: Path, processes: list[subprocess.Popen[b
         expect(admin.locator("#console-decrypt")).to_have_text(
             "Done: the result is published.", timeout=180_000
         )
-        expect(live.locator("#live-phase")).to_have_text("tallied", timeout=60_000)
+        expect(live.locator("#live-phase")).to_have_attribute(
+            "data-phase", "tallied", timeout=60_000
+        )
         expect(live.locator("#results-button")).to_be_visible()
         expect(live.locator("#live-hops tr.hop-accepted")).to_have_count(3)
         assert live.locator("#live-hops tr.hop-rejected").count() == 0

@@ -127,6 +127,7 @@ function renderNow(status) {
   const p = status.progress || {};
   let now = PHASE_WORDS[status.phase] || status.phase;
   if (p.error) now = `Problem: ${p.error}`;
+  else if (status.phase === 'keygen' && keyReady(status)) now = 'Key ready: open voting when you are ready.';
   else if (status.phase === 'mixing' && p.stage === 'mixed') now = 'Mixing finished: ready to decrypt and publish.';
   else if (status.phase === 'mixing' && p.hop) now = `Mixing: hop ${p.hop} of ${p.hops ?? '?'} (node ${p.node}, ${p.stage || 'running'})`;
   else if (status.phase === 'decrypting') now = `Decrypting: ${p.done ?? 0} of ${params.t} shares needed`;
@@ -146,6 +147,11 @@ function renderButtons(status) {
   }
   const test = $('test-ballots');
   if (test) test.hidden = status.phase !== 'voting';
+  const enrol = $('enrol-setup');
+  if (enrol && status.phase !== 'setup') {
+    enrol.hidden = true;
+    $('enrol-closed').hidden = false;
+  }
 }
 
 export function render(status) {
@@ -169,6 +175,7 @@ export function render(status) {
   renderHops(status);
   renderNow(status);
   renderButtons(status);
+  tick();
 }
 
 /** The clock of the running stage moves every second, even when the feed is quiet. */

@@ -68,7 +68,9 @@ export function describeProgress(p) {
 
 export function render(status) {
   if (typeof status.phase !== 'string') return;
-  text('live-phase', status.phase);
+  text('live-phase', PHASE_WORDS[status.phase] || status.phase);
+  const livePhase = document.getElementById('live-phase');
+  if (livePhase) livePhase.dataset.phase = status.phase;
   renderVoterActions(status.phase);
   const badge = document.querySelector('#phase .phase');
   if (badge) {
