@@ -223,10 +223,11 @@ def test_election_in_chromium(tmp_path: Path, processes: list[subprocess.Popen[b
 
         # --- three nodes enrolled; the console follows them live, without a reload ---
         admin.goto(f"{base}/admin/elections/{eid}")
-        assert (
-            "--key node-1.key --data ./node-1-data"
-            in admin.locator("#enrol-setup details pre").text_content()
-        )
+        commands = admin.locator("#enrol-setup details pre")
+        for i in range(3):  # each node its own key file and data directory
+            assert f"--key node-{i + 1}.key --data ./node-{i + 1}-data" in commands.nth(
+                i
+            ).text_content()
         keys = []
         for i in range(1, 4):
             key = tmp_path / f"node{i}.key"
