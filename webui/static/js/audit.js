@@ -8,9 +8,10 @@
 import { auditBallot, toHex, fromHex } from './mixvote-crypto.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
-const params = JSON.parse(document.getElementById('audit-params')?.textContent || 'null');
-const form = document.getElementById('audit-form');
-const $ = (id) => document.getElementById(id);
+// (Guarded so that node can import parseAudit for the unit tests.)
+const $ = (id) => globalThis.document?.getElementById(id) ?? null;
+const params = JSON.parse($('audit-params')?.textContent || 'null');
+const form = $('audit-form');
 const HEX = /^(?:[0-9a-f]{2})*$/i;
 const DECIMAL = /^[0-9]{1,100}$/;
 const MAX_INPUT = 1 << 20;

@@ -13,9 +13,10 @@
 import { auditBallot, makeBallot, toHex, fromHex } from './mixvote-crypto.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
-const params = JSON.parse(document.getElementById('election-params')?.textContent || 'null');
-const form = document.getElementById('ballot-form');
-const $ = (id) => document.getElementById(id);
+// (Guarded so that node can import the pure functions for the unit tests.)
+const $ = (id) => globalThis.document?.getElementById(id) ?? null;
+const params = JSON.parse($('election-params')?.textContent || 'null');
+const form = $('ballot-form');
 const sections = ['ballot-form', 'review', 'sealed', 'audit-result', 'cast-result'];
 let current = null; // {wire, randomness, choice, tracker}: the one ballot that may be cast or audited
 let chosen = null;
@@ -39,8 +40,8 @@ export function voterMessage(raw, status) {
   }
   if (/not a voter credential/i.test(text)) return 'This credential does not belong to this election. Check that you used the credential you were given for this election.';
   if (/voting is not open|not allowed in phase/i.test(text)) return 'Voting is closed: this ballot was not cast.';
-  if (/already|first ballot|once/i.test(text)) return 'You have already voted in this election, and it counts your first ballot: this one was not cast.';
   if (/replay/i.test(text)) return 'This exact ballot was already cast. Seal a fresh ballot to vote again.';
+  if (/already voted|first ballot counts/i.test(text)) return 'You have already voted in this election, and it counts your first ballot: this one was not cast.';
   if (/proof|challenge/i.test(text)) return 'The server could not check this ballot. Start again with a fresh ballot; if it happens again, use another browser.';
   if (/CSRF/i.test(text)) return 'This page has expired. Reload it (your choice is not lost: choose again) and try once more.';
   if (/Failed to fetch|NetworkError|network/i.test(text) || status === 0) return 'The server could not be reached. Check your connection and press "Cast this ballot" again: your sealed ballot is kept.';

@@ -8,7 +8,8 @@
  */
 import { PHASE_WORDS } from './status.js';
 
-const $ = (id) => document.getElementById(id);
+// (Guarded so that node can import the pure functions for the unit tests.)
+const $ = (id) => globalThis.document?.getElementById(id) ?? null;
 const params = JSON.parse($('console-params')?.textContent || 'null');
 const section = $('console');
 
@@ -258,7 +259,7 @@ function installEnrolChecks() {
   });
 }
 
-document.addEventListener('click', async (event) => {
+globalThis.document?.addEventListener('click', async (event) => {
   const button = event.target.closest('button[data-copy]');
   if (!button) return;
   try {
@@ -269,9 +270,9 @@ document.addEventListener('click', async (event) => {
   }
 });
 
-installConfirmations();
-installEnrolChecks();
 if (section && params && 'WebSocket' in window) {
+  installConfirmations();
+  installEnrolChecks();
   connect();
   setInterval(tick, 1000);
 }

@@ -3,7 +3,7 @@
  * again and its errors are shown at the same fields): a title, at least two choices, no duplicate
  * choices (after trimming and Unicode NFC normalisation, ignoring case), 1 ≤ t ≤ n.
  */
-const form = document.getElementById('election-form');
+const form = globalThis.document?.getElementById('election-form'); // node imports problems()
 
 /** The problems of the form's values, as {field: message}. */
 export function problems(values) {

@@ -4,7 +4,7 @@
  * is shuffling, progress), each hop's verdict (accepted / rejected / skipped) and the timings per
  * phase. Every value is inserted as text (textContent), never as HTML.
  */
-const section = document.getElementById('live');
+const section = globalThis.document?.getElementById('live'); // node imports the pure parts
 
 // The same words as the templates' phase badges (webui/site.py PHASE_WORDS).
 export const PHASE_WORDS = {
