@@ -299,3 +299,20 @@ def test_new_election_errors_are_shown_at_their_field(client: FlaskClient) -> No
     assert re.search(r'id="title"[^>]*aria-invalid="true"', html)
     assert not re.search(r'id="choices"[^>]*aria-invalid', html)
     assert "/static/js/election-form.js" in html
+
+
+def test_vote_sign_in_speaks_plainly_and_after_close_links_to_the_results(
+    client: FlaskClient, svc: BoardServices
+) -> None:
+    token = csrf_of(client, "/vote/e1")
+    r = client.post("/vote/e1", data={"credential": "wrong", "csrf_token": token})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "credential: not a" not in html
+    assert "This is not a voter credential for this election" in html
+    svc.elections["e1"]["phase"] = "mixing"
+    html = client.get("/vote/e1").get_data(as_text=True)
+    assert "Voting is closed" in html and 'href="/elections/e1/results"' in html
+    assert 'name="credential"' not in html
+    svc.elections["e1"]["phase"] = "tallied"
+    html = client.get("/vote/e1").get_data(as_text=True)
+    assert '<a class="button" href="/elections/e1/results">See the results</a>' in html
