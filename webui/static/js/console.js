@@ -221,6 +221,7 @@ function installConfirmations() {
       event.preventDefault();
       const trigger = form.querySelector('button[type="submit"]');
       text('confirm-text', form.dataset.confirm);
+      text('confirm-yes', `Yes: ${trigger?.textContent.trim().toLowerCase() || 'go ahead'}`);
       dialog.returnValue = '';
       dialog.onclose = () => {
         if (dialog.returnValue === 'yes') {
