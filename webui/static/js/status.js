@@ -17,6 +17,15 @@ export const PHASE_WORDS = {
   tallied: 'Results published',
 };
 
+const STAGE_WORDS = {
+  waiting: 'waiting for the mix node',
+  shuffling: 'shuffling and proving',
+  verifying: "checking the node's proof",
+  mixed: 'mixing finished',
+  decrypting: 'decrypting',
+  tallied: 'done',
+};
+
 const PHASE_NOTES = {
   setup: 'Voting has not opened yet.',
   keygen: 'Voting has not opened yet.',
@@ -58,7 +67,7 @@ export function describeProgress(p) {
   if (!p || !Object.keys(p).length) return '—';
   if (p.error) return `error: ${p.error}`;
   const parts = [];
-  if (p.stage) parts.push(p.stage);
+  if (p.stage) parts.push(STAGE_WORDS[p.stage] || p.stage);
   if (p.hop && p.hops) parts.push(`hop ${p.hop} of ${p.hops}`);
   if (p.node) parts.push(`node ${p.node}`);
   if (p.done !== undefined && p.total) parts.push(`${p.done} / ${p.total}`);
