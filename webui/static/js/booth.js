@@ -135,6 +135,7 @@ function showPreviousVote() {
     $('previous-vote-text').textContent = `You voted at ${hhmm(vote.at)}. This election counts your first ballot, so you cannot vote again.`;
     form.hidden = true;
     for (const s of sections) $(s).hidden = true;
+    $('steps').hidden = true;
   } else {
     $('previous-vote-text').textContent = `You voted at ${hhmm(vote.at)}. You may vote again: a new ballot replaces the one you cast.`;
   }
