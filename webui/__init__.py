@@ -8,8 +8,10 @@ methods the views call; this package never imports ``mixserver``, so the arrows 
 Areas, one blueprint each: ``public`` (election list, election page with the live mixing view,
 bulletin board, results and downloads), ``voter`` (credential sign-in, the ballot booth that
 encrypts in the browser, cast-or-audit, receipts) and ``admin`` (admin-token sign-in and the
-CSRF-protected election management forms). ``assets`` serves the npm ES modules the browser needs
-(@noble/curves, @noble/hashes) from the ``node_modules`` that ``npm ci`` populated; nothing
+CSRF-protected election management forms, with the live console); ``site`` holds the favicon,
+the standalone audit page, the ballot finder and the template helpers. ``assets`` serves the npm
+ES modules the browser needs (@noble/curves, @noble/hashes) from the ``node_modules`` that
+``npm ci`` populated; nothing
 third-party is committed or fetched from a CDN. The HTTP API for scripts is the server's, not
 Flask's. Security headers (a nonce-based content security policy and friends) are set on every
 response in :mod:`webui.security`; errors are mapped to pages in one place, :mod:`webui.errors`.
@@ -50,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Any = None) ->
         app.config.from_mapping(config)
     app.extensions["mixvote_services"] = services
 
-    from webui import admin, assets, errors, public, security, voter
+    from webui import admin, assets, errors, public, security, site, voter
 
     security.init_app(app)
     errors.init_app(app)
@@ -58,4 +60,5 @@ def create_app(config: Mapping[str, Any] | None = None, services: Any = None) ->
     app.register_blueprint(public.bp)
     app.register_blueprint(voter.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(site.bp)
     return app

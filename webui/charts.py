@@ -1,5 +1,7 @@
-"""Charts drawn as plain SVG geometry (no chart library, no CDN, no inline styles: the CSP forbids
-them), rendered by the templates from the numbers computed here."""
+"""Bar charts for the results page, computed here and drawn by the ``chart`` template macro as an
+HTML list: each label is HTML text (it wraps on a phone and is never clipped; Jinja escapes it) and
+each bar an SVG rect whose width is a percentage of the largest value. No chart library, no CDN,
+no inline styles (the CSP forbids them)."""
 
 from __future__ import annotations
 
@@ -7,31 +9,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-BAR_HEIGHT = 26
-BAR_GAP = 8
-LABEL_WIDTH = 180
-BAR_AREA = 420
-VALUE_WIDTH = 180
-
 
 @dataclass(frozen=True)
 class Bar:
     label: str
     value: float
     text: str
-    y: int
-    width: float
-    share: float
+    percent: float  # bar length, percent of the largest value (0 for 0)
+    share: float  # fraction of the total
 
 
 @dataclass(frozen=True)
 class BarChart:
     bars: tuple[Bar, ...]
-    width: int
-    height: int
-    label_width: int
-    bar_area: int
-    bar_height: int
     total: float
     unit: str
 
@@ -45,7 +35,8 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def bar_chart(items: Sequence[tuple[str, float]], unit: str = "") -> BarChart:
-    """Horizontal bars scaled to the largest value (zero-length for 0)."""
+    """Horizontal bars scaled to the largest value (zero-length for 0); counts also show their
+    share of the total."""
     values = [float(v) for _, v in items]
     top = max(values, default=0.0)
     total = sum(values)
@@ -54,15 +45,12 @@ def bar_chart(items: Sequence[tuple[str, float]], unit: str = "") -> BarChart:
             label=str(label),
             value=v,
             text=_fmt(v, unit) + (f" ({100 * v / total:.1f} %)" if unit != "s" and total else ""),
-            y=i * (BAR_HEIGHT + BAR_GAP),
-            width=(BAR_AREA * v / top) if top > 0 else 0.0,
+            percent=(100.0 * v / top) if top > 0 else 0.0,
             share=(v / total) if total else 0.0,
         )
-        for i, ((label, _), v) in enumerate(zip(items, values, strict=True))
+        for (label, _), v in zip(items, values, strict=True)
     )
-    height = max(1, len(bars)) * (BAR_HEIGHT + BAR_GAP)
-    return BarChart(bars, LABEL_WIDTH + BAR_AREA + VALUE_WIDTH, height, LABEL_WIDTH, BAR_AREA,
-                    BAR_HEIGHT, total, unit)
+    return BarChart(bars, total, unit)
 
 
 def flatten_timings(timings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:

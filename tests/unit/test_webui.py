@@ -424,12 +424,8 @@ def test_results_page_tally_chart_lists_and_verifier(
     html = client.get("/elections/e1/results").get_data(as_text=True)
     tally = dict(re.findall(r"<tr><td>([^<]*)</td><td class=\"count\">(\d+)</td></tr>", html))
     assert tally == {"Ann": "3", "Bob &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;": "1"}
-    widths = [
-        float(w)
-        for w in re.findall(r'class="bar-rect"', html)
-        and re.findall(r'<rect x="\d+" y="\d+" width="([\d.]+)"', html)
-    ]
-    assert widths[0] == 420.0 and widths[1] == 140.0  # 3 : 1, scaled to the largest
+    widths = [float(w) for w in re.findall(r'class="bar-rect"[^>]*width="([\d.]+)%"', html)]
+    assert widths[:2] == [100.0, 33.33]  # 3 : 1, scaled to the largest
     assert 'id="timing-chart"' in html
     assert "mixverify e1" in html
     assert html.count("<li><code>") == 6  # 3 input rows + 3 mixed rows
@@ -550,7 +546,10 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
         "/admin/elections/new",
         data={"csrf_token": token, "title": "T", "choices": "A", "n": "three"},
     )
-    assert r.status_code == 400 and "n: an integer" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    # the server's reason is shown at the field it is about
+    assert r.status_code == 400 and re.search(r'id="n-error" role="alert">an integer', html)
+    assert re.search(r'id="n"[^>]*aria-invalid="true"', html)
 
 
 def test_admin_election_page_actions_enrol_and_test_ballots(
@@ -579,7 +578,10 @@ def test_admin_election_page_actions_enrol_and_test_ballots(
     assert svc.calls[-1] == ("enrol", "e9", None, None)
     assert "tok-&lt;script&gt;" in html and XSS not in html
     # the operator is shown a command line that runs as it is
-    assert "mixnode run --server http://localhost --key node.key --election e9 --token" in html
+    assert (
+        "mixnode run --server http://localhost --key node-2.key --data ./node-2-data"
+        " --election e9 --token" in html
+    )
 
 
 def test_credentials_csv(client: FlaskClient) -> None:

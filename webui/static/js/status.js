@@ -4,29 +4,70 @@
  * is shuffling, progress), each hop's verdict (accepted / rejected / skipped) and the timings per
  * phase. Every value is inserted as text (textContent), never as HTML.
  */
-const section = document.getElementById('live');
+const section = globalThis.document?.getElementById('live'); // node imports the pure parts
+
+// The same words as the templates' phase badges (webui/site.py PHASE_WORDS).
+export const PHASE_WORDS = {
+  setup: 'Being set up',
+  keygen: 'Opening soon',
+  voting: 'Voting open',
+  closed: 'Voting closed',
+  mixing: 'Counting: shuffling the ballots',
+  decrypting: 'Counting: decrypting',
+  tallied: 'Results published',
+};
+
+const STAGE_WORDS = {
+  waiting: 'waiting for the mix node',
+  shuffling: 'shuffling and proving',
+  verifying: "checking the node's proof",
+  mixed: 'mixing finished',
+  decrypting: 'decrypting',
+  tallied: 'done',
+};
+
+const PHASE_NOTES = {
+  setup: 'Voting has not opened yet.',
+  keygen: 'Voting has not opened yet.',
+  voting: 'Voting is open.',
+  tallied: 'Voting is over and the results are published.',
+};
 
 function text(id, value) {
   const el = document.getElementById(id);
   if (el) el.textContent = value;
 }
 
-function row(cells, className) {
+function row(cells, className, labels = []) {
   const tr = document.createElement('tr');
   if (className) tr.className = className;
-  for (const cell of cells) {
+  cells.forEach((cell, i) => {
     const td = document.createElement('td');
     td.textContent = cell;
+    if (labels[i]) td.dataset.label = labels[i];
     tr.appendChild(td);
-  }
+  });
   return tr;
 }
 
-function describeProgress(p) {
+/** Show the Vote button only while voting is open, and the results link once they exist. */
+function renderVoterActions(phase) {
+  const vote = document.getElementById('vote-button');
+  if (vote) vote.hidden = phase !== 'voting';
+  const results = document.getElementById('results-button');
+  if (results) results.hidden = phase !== 'tallied';
+  const note = document.getElementById('phase-note');
+  if (note) {
+    note.textContent = PHASE_NOTES[phase]
+      || 'Voting is closed; the ballots are being counted. The results will appear on the results page.';
+  }
+}
+
+export function describeProgress(p) {
   if (!p || !Object.keys(p).length) return '—';
   if (p.error) return `error: ${p.error}`;
   const parts = [];
-  if (p.stage) parts.push(p.stage);
+  if (p.stage) parts.push(STAGE_WORDS[p.stage] || p.stage);
   if (p.hop && p.hops) parts.push(`hop ${p.hop} of ${p.hops}`);
   if (p.node) parts.push(`node ${p.node}`);
   if (p.done !== undefined && p.total) parts.push(`${p.done} / ${p.total}`);
@@ -35,10 +76,14 @@ function describeProgress(p) {
 }
 
 export function render(status) {
-  text('live-phase', status.phase);
+  if (typeof status.phase !== 'string') return;
+  text('live-phase', PHASE_WORDS[status.phase] || status.phase);
+  const livePhase = document.getElementById('live-phase');
+  if (livePhase) livePhase.dataset.phase = status.phase;
+  renderVoterActions(status.phase);
   const badge = document.querySelector('#phase .phase');
   if (badge) {
-    badge.textContent = status.phase;
+    badge.textContent = PHASE_WORDS[status.phase] || status.phase;
     badge.className = `phase phase-${status.phase}`;
     badge.dataset.phase = status.phase;
   }
@@ -50,7 +95,8 @@ export function render(status) {
   if (hops && Array.isArray(status.hops)) {
     hops.replaceChildren(...(status.hops.length
       ? status.hops.map((h) => row([String(h.hop), String(h.node), h.status,
-        `${h.reason || ''}${h.seconds !== undefined ? ` (${h.seconds} s)` : ''}`], `hop-${h.status}`))
+        `${h.reason || ''}${h.seconds !== undefined ? ` (${h.seconds} s)` : ''}`], `hop-${h.status}`,
+      ['Hop', 'Node', 'Status', 'Detail']))
       : [row(['No hop yet.', '', '', ''])]));
   }
   const timings = document.querySelector('#live-timings tbody');
