@@ -60,6 +60,7 @@ from experiments.records import (
     recorded_keys,
     run_key,
 )
+from mixcli import ConfigError  # a configuration that cannot be used: exit 2
 
 FAULTS = ("none", "crash", "cheat", "slow")
 GRID_FIELDS = ("ballots", "nodes", "threshold", "group", "width", "workers", "fault")
@@ -67,10 +68,6 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 LIBRARIES = ("coincurve", "pysodium", "ecdsa", "gmpy2", "cryptography", "tornado", "flask",
              "websocket-client", "numpy", "matplotlib")  # fmt: skip
 REPO = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used (unreadable, unknown key, bad value)."""
 
 
 # --- configuration --------------------------------------------------------------------------------
