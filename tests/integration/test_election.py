@@ -22,7 +22,7 @@ import websocket
 from crypto.record import decode_entry, verify_chain
 from crypto.transport import NodeIdentity
 from crypto.wire import Message, decode_frame, sign_message
-from mixserver.demo import Api, make_ballots, node_key, start_node, start_server, wait_for
+from mixserver.harness import Api, make_ballots, node_key, start_node, start_server, wait_for
 
 pytestmark = pytest.mark.slow
 
