@@ -278,10 +278,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m experiments.verify_bench …``: the same as ``mixbench verify …``."""
+    """``python -m experiments.verify_bench [run] …``: the same as ``mixbench verify …``."""
     from experiments.cli import main as mixbench
 
-    return mixbench(["verify", *(sys.argv[1:] if argv is None else argv)])
+    args = list(sys.argv[1:] if argv is None else argv)
+    return mixbench(["verify", *(args[1:] if args[:1] == ["run"] else args)])
 
 
 if __name__ == "__main__":

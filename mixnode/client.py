@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import multiprocessing
 import os
 import socket
@@ -143,9 +144,7 @@ class NodeClient:
                         ws.send(frame, opcode=websocket.ABNF.OPCODE_BINARY)
             elif isinstance(action, Job):
                 future = self.executor.submit(action.fn, *action.args)
-                future.add_done_callback(
-                    lambda f, tag=action.tag: self.finished(ws, protocol, tag, f)
-                )
+                future.add_done_callback(functools.partial(self.finished, ws, protocol, action.tag))
                 self.show_running(action.tag, future)
             elif isinstance(action, SaveKeyShare):
                 name = "".join(c for c in action.election_id if c.isalnum())
@@ -226,7 +225,7 @@ class NodeClient:
     def run(self) -> int:
         """Serve until stopped (:data:`EXIT_OK`) or until no session could be established for
         ``give_up_after`` seconds (:data:`EXIT_FAILED`, with the reason on stderr)."""
-        stop = tenacity.stop_when_event_set(self.stopping)
+        stop: tenacity.stop.stop_base = tenacity.stop_when_event_set(self.stopping)
         if self.give_up_after is not None:
             stop = stop | tenacity.stop_after_delay(self.give_up_after)
         backoff = tenacity.wait_random_exponential(
@@ -246,7 +245,7 @@ class NodeClient:
                     stop=stop,
                     wait=wait,
                     retry=tenacity.retry_if_exception_type(NoSession),
-                    sleep=self.stopping.wait,  # a stop request cuts the pause short
+                    sleep=self._pause,
                     before_sleep=lambda state: self.note(
                         f"reconnecting in {state.upcoming_sleep:.1f} s"
                     ),
@@ -269,6 +268,9 @@ class NodeClient:
         finally:
             self.stop()
         return EXIT_OK
+
+    def _pause(self, seconds: float) -> None:
+        self.stopping.wait(seconds)  # a stop request cuts the pause short
 
     def session(self) -> None:
         """One connection: returns once an authenticated session has ended (or on a stop
