@@ -19,6 +19,7 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import random
 import re
 import resource
@@ -103,19 +104,30 @@ class Api:
 
 # --- processes --------------------------------------------------------------------------------
 def start_server(
-    data: Path, port: int = 0, extra: list[str] | None = None, log: Log = None
+    data: Path, port: int = 0, extra: list[str] | None = None, log: Log = None, timeout: float = 60
 ) -> tuple[subprocess.Popen[bytes], str, str]:
     """Start ``mixserver`` (on a free port when ``port`` is 0); returns (process, base URL,
-    admin token) once it listens."""
+    admin token) once it listens, or raises :class:`HarnessError` after ``timeout`` seconds."""
     cmd = [sys.executable, "-m", "mixserver.cli", "--data", str(data), "--port", str(port)]
     proc = subprocess.Popen(
         [*cmd, *(extra or [])], stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL
     )
-    assert proc.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read_stdout() -> None:  # until the server exits: its pipe must never fill up
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            lines.put(raw.decode(errors="replace"))
+        lines.put("")  # end of output
+
+    threading.Thread(target=read_stdout, name="mixserver-stdout", daemon=True).start()
     base = token = ""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (base and token):
-        line = proc.stdout.readline().decode()
+    deadline = time.monotonic() + timeout
+    while not (base and token):
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
         if not line:
             break
         if m := re.search(r"listening on (http://\S+?)/?$", line.strip()):
@@ -125,8 +137,7 @@ def start_server(
     if not (base and token):
         proc.kill()
         proc.wait(10)
-        raise HarnessError("mixserver did not start")
-    threading.Thread(target=lambda: proc.stdout and proc.stdout.read(), daemon=True).start()
+        raise HarnessError(f"mixserver did not start within {timeout:g} s (exit {proc.returncode})")
     return proc, base, token
 
 
@@ -258,9 +269,11 @@ class DemoConfig:
         """Raise ValueError for a configuration no election can have."""
         if not 1 <= self.threshold <= self.nodes:
             raise ValueError("need 1 <= threshold <= nodes")
-        positions = [*self.faults, self.crash_node, self.pause_node and self.pause_node[0]]
+        positions = [*self.faults]
+        positions += [self.crash_node] if self.crash_node is not None else []
+        positions += [self.pause_node[0]] if self.pause_node is not None else []
         for pos in positions:
-            if pos is not None and pos is not False and not 1 <= pos <= self.nodes:
+            if not 1 <= pos <= self.nodes:
                 raise ValueError(f"node {pos} does not exist (nodes are 1..{self.nodes})")
         if bad := sorted(set(self.faults.values()) - set(FAULT_MODES)):
             raise ValueError(f"unknown fault {bad[0]!r} (known: {', '.join(FAULT_MODES)})")
