@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 T = TypeVar("T")
 
 EXIT_OK = 0  # success; a verifier's "accepted"
-EXIT_FAILED = 1  # the work ran and failed: a rejected record, a wrong tally, a server given up on
+EXIT_FAILED = 1  # failed: a rejected record, a wrong tally, a server given up on, I/O
 EXIT_USAGE = 2  # bad arguments, unusable configuration or input files
 EXIT_INTERNAL = 3  # a bug: an exception nobody raised on purpose
 
@@ -47,7 +47,8 @@ def _error_classes() -> list[tuple[type[BaseException], int]]:
     hierarchy's ``ERROR_TABLE`` covers these classes)."""
     from crypto.errors import MixvoteError
 
-    return [(UsageError, EXIT_USAGE), (MixvoteError, EXIT_FAILED)]
+    # OSError: the machine refused (a directory that cannot be written, a full disk), not a bug
+    return [(UsageError, EXIT_USAGE), (MixvoteError, EXIT_FAILED), (OSError, EXIT_FAILED)]
 
 
 def exit_code(exc: BaseException) -> int:

@@ -168,6 +168,13 @@ def test_help_is_plain_text(prog: str, sub: list[str]) -> None:
         assert not [m for m in FAULT_MODES if m in text]
 
 
+def test_an_unwritable_output_is_an_error_not_a_bug(tmp_path: Path) -> None:
+    result = run("mixnode", ["keygen", "--out", str(tmp_path / "missing-dir" / "node.key")])
+    assert result.returncode == mixcli.EXIT_FAILED
+    assert result.stderr.startswith("mixnode: [Errno 2] No such file or directory")
+    assert "bug" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
 def test_mixnode_gives_up_on_an_unreachable_server(key: Path, tmp_path: Path) -> None:
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))
@@ -224,6 +231,7 @@ def test_exit_codes_follow_the_error_classes() -> None:
     assert mixcli.exit_code(mixcli.UsageError("x")) == mixcli.EXIT_USAGE
     assert mixcli.exit_code(mixcli.ConfigError("x")) == mixcli.EXIT_USAGE
     assert mixcli.exit_code(InvalidProof("x")) == mixcli.EXIT_FAILED
+    assert mixcli.exit_code(PermissionError(13, "Permission denied")) == mixcli.EXIT_FAILED
     assert mixcli.exit_code(KeyError("x")) == mixcli.EXIT_INTERNAL
 
 
