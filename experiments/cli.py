@@ -3,12 +3,14 @@
     mixbench crypto [--group G] [--ballots N] [--width W] [--workers K] [--json]
     mixbench run (CONFIG | --preset quick|full) [--out DIR] [grid options]
     mixbench plot RESULTS [--out DIR]
+    mixbench verify [--record DIR | --ballots N --nodes K --threshold T] [--workers 1,2]
 
 ``crypto`` measures the cryptographic core phase by phase against its floor
 (:mod:`experiments.cryptobench`); ``run`` runs whole elections through ``mixdemo`` over a grid and
 appends raw records (:mod:`experiments.grid`); ``plot`` reads only those records and draws
-(:mod:`experiments.plots`). Exit status: 0 success, 1 a run or measurement failed, 2 bad arguments
-or unreadable input.
+(:mod:`experiments.plots`); ``verify`` times the standalone verifier on a record
+(:mod:`experiments.verify_bench`). Exit status (:mod:`crypto.io.commands`): 0 success, 1 a run or measurement
+failed, 2 bad arguments or unreadable input, 3 an internal error.
 """
 
 from __future__ import annotations
@@ -18,48 +20,44 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from crypto import GROUPS
+from crypto.io.commands import (
+    EXIT_OK,
+    EXIT_USAGE,
+    ArgumentParser,
+    add_version,
+    existing_file,
+    group_name,
+    list_of,
+    positive_float,
+    positive_int,
+    run_main,
+)
 
-T = TypeVar("T")
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _list_of(convert: Callable[[str], T]) -> Callable[[str], list[T]]:
-    """An argparse type: a comma-separated list of values."""
-
-    def parse(text: str) -> list[T]:
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError("expected a comma-separated list")
-        return [convert(x) for x in items]
-
-    return parse
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
+POSITIVE_LIST = list_of(positive_int, "positive integer")
+GROUP_LIST = list_of(group_name, "group name")
 
 
-def _group_name(text: str) -> str:
-    if text not in GROUPS:
-        raise argparse.ArgumentTypeError(f"unknown group {text!r} (known: {', '.join(GROUPS)})")
+def _fault_name(text: str) -> str:
+    from experiments.grid import FAULTS
+
+    if text not in FAULTS:
+        raise argparse.ArgumentTypeError(f"unknown fault {text!r} (known: {', '.join(FAULTS)})")
     return text
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="mixbench",
         description="mixvote benchmark experiments: crypto micro/phase benchmarks, whole-election "
-        "grids through mixdemo, and plots of the recorded results.",
+        "grids through mixdemo, plots of the recorded results, and the verifier's throughput. "
+        "Exit status: 0 success, 1 a run or measurement failed, 2 bad arguments or unreadable "
+        "input.",
     )
+    add_version(parser, "mixbench")
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser(
@@ -72,35 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--group",
-        type=_list_of(_group_name),
+        type=GROUP_LIST,
         default=["secp256k1"],
         help=f"group(s) (default secp256k1; known: {', '.join(GROUPS)})",
     )
     c.add_argument(
         "--ballots",
-        type=_list_of(_positive),
+        type=POSITIVE_LIST,
         default=[10_000],
         help="number of ciphertext rows N (default 10000)",
     )
     c.add_argument(
-        "--width", type=_list_of(_positive), default=[1], help="ballot width w (default 1)"
+        "--width", type=POSITIVE_LIST, default=[1], help="ballot width w (default 1)"
     )
     c.add_argument(
         "--workers",
-        type=_list_of(_positive),
+        type=POSITIVE_LIST,
         default=[1],
         help="worker processes for shuffle/prove/verify (default 1)",
     )
     c.add_argument(
         "--threshold",
-        type=_positive,
+        type=positive_int,
         default=2,
         help="shares combined in the combine phase (default 2)",
     )
     c.add_argument("--seed", type=int, default=1, help="seed of the random inputs (default 1)")
     c.add_argument(
         "--from-json",
-        type=Path,
+        type=existing_file,
         metavar="FILE",
         help="print the table of rows saved earlier with --json (measure nothing)",
     )
@@ -119,18 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
         "one record to RESULTS/records.jsonl and RESULTS/records.csv; runs already recorded are "
         "skipped, so an interrupted grid resumes where it stopped.",
     )
-    r.add_argument("config", nargs="?", type=Path, help="grid configuration file (.json or .toml)")
+    r.add_argument(
+        "config", nargs="?", type=existing_file, help="grid configuration file (.json or .toml)"
+    )
     r.add_argument("--preset", choices=("quick", "full"), help="a built-in grid")
     r.add_argument("--out", type=Path, help="results directory (default from the config)")
-    r.add_argument("--ballots", type=_list_of(_positive), help="ballots N, e.g. 100,1000")
-    r.add_argument("--nodes", type=_list_of(_positive), help="mix nodes k")
-    r.add_argument("--threshold", type=_list_of(_positive), help="decryption threshold t")
-    r.add_argument("--group", type=_list_of(_group_name), help="group(s)")
-    r.add_argument("--width", type=_list_of(_positive), help="ballot width w")
-    r.add_argument("--workers", type=_list_of(_positive), help="worker processes per node")
-    r.add_argument("--fault", type=_list_of(str), help="fault scenarios: none, crash, cheat, slow")
-    r.add_argument("--repetitions", type=_positive, help="runs per grid point")
-    r.add_argument("--timeout", type=float, help="seconds allowed per run (mixdemo)")
+    r.add_argument("--ballots", type=POSITIVE_LIST, help="ballots N, e.g. 100,1000")
+    r.add_argument("--nodes", type=POSITIVE_LIST, help="mix nodes k")
+    r.add_argument("--threshold", type=POSITIVE_LIST, help="decryption threshold t")
+    r.add_argument("--group", type=GROUP_LIST, help="group(s)")
+    r.add_argument("--width", type=POSITIVE_LIST, help="ballot width w")
+    r.add_argument("--workers", type=POSITIVE_LIST, help="worker processes per node")
+    r.add_argument(
+        "--fault",
+        type=list_of(_fault_name, "fault name"),
+        help="fault scenarios: none, crash, cheat, slow",
+    )
+    r.add_argument("--repetitions", type=positive_int, help="runs per grid point")
+    r.add_argument("--timeout", type=positive_float, help="seconds allowed per run (mixdemo)")
     r.add_argument("--no-verify", action="store_true", help="skip full-record verification")
     r.add_argument("--dry-run", action="store_true", help="list the runs and exit")
 
@@ -141,9 +145,27 @@ def build_parser() -> argparse.ArgumentParser:
         "time per phase against N (log-log, fitted a·N+b), throughput against workers, the "
         "group comparison and fault detection/recovery times; write summary.md.",
     )
-    p.add_argument("results", type=Path, help="results directory or records file")
+    p.add_argument("results", type=_existing_path, help="results directory or records file")
     p.add_argument("--out", type=Path, help="output directory (default RESULTS/plots)")
+
+    from experiments.verify_bench import add_arguments
+
+    v = sub.add_parser(
+        "verify",
+        help="throughput of the standalone verifier on a whole election record",
+        description="Verify an exported election record (or one generated with mixdemo) once per "
+        "worker count and report the shuffle checks' rows per second, per worker, and against "
+        "the group's floor on this machine. Exit status 1 when the record is rejected.",
+    )
+    add_arguments(v)
     return parser
+
+
+def _existing_path(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file or directory")
+    return path
 
 
 def _cmd_crypto(args: argparse.Namespace) -> int:
@@ -215,18 +237,21 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from experiments.verify_bench import run
+
+    return run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous = None
     if args.command == "run":
         # a grid started in the background (SIGINT ignored) still stops cleanly on SIGTERM
         previous = signal.signal(signal.SIGTERM, _interrupt)
-    commands = {"crypto": _cmd_crypto, "run": _cmd_run, "plot": _cmd_plot}
+    commands = {"crypto": _cmd_crypto, "run": _cmd_run, "plot": _cmd_plot, "verify": _cmd_verify}
     try:
-        return commands[args.command](args)
-    except KeyboardInterrupt:
-        print("mixbench: interrupted", file=sys.stderr)
-        return EXIT_FAILED
+        return run_main("mixbench", lambda: commands[args.command](args))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

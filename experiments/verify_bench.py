@@ -1,7 +1,7 @@
 """Benchmark of the standalone verifier (``mixverify RECORD_DIR``) on a real election record.
 
-    python -m experiments.verify_bench run [--record DIR | --ballots N --nodes K --threshold T]
-                                           [--workers 1 2] [--out FILE.json]
+    mixbench verify [--record DIR | --ballots N --nodes K --threshold T]
+                    [--workers 1,2] [--repeat R] [--out FILE.json]
 
 Without ``--record`` it first generates a record with ``mixdemo`` (which takes a while for
 large N). For each worker count it verifies the whole record once with
@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from crypto.io.commands import UsageError
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_ROWS_PER_WORKER = 2000.0
 
@@ -48,13 +50,26 @@ def commit() -> str:
 
 
 def read_record(root: Path) -> dict[str, bytes]:
+    from crypto.errors import UsageError as ReadError
     from crypto.io.recorddir import read_directory
 
-    return read_directory(root)
+    try:
+        files = read_directory(root)
+    except ReadError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        meta = json.loads(files["election.json"])
+        meta["params"]["group"], meta["params"]["width"], meta["entries"]
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(
+            f"{root}: not an exported election record (no valid election.json)"
+        ) from None
+    return files
 
 
 def generate(ballots: int, nodes: int, threshold: int, dest: Path) -> dict[str, Any]:
-    """Run mixdemo and export its record to ``dest``; returns mixdemo's summary."""
+    """Run mixdemo and export its record to ``dest``; returns mixdemo's summary (raises
+    :class:`RuntimeError` when mixdemo fails)."""
     cmd = [
         sys.executable,
         "-m",
@@ -75,7 +90,7 @@ def generate(ballots: int, nodes: int, threshold: int, dest: Path) -> dict[str, 
     ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"mixdemo failed: {proc.stderr.decode()[-2000:]}")
+        raise RuntimeError(f"mixdemo failed: {proc.stderr.decode()[-2000:]}")
     summary: dict[str, Any] = json.loads(proc.stdout)
     return summary
 
@@ -160,6 +175,8 @@ def verify_once(files: dict[str, bytes], workers: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     generated = None
+    if args.threshold > args.nodes:
+        raise UsageError("--threshold must not exceed --nodes")
     if args.record:
         record = Path(args.record)
     else:
@@ -229,22 +246,43 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``mixbench verify``."""
+    from crypto.io.commands import existing_dir, list_of, positive_int
+
+    parser.add_argument(
+        "--record",
+        type=existing_dir,
+        help="an exported record directory (default: generate one with mixdemo)",
+    )
+    parser.add_argument(
+        "--ballots", type=positive_int, default=10_000, help="ballots of a generated record"
+    )
+    parser.add_argument("--nodes", type=positive_int, default=3, help="mix nodes of that record")
+    parser.add_argument(
+        "--threshold", type=positive_int, default=2, help="decryption threshold of that record"
+    )
+    parser.add_argument(
+        "--workers",
+        type=list_of(positive_int, "positive integer"),
+        default=[1, 2],
+        help="worker counts to verify with, comma-separated (default 1,2)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        help="verifications per worker count (the best is reported, all are recorded)",
+    )
+    parser.add_argument("--out", type=Path, help="write the raw results as JSON here")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="verify_bench", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="verify a record (generated with mixdemo if none is given)")
-    r.add_argument("--record", help="an exported record directory (default: generate one)")
-    r.add_argument("--ballots", type=int, default=10_000)
-    r.add_argument("--nodes", type=int, default=3)
-    r.add_argument("--threshold", type=int, default=2)
-    r.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    r.add_argument("--repeat", type=int, default=1, help="verifications per worker count "
-                   "(the best is reported, all are recorded)")
-    r.add_argument("--out", help="write the raw results as JSON here")
-    args = p.parse_args(argv)
-    if any(w < 1 for w in args.workers) or args.repeat < 1:
-        p.error("--workers and --repeat must be positive")
-    return run(args)
+    """``python -m experiments.verify_bench [run] …``: the same as ``mixbench verify …``."""
+    from experiments.cli import main as mixbench
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return mixbench(["verify", *(args[1:] if args[:1] == ["run"] else args)])
 
 
 if __name__ == "__main__":

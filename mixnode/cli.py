@@ -3,9 +3,10 @@
     mixnode keygen --out FILE            create a node identity (mode 0600), print its public key
     mixnode pubkey --key FILE            print the public identity to enrol
     mixnode [run] --server URL --key FILE [--workers N] [--data DIR] [--token T]
+                  [--give-up-after SECONDS]
 
-Exit codes: 0 on success or Ctrl-C, 1 for a bad key file or an unusable data directory,
-2 for bad arguments.
+Exit codes (:mod:`crypto.io.commands`): 0 on success or Ctrl-C, 1 for a bad key file, an unusable data
+directory or a server given up on, 2 for bad arguments, 3 for an internal error.
 """
 
 from __future__ import annotations
@@ -16,44 +17,77 @@ import sys
 from pathlib import Path
 
 from crypto.errors import MixvoteError
+from crypto.io.commands import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ArgumentParser,
+    add_version,
+    existing_file,
+    positive_float,
+    positive_int,
+    run_main,
+    url,
+)
 from crypto.transport import NodeIdentity
+from mixnode import faults
 from mixnode.client import NodeClient, write_private
-from mixnode.protocol import CHEATS
+
+DESCRIPTION = (
+    "mixvote mix node: key generation, verifiable shuffles, decryption shares. "
+    "Without a command, runs the node (as 'mixnode run'). Exit status: 0 on success or Ctrl-C, "
+    "1 for a bad key file, an unusable data directory or a server given up on, "
+    "2 for bad arguments."
+)
+
+
+def _add_run_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument(
+        "--server",
+        type=url,
+        required=required,
+        help="server URL (http, https, ws or wss), e.g. http://127.0.0.1:8080",
+    )
+    parser.add_argument(
+        "--key", type=existing_file, required=required, help="node identity file (from keygen)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="processes for shuffling and proving (default 1)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("mixnode-data"),
+        help="data directory for key shares (default ./mixnode-data)",
+    )
+    parser.add_argument("--token", default="", help="one-time enrolment token from the admin")
+    parser.add_argument("--election", default="", help="election id (default: any enrolled)")
+    parser.add_argument(
+        "--give-up-after",
+        type=positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="exit with status 1 after this long without a session with the server "
+        "(unreachable, or refusing the node); reconnection attempts back off exponentially "
+        "with jitter up to 10 s apart (default 300)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="mixnode",
-        description="mixvote mix node: key generation, verifiable shuffles, decryption shares.",
-    )
-    sub = p.add_subparsers(dest="command")
+    p = ArgumentParser(prog="mixnode", description=DESCRIPTION)
+    add_version(p, "mixnode")
+    sub = p.add_subparsers(dest="command", metavar="{keygen,pubkey,run}")
     kg = sub.add_parser("keygen", help="create a node identity file (mode 0600)")
     kg.add_argument("--out", required=True, type=Path, help="where to write the identity")
     kg.add_argument("--force", action="store_true", help="overwrite an existing file")
     pk = sub.add_parser("pubkey", help="print the public identity (hex) to enrol")
-    pk.add_argument("--key", required=True, type=Path)
+    pk.add_argument("--key", required=True, type=existing_file, help="node identity file")
     run = sub.add_parser("run", help="connect to a server and serve (the default command)")
-    for parser in (p, run):
-        parser.add_argument("--server", help="server URL, e.g. http://127.0.0.1:8080")
-        parser.add_argument("--key", type=Path, help="node identity file (from keygen)")
-        parser.add_argument(
-            "--workers", type=int, default=1, help="processes for shuffling and proving (default 1)"
-        )
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=Path("mixnode-data"),
-            help="data directory for key shares (default ./mixnode-data)",
-        )
-        parser.add_argument("--token", default="", help="one-time enrolment token from the admin")
-        parser.add_argument("--election", default="", help="election id (default: any enrolled)")
-        parser.add_argument(
-            "--cheat",
-            choices=CHEATS,
-            default=None,
-            help="TEST MODE: misbehave on purpose to exercise the server's checks",
-        )
-        parser.add_argument("--quiet", action="store_true", help="print nothing")
+    _add_run_options(run, required=True)
+    _add_run_options(p, required=False)  # `mixnode --server … --key …` means `mixnode run …`
     return p
 
 
@@ -66,29 +100,35 @@ def load_identity(path: Path) -> NodeIdentity:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        missing = [name for name in ("server", "key") if getattr(args, name) is None]
+        if missing:
+            parser.error(f"the following arguments are required: --{', --'.join(missing)}")
+    return run_main("mixnode", lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "keygen":
         if args.out.exists() and not args.force:
             print(f"mixnode: {args.out} exists (use --force to overwrite)", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         identity = NodeIdentity.generate()
         write_private(args.out, identity.to_bytes().hex().encode() + b"\n")
         print(identity.public_bytes().hex())
-        return 0
-    if not args.key:
-        print("mixnode: --key FILE is required", file=sys.stderr)
-        return 2
+        return EXIT_OK
     try:
         identity = load_identity(args.key)
     except (OSError, MixvoteError) as exc:
         print(f"mixnode: cannot load the identity {args.key}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if args.command == "pubkey":
         print(identity.public_bytes().hex())
-        return 0
-    if not args.server:
-        print("mixnode: --server URL is required", file=sys.stderr)
-        return 2
+        return EXIT_OK
+    fault = faults.from_environment()  # an unknown MIXVOTE_FAULT is a usage error (exit 2)
+    if fault is not None:
+        print(f"mixnode: fault injection on ({faults.ENV}={fault})", file=sys.stderr, flush=True)
     try:
         client = NodeClient(
             args.server,
@@ -97,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             token=args.token,
             election_id=args.election,
-            cheat=args.cheat,
+            mix=faults.mix_function(fault),
             quiet=args.quiet,
+            give_up_after=args.give_up_after,
         )
     except OSError as exc:
         print(f"mixnode: cannot use the data directory {args.data}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
     def on_signal(signum: int, frame: object) -> None:
         client.request_stop()  # websocket-client would swallow a KeyboardInterrupt

@@ -1,31 +1,46 @@
 """The websocket-client adapter around :class:`mixnode.protocol.NodeProtocol`.
 
 Connects to the server's ``/ws/node``, feeds frames to the protocol, carries out its actions
-(send frames, run heavy jobs in a process pool, save key shares with mode 0600), and reconnects
-with exponential back-off after a network loss. A new connection gets a fresh protocol session;
-key shares persist in the data directory.
+(send frames, run heavy jobs in a process pool, save key shares with mode 0600). A new connection
+gets a fresh protocol session; key shares persist in the data directory.
+
+Reconnection (tenacity): after a lost session the node reconnects at once, then with exponential
+back-off and full jitter (``min_backoff`` doubling up to ``max_backoff``) while no session can be
+established — the server is unreachable, or refuses the node's authentication (not enrolled yet).
+After ``give_up_after`` seconds without a session :meth:`NodeClient.run` gives up and returns
+:data:`crypto.io.commands.EXIT_FAILED`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import multiprocessing
 import os
+import socket
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import tenacity
 import websocket
 from tqdm import tqdm
 
 from crypto.errors import MixvoteError
+from crypto.io.commands import EXIT_FAILED, EXIT_OK
 from crypto.io.pool import exit_with_parent
 from crypto.transport import NodeIdentity
 from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, describe_error
+
+
+class NoSession(Exception):
+    """A connection attempt that ended without an authenticated session (retried)."""
 
 
 def websocket_url(server: str) -> str:
@@ -42,13 +57,21 @@ def websocket_url(server: str) -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file with mode 0600 from creation."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write a secret file, mode 0600 from its creation: a new file is created with that mode
+    (``O_EXCL``, never an existing file's mode), written and synced, then renamed over ``path``,
+    so a reader sees the old content or the whole new one, never a torn or readable-by-others
+    file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # O_EXCL, mode 0600
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(path, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class NodeClient:
@@ -62,19 +85,25 @@ class NodeClient:
         workers: int = 1,
         token: str = "",
         election_id: str = "",
-        cheat: str | None = None,
+        mix: Callable[..., Any] | None = None,
         quiet: bool = False,
+        give_up_after: float | None = None,
+        min_backoff: float = 0.5,
+        max_backoff: float = 10.0,
     ) -> None:
         self.url = websocket_url(server)
         self.identity = identity
         self.data_dir = data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_dir, 0o700)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)  # an existing directory too: it holds key shares
         self.workers = workers
         self.token = token
         self.election_id = election_id
-        self.cheat = cheat
+        self.mix = mix  # the hop function (None: the honest mix_job; see mixnode.faults)
         self.quiet = quiet
+        self.give_up_after = give_up_after
+        self.min_backoff, self.max_backoff = min_backoff, max_backoff
+        self.last_error = ""
         self.stopping = threading.Event()
         self.lock = threading.RLock()
         self.ws: websocket.WebSocketApp | None = None
@@ -115,9 +144,7 @@ class NodeClient:
                         ws.send(frame, opcode=websocket.ABNF.OPCODE_BINARY)
             elif isinstance(action, Job):
                 future = self.executor.submit(action.fn, *action.args)
-                future.add_done_callback(
-                    lambda f, tag=action.tag: self.finished(ws, protocol, tag, f)
-                )
+                future.add_done_callback(functools.partial(self.finished, ws, protocol, action.tag))
                 self.show_running(action.tag, future)
             elif isinstance(action, SaveKeyShare):
                 name = "".join(c for c in action.election_id if c.isalnum())
@@ -166,7 +193,6 @@ class NodeClient:
     # --- websocket callbacks ------------------------------------------------------------------
     def on_open(self, ws: Any) -> None:
         self.note(f"connected to {self.url}")
-        self.connected_once = True
 
     def on_message(self, ws: Any, message: Any) -> None:
         protocol = self.protocol
@@ -181,52 +207,100 @@ class NodeClient:
             self.note(f"bad message from the server: {describe_error(exc)}")
             return
         self.perform(ws, protocol, actions)
+        if protocol.server_error and not protocol.authenticated:
+            # refused (e.g. not enrolled yet): hang up and try again later, with back-off
+            self.last_error = f"the server refused the node: {protocol.server_error}"
+            ws.close()
 
     def on_error(self, ws: Any, error: Any) -> None:
         if not isinstance(error, (KeyboardInterrupt, SystemExit)):
-            self.note(f"connection error: {error}")
+            self.last_error = str(error) or type(error).__name__
+            self.note(f"connection error: {self.last_error}")
 
     def on_close(self, ws: Any, code: Any, reason: Any) -> None:
-        self.note(f"disconnected ({code} {reason or ''})".rstrip())
+        detail = f" ({code}{' ' + reason if reason else ''})" if code else ""
+        self.note(f"disconnected{detail}")
 
     # --- main loop ------------------------------------------------------------------------------
-    def run(self, max_backoff: float = 10.0) -> int:
-        backoff = 0.5
+    def run(self) -> int:
+        """Serve until stopped (:data:`EXIT_OK`) or until no session could be established for
+        ``give_up_after`` seconds (:data:`EXIT_FAILED`, with the reason on stderr)."""
+        stop: tenacity.stop.stop_base = tenacity.stop_when_event_set(self.stopping)
+        if self.give_up_after is not None:
+            stop = stop | tenacity.stop_after_delay(self.give_up_after)
+        backoff = tenacity.wait_random_exponential(
+            multiplier=self.min_backoff, max=self.max_backoff
+        )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            # never sleep past the give-up time: the last attempt is made at that time
+            pause = backoff(state)
+            if self.give_up_after is not None and state.seconds_since_start is not None:
+                pause = min(pause, max(0.0, self.give_up_after - state.seconds_since_start))
+            return pause
+
         try:
             while not self.stopping.is_set():
-                self.connected_once = False
-                with self.lock:
-                    self.protocol = NodeProtocol(
-                        self.identity,
-                        token=self.token,
-                        election_id=self.election_id,
-                        workers=self.workers,
-                        cheat=self.cheat,
-                        key_shares=self.key_shares(),
-                    )
-                self.ws = websocket.WebSocketApp(
-                    self.url,
-                    on_open=self.on_open,
-                    on_message=self.on_message,
-                    on_error=self.on_error,
-                    on_close=self.on_close,
+                retrying = tenacity.Retrying(
+                    stop=stop,
+                    wait=wait,
+                    retry=tenacity.retry_if_exception_type(NoSession),
+                    sleep=self._pause,
+                    before_sleep=lambda state: self.note(
+                        f"reconnecting in {state.upcoming_sleep:.1f} s"
+                    ),
+                    reraise=True,
                 )
-                self.ws.run_forever(ping_interval=20, ping_timeout=15, skip_utf8_validation=True)
-                with self.lock:
-                    self.protocol = None
-                if self.stopping.is_set():
-                    break
-                if self.connected_once:
-                    backoff = 0.5
-                self.note(f"reconnecting in {backoff:.1f} s")
-                if self.stopping.wait(backoff):
-                    break
-                backoff = min(max_backoff, backoff * 2)
+                try:
+                    retrying(self.session)  # returns after an authenticated session ended
+                except NoSession as exc:
+                    if self.stopping.is_set():
+                        break
+                    print(
+                        f"mixnode: giving up after {self.give_up_after:g} s without a session: "
+                        f"{exc}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return EXIT_FAILED
         except KeyboardInterrupt:
             pass
         finally:
             self.stop()
-        return 0
+        return EXIT_OK
+
+    def _pause(self, seconds: float) -> None:
+        self.stopping.wait(seconds)  # a stop request cuts the pause short
+
+    def session(self) -> None:
+        """One connection: returns once an authenticated session has ended (or on a stop
+        request); raises :class:`NoSession` when none could be established."""
+        if self.stopping.is_set():
+            return
+        self.last_error = ""
+        protocol = NodeProtocol(
+            self.identity,
+            token=self.token,
+            election_id=self.election_id,
+            workers=self.workers,
+            mix=self.mix,
+            key_shares=self.key_shares(),
+        )
+        with self.lock:
+            self.protocol = protocol
+        self.ws = websocket.WebSocketApp(
+            self.url,
+            on_open=self.on_open,
+            on_message=self.on_message,
+            on_error=self.on_error,
+            on_close=self.on_close,
+        )
+        self.ws.run_forever(ping_interval=20, ping_timeout=15, skip_utf8_validation=True)
+        with self.lock:
+            self.protocol = None
+        if self.stopping.is_set() or protocol.authenticated:
+            return
+        raise NoSession(f"{self.url}: {self.last_error or 'closed before authentication'}")
 
     def request_stop(self) -> None:
         """Ask the main loop to end (safe from a signal handler)."""
@@ -234,11 +308,12 @@ class NodeClient:
         ws = self.ws
         if ws is not None:
             ws.keep_running = False
-            try:
-                if ws.sock is not None:
-                    ws.sock.shutdown()
-            except Exception:
-                pass
+            # shut the TCP socket down (not just close the descriptor): that wakes the
+            # dispatcher's select(), which would otherwise sleep out its ping timeout (15 s)
+            raw = getattr(ws.sock, "sock", None)
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
         self.stopping.set()

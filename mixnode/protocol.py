@@ -5,6 +5,9 @@ the adapter (:mod:`mixnode.client`) to carry out: :class:`Send` a signed frame, 
 :class:`Job` in the node's process pool (its result comes back through :meth:`NodeProtocol.
 job_done`), :class:`SaveKeyShare` to the data directory, or :class:`Note` a line of progress.
 Nothing here touches a socket, a file or a clock, so it is tested with plain frames.
+
+The function that does a hop is :func:`mix_job`; tests and experiments may hand the protocol
+another one (``mix=``), which is how :mod:`mixnode.faults` makes a node misbehave.
 """
 
 from __future__ import annotations
@@ -27,15 +30,6 @@ from crypto.protocol.wire import (
     split_frame,
 )
 from crypto.transport import NodeIdentity
-
-CHEATS = (
-    "wrong-permutation",
-    "replace-ballot",
-    "duplicate",
-    "forged-proof",
-    "stall",
-    "crash-worker",
-)
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,8 @@ class NodeProtocol:
     token: str = ""
     election_id: str = ""
     workers: int = 1
-    cheat: str | None = None
+    # the pool function doing a hop (default mix_job); must pickle (a top-level function)
+    mix: Callable[..., tuple[bytes, list[bytes]]] | None = None
     key_shares: dict[str, bytes] = field(default_factory=dict)
     server_key: bytes | None = None
     session: bytes = b""
@@ -84,6 +79,8 @@ class NodeProtocol:
     reassembler: Reassembler = field(default_factory=Reassembler)
     dkg: Any = None
     jobs: dict[str, Message] = field(default_factory=dict)
+    authenticated: bool = False  # the server welcomed this node on this connection
+    server_error: str = ""  # the last error the server reported, e.g. "not enrolled"
 
     # --- output -----------------------------------------------------------------------------
     def send(self, kind: str, fields: dict[str, Any]) -> Send:
@@ -125,6 +122,7 @@ class NodeProtocol:
             raise ProtocolViolation(f"{msg.kind}: not part of this session")
         if msg.kind == "welcome":
             self.election_id, self.position = msg.election_id, msg["position"]
+            self.authenticated = True
             return [
                 Note(
                     f"authenticated as node {self.position}/{msg['n']} of election "
@@ -132,7 +130,8 @@ class NodeProtocol:
                 )
             ]
         if msg.kind == "error":
-            return [Note(f"server error [{msg['code']}]: {msg['reason']}")]
+            self.server_error = f"[{msg['code']}] {msg['reason']}"
+            return [Note(f"server error {self.server_error}")]
         if msg.kind == "ack":
             return []
         if msg.kind == "dkg.start":
@@ -149,7 +148,7 @@ class NodeProtocol:
                 ),
                 Job(
                     msg["job"],
-                    mix_job,
+                    self.mix or mix_job,
                     (
                         msg["group"],
                         msg["sid"],
@@ -157,7 +156,6 @@ class NodeProtocol:
                         msg["width"],
                         msg["ciphertexts"],
                         self.workers,
-                        self.cheat,
                     ),
                 ),
             ]
@@ -269,57 +267,43 @@ class NodeProtocol:
 # --- pool jobs (top level so they pickle) ----------------------------------------------------
 
 
-def mix_job(
-    group_name: str,
-    sid: str,
-    public_key: bytes,
-    width: int,
-    ciphertexts: bytes,
-    workers: int,
-    cheat: str | None,
-) -> tuple[bytes, list[bytes]]:
-    """Shuffle and prove one hop; returns (encoded outputs, proof files as a flat list).
-    ``cheat`` (test mode only) makes the node misbehave in one of :data:`CHEATS` ways."""
-    import random
+def open_hop(
+    group_name: str, sid: str, public_key: bytes, width: int, ciphertexts: bytes
+) -> tuple[Any, Any, list[Any], Any]:
+    """Decode a mix request's inputs: (group, public key, ciphertexts, shuffle session)."""
+    from crypto.elgamal import decode_ciphertexts, decode_public_key
+    from crypto.shuffle import ShuffleSession
 
-    from crypto.elgamal import decode_ciphertexts, decode_public_key, encode_ciphertexts, encrypt
-    from crypto.io.pool import process_map
-    from crypto.protocol.wire import encode_proof_files
-    from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
-
-    if cheat == "stall":  # test mode: a node that goes silent mid-shuffle
-        import time
-
-        time.sleep(3600)
-    if cheat == "crash-worker":  # test mode: the process doing the shuffle dies
-        import os
-
-        os._exit(3)
     g = group(group_name)
     pk = decode_public_key(g, public_key)
-    inputs = decode_ciphertexts(g, ciphertexts, width)
-    session = ShuffleSession(g, sid)
+    return g, pk, decode_ciphertexts(g, ciphertexts, width), ShuffleSession(g, sid)
+
+
+def encode_hop(
+    g: Any, outputs: Sequence[Any], files: dict[str, bytes]
+) -> tuple[bytes, list[bytes]]:
+    """A hop's reply: (encoded outputs, proof files as a flat list)."""
+    from crypto.elgamal import encode_ciphertexts
+    from crypto.protocol.wire import encode_proof_files
+
+    return encode_ciphertexts(g, list(outputs)), encode_proof_files(files)
+
+
+def mix_job(
+    group_name: str, sid: str, public_key: bytes, width: int, ciphertexts: bytes, workers: int
+) -> tuple[bytes, list[bytes]]:
+    """Shuffle and prove one hop; returns (encoded outputs, proof files as a flat list)."""
+    from crypto.io.pool import process_map
+    from crypto.shuffle import encode_proof, prove_shuffle, shuffle
+
+    g, pk, inputs, session = open_hop(group_name, sid, public_key, width, ciphertexts)
     mapper = process_map(workers)
     result = shuffle(pk, inputs, workers=workers, mapper=mapper)
-    permutation = list(result.permutation)
-    outputs = list(result.outputs)
-    if cheat == "wrong-permutation" and len(permutation) > 1:
-        permutation[0], permutation[1] = permutation[1], permutation[0]
     proof = prove_shuffle(
-        session, pk, inputs, result.outputs, permutation, result.randomness, workers=workers,
-        mapper=mapper,
+        session, pk, inputs, result.outputs, result.permutation, result.randomness,
+        workers=workers, mapper=mapper,
     )
-    if cheat == "replace-ballot":
-        outputs[0], _ = encrypt(pk, [g.base_mul(random.randrange(1, g.order))] * width)
-    elif cheat == "duplicate" and len(outputs) > 1:
-        outputs[1] = outputs[0]
-    files = encode_proof(session, proof)
-    if cheat == "forged-proof":
-        name = sorted(files)[-1]
-        data = bytearray(files[name])
-        data[-1] ^= 1
-        files = {**files, name: bytes(data)}
-    return encode_ciphertexts(g, outputs), encode_proof_files(files)
+    return encode_hop(g, result.outputs, encode_proof(session, proof))
 
 
 def decrypt_job(
@@ -344,12 +328,13 @@ def describe_error(exc: BaseException) -> str:
 
 
 __all__: Sequence[str] = [
-    "CHEATS",
     "Job",
     "NodeProtocol",
     "Note",
     "SaveKeyShare",
     "Send",
     "decrypt_job",
+    "encode_hop",
     "mix_job",
+    "open_hop",
 ]

@@ -1,7 +1,8 @@
 """``mixserver --data DIR [--host 127.0.0.1] [--port P]``: run the election server.
 
-Prints its URLs and the admin token (also kept in ``DIR/admin_token``, mode 0600). Exit codes: 0
-on a clean stop (Ctrl-C / SIGTERM), 2 for bad arguments, 1 when the server cannot start.
+Prints its URLs and the admin token (also kept in ``DIR/admin_token``, mode 0600). Exit codes
+(:mod:`crypto.io.commands`): 0 on a clean stop (Ctrl-C / SIGTERM), 1 when the server cannot start, 2 for bad
+arguments, 3 for an internal error.
 """
 
 from __future__ import annotations
@@ -20,34 +21,64 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
+from crypto.io.commands import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ArgumentParser,
+    add_version,
+    port_or_any,
+    positive_float,
+    positive_int,
+    run_main,
+)
 from crypto.io.pool import exit_with_parent
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(
         prog="mixserver",
-        description="mixvote election server: node websockets, JSON API and web UI on one port.",
+        description="mixvote election server: node websockets, JSON API and web UI on one port. "
+        "Prints its URLs and the admin token (also kept in DATA/admin_token, mode 0600). "
+        "Exit status: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when the server cannot start, "
+        "2 for bad arguments.",
     )
+    add_version(p, "mixserver")
     p.add_argument("--data", required=True, type=Path, help="data directory (SQLite board, keys)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
-    p.add_argument("--workers", type=int, default=1, help="processes verifying proofs (default 1)")
+    p.add_argument(
+        "--port", type=port_or_any, default=8080, help="port 1-65535 (default 8080; 0 = any free)"
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="processes verifying proofs (default 1)"
+    )
     p.add_argument(
         "--hop-timeout",
-        type=float,
+        type=positive_float,
         default=600.0,
-        help="seconds a node may take for its shuffle before it is skipped",
+        help="seconds a node may take for its shuffle before it is skipped (default 600)",
     )
     p.add_argument(
         "--connect-grace",
-        type=float,
+        type=positive_float,
         default=30.0,
-        help="seconds to wait for a disconnected node before skipping its hop",
+        help="seconds to wait for a disconnected node before skipping its hop (default 30)",
     )
-    p.add_argument("--dkg-timeout", type=float, default=60.0, help="seconds per DKG round")
+    p.add_argument(
+        "--dkg-timeout",
+        type=positive_float,
+        default=60.0,
+        help="seconds per DKG round (default 60)",
+    )
     p.add_argument("--no-webui", action="store_true", help="serve the JSON API only")
-    p.add_argument("--verbose", "-v", action="store_true")
-    return p.parse_args(argv)
+    p.add_argument("--verbose", "-v", action="store_true", help="log at INFO level")
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if args.data.exists() and not args.data.is_dir():
+        build_parser().error(f"--data {args.data}: not a directory")
+    return args
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -58,7 +89,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = IOLoop.current()  # captured once, here, at start-up
     services = ElectionServices(args.data, loop=loop, coordinator=Coordinator)
     pool = ProcessPoolExecutor(
-        max_workers=max(1, args.workers),
+        max_workers=args.workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
@@ -103,12 +134,16 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    try:
-        asyncio.run(serve(args))
-    except OSError as exc:
-        print(f"mixserver: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    def body() -> int:
+        try:
+            asyncio.run(serve(args))
+        except OSError as exc:
+            print(f"mixserver: cannot start: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+
+    return run_main("mixserver", body)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from mixserver.demo import node_key, start_node, start_server
+from mixserver.harness import node_key, start_node, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

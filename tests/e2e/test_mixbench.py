@@ -1,5 +1,6 @@
 """mixbench end to end: a tiny grid of real elections (mixdemo: server + 3 node processes on
-loopback), its CSV/JSON records, resume, and the plots drawn from those records."""
+loopback), its CSV/JSON records, resume, and the plots drawn from those records; and the
+verifier's benchmark (``mixbench verify``) on a recorded election."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from experiments import cli, plots
 from experiments.records import load_records
+from mixserver.harness import DemoConfig, run_election
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +80,18 @@ def test_plot_of_the_grid(results: Path, tmp_path: Path) -> None:
     summary = (tmp_path / "r" / "plots" / "summary.md").read_text()
     assert "3 runs recorded, 3 succeeded" in summary
     assert "| crash | 8 | 1 | 2/1/0 |" in summary
+
+
+def test_verify_benchmark_on_a_recorded_election(tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    summary = run_election(DemoConfig(ballots=8, nodes=3, threshold=2, export=record))
+    assert summary["correct"] and summary["export"]
+    out = tmp_path / "verify.json"
+    argv = ["verify", "--record", str(record), "--workers", "1", "--out", str(out)]
+    assert cli.main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert doc["experiment"] == "verify_bench" and doc["params"]["group"] == "secp256k1"
+    (result,) = doc["results"]
+    assert result["ok"] is True and result["failures"] == []
+    assert result["workers"] == 1 and result["shuffle_rows"] == 8 * 3  # 8 ballots, 3 hops
+    assert result["shuffle_rows_per_s"] > 0 and doc["floor"]["floor_rows_per_s"] > 0

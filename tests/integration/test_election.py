@@ -10,7 +10,9 @@ import json
 import random
 import signal
 import socket
+import struct
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +21,10 @@ from typing import Any
 import pytest
 import websocket
 
-from crypto.protocol.wire import Message, decode_frame, sign_message
+from crypto.protocol.wire import MAX_FRAME, Message, decode_frame, sign_message
 from crypto.record import decode_entry, verify_chain
 from crypto.transport import NodeIdentity
-from mixserver.demo import Api, make_ballots, node_key, start_node, start_server, wait_for
+from mixserver.harness import Api, make_ballots, node_key, start_node, start_server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -350,13 +352,70 @@ def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) ->
         )
     )
     assert "not enrolled" in error_after(auth)
-    try:
-        ws.send_binary(b"\x00" * (2 << 20))  # oversized: the server closes the connection
-        ws.recv()
-    except (websocket.WebSocketException, ConnectionError):
-        pass
-    ws.close()
-    # nothing stored, still serving
-    time.sleep(0.2)
+    # a frame announcing one byte more than MAX_FRAME: the server reads the header only, sends
+    # a close frame with 1009 (message too big) and drops the connection. Read on the raw
+    # socket: the client library would answer the close frame, and that answer, reaching a
+    # socket the server already closed, would turn the clean end into a reset.
+    raw = ws.sock
+    assert raw is not None
+    raw.sendall(struct.pack("!BBQ", 0x82, 0x80 | 127, MAX_FRAME + 1))  # binary, masked, 64-bit
+    reason = b"message too big"
+    expected = bytes([0x88, 2 + len(reason)]) + struct.pack("!H", 1009) + reason
+    got = b""
+    while len(got) < len(expected) and (chunk := raw.recv(len(expected) - len(got))):
+        got += chunk
+    assert got == expected
+    assert raw.recv(1) == b""  # then the end of the connection
+    raw.close()
+    # nothing stored (the server answered every frame above before this), still serving
     assert api.request("GET", f"/api/elections/{e['id']}/board")["total"] == before
     assert api.request("GET", "/api/elections")
+
+
+# --- mixnode run: reconnection with back-off, and giving up -------------------------------------
+def wait_for_text(path: Path, text: str, timeout: float = 30) -> None:
+    """Bounded wait until ``text`` appears in the file at ``path``."""
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{text!r} not in {path} after {timeout} s"
+        time.sleep(0.05)
+
+
+def test_node_waits_for_the_server_and_for_its_enrolment(cluster: Cluster) -> None:
+    api = cluster.start_server()
+    e = api.request(
+        "POST",
+        "/api/elections",
+        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1},
+    )
+    cluster.kill_server()
+    key = cluster.tmp / "late.key"
+    pub = node_key(key)
+    out = cluster.tmp / "late.log"
+    with open(out, "wb") as log:
+        cluster.procs.append(
+            start_node(cluster.base, key, cluster.tmp / "late", log=log, give_up_after=120)
+        )
+    wait_for_text(out, "Connection refused")  # no server: refused, retried with back-off
+    api = cluster.start_server()
+    wait_for_text(out, "not enrolled")  # a server, but the node is not enrolled yet: retried
+    api.request("POST", f"/api/elections/{e['id']}/enrol", {"public_key": pub})
+    got = wait_for(api, e["id"], lambda x: x["public_key"], "keygen", 60)
+    assert got["public_key"]
+    assert cluster.procs[-1].poll() is None
+
+
+def test_node_refused_by_the_server_gives_up_with_the_reason(cluster: Cluster) -> None:
+    cluster.start_server()
+    key = cluster.tmp / "stranger.key"
+    node_key(key)
+    argv = ["run", "--server", cluster.base, "--key", str(key), "--data",
+            str(cluster.tmp / "stranger"), "--give-up-after", "2", "--quiet"]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "mixnode.cli", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("mixnode: giving up after 2 s without a session: ")
+    assert "the server refused the node: [protocol-violation] auth: this key is not enrolled" in (
+        result.stderr
+    )

@@ -2,12 +2,18 @@
 
 A small in-test "server" signs frames with its own key, runs three nodes through the key
 generation, a hop and a decryption by calling each Job's function in process, and checks the
-messages the nodes answer with; then the rejections (wrong signer, wrong session, out of order).
+messages the nodes answer with; then the rejections (wrong signer, wrong session, out of order);
+then fault injection (mixnode/faults.py: off unless asked for, every cheat fails verification)
+and the node's secret files (mode 0600 from creation).
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import secrets
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +26,7 @@ from crypto.elgamal import (
     encode_ciphertexts,
     encrypt,
 )
-from crypto.errors import MixvoteError, ProtocolViolation
+from crypto.errors import ConfigError, MixvoteError, ProtocolViolation
 from crypto.protocol.wire import (
     NODE_KINDS,
     Message,
@@ -33,7 +39,9 @@ from crypto.protocol.wire import (
 from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
 from crypto.threshold import combine, decode_decryption_share
 from crypto.transport import NodeIdentity
-from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send
+from mixnode import faults
+from mixnode.client import write_private
+from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, mix_job
 
 EID = "e1"
 G = group("secp256k1")
@@ -223,3 +231,73 @@ def test_messages_out_of_order_are_refused() -> None:
         challenge_by_other.receive(
             server.frame("challenge", {"nonce": nonce, "server_key": other}, nonce)
         )
+
+
+# --- fault injection (mixnode/faults.py): off unless asked for, and each fault is caught ---------
+def hop_request(pk: PublicKey, cts: list[Any], job: str = "mix-f") -> dict[str, Any]:
+    return {"job": job, "sid": shuffle_sid(EID), "group": G.name, "public_key": G.encode(pk.y),
+            "width": 1, "count": len(cts), "ciphertexts": encode_ciphertexts(G, cts)}  # fmt: skip
+
+
+def test_a_node_is_honest_unless_a_fault_is_asked_for() -> None:
+    assert faults.from_environment({}) is None
+    assert faults.from_environment({faults.ENV: "  "}) is None
+    assert faults.from_environment({faults.ENV: "forged-proof"}) == "forged-proof"
+    with pytest.raises(ConfigError, match="not a fault mode"):
+        faults.from_environment({faults.ENV: "cheat-permutation"})
+    assert faults.mix_function(None) is mix_job
+    assert NodeProtocol(NodeIdentity.generate()).mix is None  # → mix_job
+    with pytest.raises(ValueError, match="unknown fault"):
+        faults.mix_function("nonsense")
+
+
+@pytest.mark.parametrize("mode", ["wrong-permutation", "replace-ballot", "duplicate",
+                                  "forged-proof"])  # fmt: skip
+def test_each_cheating_hop_fails_verification(mode: str) -> None:
+    server = Server()
+    node = NodeProtocol(NodeIdentity.generate(), election_id=EID, mix=faults.mix_function(mode))
+    session = connect(server, node, 1)
+    pk = PublicKey(G, G.base_mul(11))
+    cts = [encrypt(pk, [G.embed(bytes([i]))])[0] for i in range(4)]
+    actions = node.receive(server.frame("mix.request", hop_request(pk, cts), session))
+    (job,) = [a for a in actions if isinstance(a, Job)]
+    pickle.loads(pickle.dumps(job.fn))  # goes to a process pool
+    (result,) = sent(node.job_done(job.tag, run(job)))
+    shuffle = ShuffleSession(G, shuffle_sid(EID))
+    outputs = decode_ciphertexts(G, result.message["outputs"], 1)
+    with pytest.raises(MixvoteError):
+        proof = decode_proof(shuffle, decode_proof_files(result.message["proof"]), 4, 1)
+        verify_shuffle(shuffle, pk, cts, outputs, proof)
+
+
+def test_the_honest_hop_function_verifies() -> None:
+    pk = PublicKey(G, G.base_mul(11))
+    cts = [encrypt(pk, [G.embed(bytes([i]))])[0] for i in range(4)]
+    req = hop_request(pk, cts)
+    outputs_b, files = mix_job(G.name, req["sid"], req["public_key"], 1, req["ciphertexts"], 1)
+    shuffle = ShuffleSession(G, shuffle_sid(EID))
+    proof = decode_proof(shuffle, decode_proof_files(files), 4, 1)
+    verify_shuffle(shuffle, pk, cts, decode_ciphertexts(G, outputs_b, 1), proof)
+
+
+# --- the node adapter's secret files --------------------------------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_write_private_is_0600_from_creation(tmp_path: Path, umask: int) -> None:
+    new, old = tmp_path / "new.key", tmp_path / "old.key"
+    old.write_bytes(b"public")
+    old.chmod(0o644)
+    previous = os.umask(umask)
+    try:
+        write_private(new, b"secret")
+        write_private(old, b"secret too")  # replaced by a new 0600 file, not re-chmodded
+    finally:
+        os.umask(previous)
+    assert new.read_bytes() == b"secret" and old.read_bytes() == b"secret too"
+    assert stat.S_IMODE(new.stat().st_mode) == stat.S_IMODE(old.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.key", "old.key"]  # no temp left
+
+
+def test_write_private_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        write_private(tmp_path / "k", "not bytes")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -6,14 +6,19 @@ accept the other's ballots and reject tampered ones.
 The JS runs under ``node`` on exactly the module file the browser loads; node resolves its bare
 ``@noble/...`` imports from the repository's ``node_modules`` (populated by ``npm ci``), the browser
 through the page's import map onto the same files.
+
+Without node or the npm packages the tests skip locally; under CI (``CI`` set) they fail, with a
+message naming what is missing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +31,52 @@ from crypto.hashing import hash_bytes, hash_to_scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "webui" / "static" / "js" / "mixvote-crypto.js"
-NOBLE = ROOT / "node_modules" / "@noble" / "curves" / "package.json"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not NOBLE.is_file(),
-    reason="needs node and `npm ci` (run ./dev install)",
-)
+UNDER_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def missing_prerequisites(
+    root: Path = ROOT, which: Callable[[str], str | None] = shutil.which
+) -> list[str]:
+    """What the JS side needs and is not there: node on PATH, each npm dependency of
+    package.json installed in node_modules."""
+    missing = []
+    if which("node") is None:
+        missing.append("node on PATH (Debian package nodejs)")
+    try:
+        packages = sorted(json.loads((root / "package.json").read_text())["dependencies"])
+    except (OSError, ValueError, KeyError) as exc:
+        return [*missing, f"a readable package.json with dependencies ({exc})"]
+    for name in packages:
+        if not (root / "node_modules" / name / "package.json").is_file():
+            missing.append(f"npm package {name} (run `npm ci` or ./dev install)")
+    return missing
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _js_side_present() -> Iterator[None]:
+    if missing := missing_prerequisites():
+        message = "JS/Python agreement needs " + "; ".join(missing)
+        if UNDER_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    yield
+
+
+def test_missing_prerequisites_are_named(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text(
+        json.dumps({"dependencies": {"@noble/curves": "2", "@noble/hashes": "2"}})
+    )
+    assert missing_prerequisites(tmp_path, lambda name: None) == [
+        "node on PATH (Debian package nodejs)",
+        "npm package @noble/curves (run `npm ci` or ./dev install)",
+        "npm package @noble/hashes (run `npm ci` or ./dev install)",
+    ]
+    (tmp_path / "node_modules" / "@noble" / "curves").mkdir(parents=True)
+    (tmp_path / "node_modules" / "@noble" / "curves" / "package.json").write_text("{}")
+    assert missing_prerequisites(tmp_path, lambda name: "/usr/bin/node") == [
+        "npm package @noble/hashes (run `npm ci` or ./dev install)"
+    ]
 
 # The JS groups the browser supports; the agreement is checked for those Python also has.
 JS_GROUPS = ("secp256k1", "P-256", "ristretto255")
