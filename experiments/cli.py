@@ -9,7 +9,8 @@
 (:mod:`experiments.cryptobench`); ``run`` runs whole elections through ``mixdemo`` over a grid and
 appends raw records (:mod:`experiments.grid`); ``plot`` reads only those records and draws
 (:mod:`experiments.plots`); ``verify`` times the standalone verifier on a record
-(:mod:`experiments.verify_bench`). Exit status (:mod:`crypto.io.commands`): 0 success, 1 a run or measurement
+(:mod:`experiments.verify_bench`). Exit status (:mod:`crypto.io.commands`):
+0 success, 1 a run or measurement
 failed, 2 bad arguments or unreadable input, 3 an internal error.
 """
 

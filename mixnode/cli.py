@@ -5,7 +5,8 @@
     mixnode [run] --server URL --key FILE [--workers N] [--data DIR] [--token T]
                   [--give-up-after SECONDS]
 
-Exit codes (:mod:`crypto.io.commands`): 0 on success or Ctrl-C, 1 for a bad key file, an unusable data
+Exit codes (:mod:`crypto.io.commands`):
+0 on success or Ctrl-C, 1 for a bad key file, an unusable data
 directory or a server given up on, 2 for bad arguments, 3 for an internal error.
 """
 

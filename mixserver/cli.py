@@ -1,7 +1,8 @@
 """``mixserver --data DIR [--host 127.0.0.1] [--port P]``: run the election server.
 
 Prints its URLs and the admin token (also kept in ``DIR/admin_token``, mode 0600). Exit codes
-(:mod:`crypto.io.commands`): 0 on a clean stop (Ctrl-C / SIGTERM), 1 when the server cannot start, 2 for bad
+(:mod:`crypto.io.commands`):
+0 on a clean stop (Ctrl-C / SIGTERM), 1 when the server cannot start, 2 for bad
 arguments, 3 for an internal error.
 """
 
