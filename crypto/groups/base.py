@@ -182,10 +182,9 @@ class Group(ABC):
             )
         out: list[Element] = []
         for i in range(len(data) // size):
+            chunk = bytes(data[i * size : (i + 1) * size])
             try:
-                out.append(
-                    self.decode(bytes(data[i * size : (i + 1) * size]), allow_identity=allow_identity)
-                )
+                out.append(self.decode(chunk, allow_identity=allow_identity))
             except InvalidElement as exc:
                 raise InvalidElement(f"{self.name}: element {i}: {exc}") from None
         return out

@@ -601,17 +601,28 @@ macro_rules! dispatch {
     };
 }
 
-/// A rayon pool of exactly `threads` threads, built once per size.
+/// A rayon pool of exactly `threads` threads, built once per size and per process: a process
+/// forked from one that had a pool (crypto/parallel.py forks its workers) inherits the pool but not
+/// its threads, so it must build its own rather than wait on threads that do not exist.
 fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    static POOLS: OnceLock<Mutex<HashMap<(u32, usize), Arc<rayon::ThreadPool>>>> = OnceLock::new();
     if threads == 0 || threads > 1024 {
         return Err(PyValueError::new_err(format!("threads must be in 1..=1024, got {threads}")));
     }
     let mut pools = POOLS.get_or_init(|| Mutex::new(HashMap::new())).lock().map_err(|_| {
         PyValueError::new_err("native thread-pool registry is poisoned")
     })?;
-    if let Some(p) = pools.get(&threads) {
+    let key = (std::process::id(), threads);
+    if let Some(p) = pools.get(&key) {
         return Ok(p.clone());
+    }
+    // Pools of the parent process have no threads here; forget them (their memory is leaked on
+    // purpose: dropping a pool would try to join threads that were never started in this process).
+    let inherited: Vec<(u32, usize)> = pools.keys().filter(|k| k.0 != key.0).copied().collect();
+    for k in inherited {
+        if let Some(p) = pools.remove(&k) {
+            std::mem::forget(p);
+        }
     }
     let p = Arc::new(
         rayon::ThreadPoolBuilder::new()
@@ -620,7 +631,7 @@ fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
             .build()
             .map_err(|e| PyValueError::new_err(format!("cannot start {threads} threads: {e}")))?,
     );
-    pools.insert(threads, p.clone());
+    pools.insert(key, p.clone());
     Ok(p)
 }
 

@@ -102,7 +102,7 @@ def test_same_scalars_give_the_same_bytes(pair: tuple[Group, Group]) -> None:
     assert nat.encode(nat.generator) == ref.encode(ref.generator)
     assert nat.batch_encode(nat.batch_base_mul(ks)) == ref.batch_encode(ref.batch_base_mul(ks))
     assert [nat.encode(nat.base_mul(k)) for k in ks] == ref.batch_encode(ref.batch_base_mul(ks))
-    points_n = nat.batch_base_mul([rng.randrange(q) for _ in ks[:-1]]) + [nat.identity]
+    points_n = [*nat.batch_base_mul([rng.randrange(q) for _ in ks[:-1]]), nat.identity]
     points_r = ref.batch_decode(nat.batch_encode(points_n), allow_identity=True)
     same = ref.batch_encode
     assert nat.batch_encode(nat.batch_mul(points_n, ks)) == same(ref.batch_mul(points_r, ks))
@@ -130,7 +130,7 @@ def test_reencrypt_many_matches_the_reference(pair: tuple[Group, Group]) -> None
     q = nat.order
     y = nat.base_mul(rng.randrange(1, q))
     alphas = nat.batch_base_mul([rng.randrange(1, q) for _ in range(9)])
-    betas = nat.batch_base_mul([rng.randrange(q) for _ in range(8)]) + [nat.identity]
+    betas = [*nat.batch_base_mul([rng.randrange(q) for _ in range(8)]), nat.identity]
     rs = [rng.randrange(q) for _ in range(8)] + [0]
     a_n, b_n = nat.reencrypt_many(y, alphas, betas, rs)
     dec = ref.batch_decode
@@ -205,7 +205,7 @@ def test_decode_many_names_the_first_bad_index(pair: tuple[Group, Group]) -> Non
     assert ref.encode_many(ref.decode_many(column)) == column
     bad = bytes([0xFF]) * nat.element_size
     for index in (0, 5, 300, 599):
-        broken = good[:index] + [bad] + good[index + 1 :]
+        broken = [*good[:index], bad, *good[index + 1 :]]
         for g in (nat, ref):
             with pytest.raises(InvalidElement, match=rf"element {index}\b"):
                 g.decode_many(b"".join(broken))
@@ -234,7 +234,8 @@ def test_affine_coordinates_match_and_are_validated(name: str) -> None:
     assert nat.from_affine(*xy) == point  # type: ignore[attr-defined]
     x, y = xy
     p = nat.field_prime  # type: ignore[attr-defined]
-    for bad in ((x, (y + 1) % p), (x, p - y + 1), (p, y), (x, p), (-1, y), (twist_xs(nat, 1)[0], y)):
+    twist_x = twist_xs(nat, 1)[0]
+    for bad in ((x, (y + 1) % p), (x, p - y + 1), (p, y), (x, p), (-1, y), (twist_x, y)):
         with pytest.raises(InvalidElement):
             nat.from_affine(*bad)  # type: ignore[attr-defined]
         with pytest.raises(InvalidElement):
