@@ -6,8 +6,10 @@
 //! pool of the size the caller asks for.
 //!
 //! Curve arithmetic comes from maintained crates, none of it is written here:
-//! * secp256k1, P-256, P-384: RustCrypto `k256`/`p256`/`p384` (constant-time scalar
-//!   multiplication, SEC1 decoding with on-curve checks), and arkworks `ark-ec`'s Pippenger
+//! * secp256k1: libsecp256k1 through the `secp256k1` crate (constant-time multiplication, the
+//!   library coincurve wraps);
+//! * P-256, P-384: RustCrypto `p256`/`p384` (constant-time scalar multiplication, SEC1
+//!   decoding with on-curve checks); for all three, arkworks `ark-ec`'s Pippenger
 //!   `VariableBaseMSM` over `ark-secp256k1`/`ark-secp256r1`/`ark-secp384r1` for the variable-time
 //!   multi-scalar multiplication of public values;
 //! * ristretto255: `curve25519-dalek` (constant-time multiplication, basepoint tables, and its
@@ -97,6 +99,7 @@ fn is_zero(b: &[u8]) -> bool {
 macro_rules! weierstrass {
     ($m:ident, $rc:ident, $ark:ident, $fb:expr, $name:expr) => {
         mod $m {
+            #![allow(dead_code)] // k256's module only lends its MSM to the libsecp256k1 one
             use super::*;
             use $rc::{AffinePoint, EncodedPoint, FieldBytes, ProjectivePoint, Scalar};
             use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
@@ -364,7 +367,213 @@ macro_rules! weierstrass {
     };
 }
 
-weierstrass!(secp256k1, k256, ark_secp256k1, 32, "secp256k1");
+weierstrass!(k256c, k256, ark_secp256k1, 32, "secp256k1");
+
+/// secp256k1 on libsecp256k1 (the `secp256k1` crate; the library under coincurve, so the
+/// constant-time paths are today's): parsing, `tweak_mul` (ecmult_const), `pubkey_create`
+/// (ecmult_gen), `combine`. The library's public key cannot be the identity: `None` stands for it.
+/// The variable-time MSM is arkworks' (shared with the k256 module: same `x || y` form).
+mod secp256k1 {
+    use super::*;
+    use ::secp256k1::{All, PublicKey, Scalar as Tweak, Secp256k1, SecretKey};
+
+    pub const ELEM: usize = 64;
+    pub const WIRE: usize = 33;
+    pub const SCALAR: usize = 32;
+
+    fn ctx() -> &'static Secp256k1<All> {
+        static CTX: OnceLock<Secp256k1<All>> = OnceLock::new();
+        CTX.get_or_init(Secp256k1::new)
+    }
+
+    fn parse(e: &[u8], i: usize) -> R<Option<PublicKey>> {
+        if is_zero(e) {
+            return Ok(None);
+        }
+        let mut b = [0u8; 65];
+        b[0] = 4;
+        b[1..].copy_from_slice(e);
+        PublicKey::from_slice(&b)
+            .map(Some)
+            .map_err(|_| Fail::Value(format!("secp256k1: element {i} is not a curve point")))
+    }
+
+    fn write(p: &Option<PublicKey>, out: &mut Vec<u8>) {
+        match p {
+            Some(p) => out.extend_from_slice(&p.serialize_uncompressed()[1..]),
+            None => out.extend_from_slice(&[0u8; ELEM]),
+        }
+    }
+
+    fn write_all(points: &[Option<PublicKey>]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(ELEM * points.len());
+        for p in points {
+            write(p, &mut out);
+        }
+        out
+    }
+
+    fn add(a: Option<PublicKey>, b: Option<PublicKey>) -> Option<PublicKey> {
+        match (a, b) {
+            (None, x) | (x, None) => x,
+            (Some(a), Some(b)) => a.combine(&b).ok(), // Err only for a + b = O
+        }
+    }
+
+    fn tweak(k: &[u8], i: usize) -> R<Tweak> {
+        let mut b = [0u8; 32];
+        b.copy_from_slice(k);
+        Tweak::from_be_bytes(b)
+            .map_err(|_| Fail::Value(format!("secp256k1: scalar {i} is not below the group order")))
+    }
+
+    /// k·P, constant time in k (ecmult_const); 0·P and k·O are the identity.
+    fn mul(p: Option<PublicKey>, k: &[u8], i: usize) -> R<Option<PublicKey>> {
+        let t = tweak(k, i)?;
+        match p {
+            Some(p) if !is_zero(k) => Ok(p.mul_tweak(ctx(), &t).ok()),
+            _ => Ok(None),
+        }
+    }
+
+    /// k·g, constant time in k (ecmult_gen with its precomputed table).
+    fn base(k: &[u8], i: usize) -> R<Option<PublicKey>> {
+        tweak(k, i)?;
+        if is_zero(k) {
+            return Ok(None);
+        }
+        let sk = SecretKey::from_slice(k)
+            .map_err(|_| Fail::Value(format!("secp256k1: scalar {i} is not a valid key")))?;
+        Ok(Some(PublicKey::from_secret_key(ctx(), &sk)))
+    }
+
+    pub fn decode_many(data: &[u8], allow_identity: bool) -> R<Vec<u8>> {
+        let n = check_rows("decode_many", data, WIRE)?;
+        par_rows(n, |r| {
+            let mut out = Vec::with_capacity(ELEM * r.len());
+            for i in r {
+                let d = &data[i * WIRE..(i + 1) * WIRE];
+                if is_zero(d) {
+                    if !allow_identity {
+                        return Err(Fail::Decode(i, "the identity element is not allowed here"));
+                    }
+                    out.extend_from_slice(&[0u8; ELEM]);
+                    continue;
+                }
+                if d[0] != 2 && d[0] != 3 {
+                    return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
+                }
+                match PublicKey::from_slice(d) {
+                    Ok(p) => write(&Some(p), &mut out),
+                    Err(_) => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn encode_many(data: &[u8]) -> R<Vec<u8>> {
+        k256c::encode_many(data)
+    }
+
+    pub fn add_many(a: &[u8], b: &[u8]) -> R<Vec<u8>> {
+        let n = check_rows("add_many", a, ELEM)?;
+        same_count("add_many", n, check_rows("add_many", b, ELEM)?)?;
+        par_rows(n, |r| {
+            let pts = r
+                .map(|i| Ok(add(parse(&a[i * ELEM..(i + 1) * ELEM], i)?, parse(&b[i * ELEM..(i + 1) * ELEM], i)?)))
+                .collect::<R<Vec<_>>>()?;
+            Ok(write_all(&pts))
+        })
+    }
+
+    pub fn neg_many(a: &[u8]) -> R<Vec<u8>> {
+        let n = check_rows("neg_many", a, ELEM)?;
+        par_rows(n, |r| {
+            let pts = r
+                .map(|i| Ok(parse(&a[i * ELEM..(i + 1) * ELEM], i)?.map(|p| p.negate(ctx()))))
+                .collect::<R<Vec<_>>>()?;
+            Ok(write_all(&pts))
+        })
+    }
+
+    pub fn sum(a: &[u8]) -> R<Vec<u8>> {
+        let n = check_rows("sum", a, ELEM)?;
+        let ranges: Vec<Range<usize>> = (0..n).step_by(CHUNK).map(|s| s..(s + CHUNK).min(n)).collect();
+        let partial = ranges
+            .into_par_iter()
+            .map(|r| {
+                let pts = r
+                    .map(|i| parse(&a[i * ELEM..(i + 1) * ELEM], i))
+                    .collect::<R<Vec<_>>>()?;
+                let present: Vec<&PublicKey> = pts.iter().flatten().collect();
+                // one Jacobian accumulation per chunk; Err means the chunk sums to O (or is empty)
+                Ok(PublicKey::combine_keys(&present).ok())
+            })
+            .collect::<R<Vec<_>>>()?;
+        Ok(write_all(&[partial.into_iter().fold(None, add)]))
+    }
+
+    pub fn mul_many(points: &[u8], scalars: &[u8]) -> R<Vec<u8>> {
+        let n = check_rows("mul_many", points, ELEM)?;
+        same_count("mul_many", n, check_rows("mul_many", scalars, SCALAR)?)?;
+        par_rows(n, |r| {
+            let pts = r
+                .map(|i| mul(parse(&points[i * ELEM..(i + 1) * ELEM], i)?, &scalars[i * SCALAR..(i + 1) * SCALAR], i))
+                .collect::<R<Vec<_>>>()?;
+            Ok(write_all(&pts))
+        })
+    }
+
+    pub fn mul_fixed_many(point: &[u8], scalars: &[u8]) -> R<Vec<u8>> {
+        if point.len() != ELEM {
+            return Err(Fail::Value(format!("mul_fixed_many: point must be {ELEM} bytes")));
+        }
+        let p = parse(point, 0)?;
+        let n = check_rows("mul_fixed_many", scalars, SCALAR)?;
+        par_rows(n, |r| {
+            let pts = r.map(|i| mul(p, &scalars[i * SCALAR..(i + 1) * SCALAR], i)).collect::<R<Vec<_>>>()?;
+            Ok(write_all(&pts))
+        })
+    }
+
+    pub fn base_mul_many(scalars: &[u8]) -> R<Vec<u8>> {
+        let n = check_rows("base_mul_many", scalars, SCALAR)?;
+        par_rows(n, |r| {
+            let pts = r.map(|i| base(&scalars[i * SCALAR..(i + 1) * SCALAR], i)).collect::<R<Vec<_>>>()?;
+            Ok(write_all(&pts))
+        })
+    }
+
+    pub fn reencrypt_many(pk: &[u8], alphas: &[u8], betas: &[u8], rs: &[u8]) -> R<(Vec<u8>, Vec<u8>)> {
+        if pk.len() != ELEM {
+            return Err(Fail::Value(format!("reencrypt_many: key must be {ELEM} bytes")));
+        }
+        let y = parse(pk, 0)?;
+        let n = check_rows("reencrypt_many", alphas, ELEM)?;
+        same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
+        same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+        let both = par_rows(n, |r| {
+            let mut pts = Vec::with_capacity(2 * r.len());
+            for i in r {
+                let k = &rs[i * SCALAR..(i + 1) * SCALAR];
+                pts.push(add(parse(&alphas[i * ELEM..(i + 1) * ELEM], i)?, base(k, i)?));
+                pts.push(add(parse(&betas[i * ELEM..(i + 1) * ELEM], i)?, mul(y, k, i)?));
+            }
+            Ok(write_all(&pts))
+        })?;
+        let mut a = Vec::with_capacity(ELEM * n);
+        let mut b = Vec::with_capacity(ELEM * n);
+        for (j, e) in both.chunks_exact(ELEM).enumerate() {
+            if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
+        }
+        Ok((a, b))
+    }
+
+    pub fn vartime_msm(points: &[u8], scalars: &[u8]) -> R<Vec<u8>> {
+        k256c::vartime_msm(points, scalars)
+    }
+}
 weierstrass!(p256c, p256, ark_secp256r1, 32, "P-256");
 weierstrass!(p384c, p384, ark_secp384r1, 48, "P-384");
 
@@ -753,7 +962,7 @@ fn mixvote_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add(
         "CRATES",
-        "k256 0.13, p256 0.13, p384 0.13, ark-ec 0.5 (MSM), curve25519-dalek 4.1, rayon 1",
+        "secp256k1 0.29 (libsecp256k1), p256 0.13, p384 0.13, ark-ec 0.5 (MSM), curve25519-dalek 4.1, rayon 1",
     )?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_function(wrap_pyfunction!(decode_many, m)?)?;
