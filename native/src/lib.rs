@@ -442,7 +442,9 @@ mod secp256k1 {
         if is_zero(k) {
             return Ok(None);
         }
-        let sk = SecretKey::from_slice(k)
+        let mut b = [0u8; 32];
+        b.copy_from_slice(k);
+        let sk = SecretKey::from_byte_array(b)
             .map_err(|_| Fail::Value(format!("secp256k1: scalar {i} is not a valid key")))?;
         Ok(Some(PublicKey::from_secret_key(ctx(), &sk)))
     }
@@ -962,7 +964,7 @@ fn mixvote_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add(
         "CRATES",
-        "secp256k1 0.29 (libsecp256k1), p256 0.13, p384 0.13, ark-ec 0.5 (MSM), curve25519-dalek 4.1, rayon 1",
+        "secp256k1 0.31 (libsecp256k1), p256 0.13, p384 0.13, ark-ec 0.5 (MSM), curve25519-dalek 4.1, rayon 1",
     )?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_function(wrap_pyfunction!(decode_many, m)?)?;
