@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a JSON list of rows {group, ballots, width, workers, phase, "
         "per_second} instead of the table",
     )
+    c.add_argument(
+        "--backends",
+        action="store_true",
+        help="instead: the native core and the reference backends side by side on one core "
+        "(micro rates, MSM points/s at N = the largest --ballots, verify floors)",
+    )
 
     r = sub.add_parser(
         "run",
@@ -170,7 +176,21 @@ def _existing_path(text: str) -> Path:
 
 
 def _cmd_crypto(args: argparse.Namespace) -> int:
+    from crypto.groups import backend_description
     from experiments.cryptobench import PHASES, ROW_KEYS, Row, format_table, run_grid
+
+    print(f"backend: {backend_description()}", file=sys.stderr)
+    if args.backends:
+        from experiments.cryptobench import compare_backends, format_backends
+
+        results = compare_backends(
+            args.group,
+            msm_points=max(args.ballots),
+            seed=args.seed,
+            progress=lambda text: print(f"measuring {text} ...", file=sys.stderr, flush=True),
+        )
+        print(format_backends(results, max(args.width)))
+        return EXIT_OK
 
     if args.from_json:
         try:

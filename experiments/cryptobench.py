@@ -295,3 +295,84 @@ def format_table(rows: Sequence[Row], threshold: int = 2) -> str:
                 f"{fl:>12,.0f}{combined / fl:>7.2f}"
             )
     return "\n".join(lines)
+
+
+# --- native core against the reference backends ---------------------------------------------------
+@dataclass(frozen=True)
+class BackendRates:
+    """One backend of one group, on one core: the micro rates (operations/s) and the
+    multi-scalar multiplication rate (points/s) at ``msm_points`` points."""
+
+    group: str
+    backend: str
+    rates: dict[str, float]
+    msm_points: int
+    msm_per_point: float
+
+    def verify_floor(self, width: int = 1) -> tuple[float, float]:
+        """Rows/s of ``verify_shuffle`` if it did nothing but (a) one scalar multiplication per
+        term, as now, and (b) one MSM over all its terms, the new floor: the verification
+        equations of a row have ``4 + 4w`` variable-base terms (the ``k_B,i·g`` terms of all rows
+        fold into one)."""
+        base, var = operation_counts("verify", width)
+        per_term = base / self.rates["fixed_mult"] + var / self.rates["mult"]
+        return 1 / per_term, self.msm_per_point / var
+
+
+def msm_rate(g: Group, n: int, rng: random.Random, repeats: int = 3) -> float:
+    """Points/s of ``g.vartime_msm`` over ``n`` points with random scalars. The points are 1,000
+    random points repeated (the cost of an MSM does not depend on which points it adds)."""
+    distinct = g.batch_base_mul([g.random_scalar(rng) for _ in range(min(n, 1000))])
+    points = [distinct[i % len(distinct)] for i in range(n)]
+    scalars = [g.random_scalar(rng) for _ in range(n)]
+    return _best_rate(lambda: g.vartime_msm(points, scalars), n, repeats)
+
+
+def compare_backends(
+    names: Sequence[str],
+    msm_points: int = 100_000,
+    micro_count: int = 2000,
+    seed: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> list[BackendRates]:
+    """Measure every backend of each group in ``names`` side by side, on one core (the native
+    pool set to one thread). The native MSM runs at ``msm_points`` points; a slow reference
+    backend's MSM (a loop of multiplications, linear in N) is timed on fewer points, so that one
+    timing stays near half a second."""
+    from crypto.groups import BACKENDS, group, native
+
+    native.set_threads(1)
+    out: list[BackendRates] = []
+    for name in names:
+        for backend in BACKENDS:
+            try:
+                g = group(name, backend)
+            except (ValueError, ImportError):
+                continue  # a group without this backend, or no native core on this machine
+            if progress:
+                progress(f"{name} ({backend})")
+            rng = random.Random(seed)
+            rates = measure_micro(g, micro_count, rng)
+            n = msm_points
+            if backend != "native":
+                n = max(64, min(n, int(0.5 * rates["mult"])))
+            out.append(BackendRates(name, backend, rates, n, msm_rate(g, n, rng)))
+    return out
+
+
+def format_backends(results: Sequence[BackendRates], width: int = 1) -> str:
+    """Native and reference side by side: micro rates, MSM points/s, and the verification floor
+    per row at ``width`` with one multiplication per term and with one MSM."""
+    head = (
+        f"{'group':<14}{'backend':<11}{'mult/s':>10}{'fixed/s':>10}{'add/s':>11}{'decode/s':>11}"
+        f"{'MSM pts/s':>11}{'at N':>9}{'verify floor rows/s: mult':>27}{'MSM':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        by_mult, by_msm = r.verify_floor(width)
+        lines.append(
+            f"{r.group:<14}{r.backend:<11}{r.rates['mult']:>10,.0f}{r.rates['fixed_mult']:>10,.0f}"
+            f"{r.rates['add']:>11,.0f}{r.rates['decode']:>11,.0f}{r.msm_per_point:>11,.0f}"
+            f"{r.msm_points:>9,}{by_mult:>27,.0f}{by_msm:>9,.0f}"
+        )
+    return "\n".join(lines)

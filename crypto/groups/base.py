@@ -49,12 +49,15 @@ class Group(ABC):
     scalar_size: int
     #: Bytes of a plaintext that ``encode_bytes``/``embed`` can carry in one element.
     embed_capacity: int
+    #: Which implementation this is: "native" (the Rust core) or "reference" (everything else).
+    backend: str = "reference"
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        # Groups travel to worker processes by name and are rebuilt from the registry there.
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        # Groups travel to worker processes by name and backend and are rebuilt from the registry
+        # there, so a worker uses the same internal element form as its parent.
         from crypto.groups import group
 
-        return (group, (self.name,))
+        return (group, (self.name, self.backend))
 
     def __repr__(self) -> str:
         return f"<Group {self.name}>"
@@ -179,6 +182,53 @@ class Group(ABC):
 
     def batch_encode(self, elements: Sequence[Element]) -> list[bytes]:
         return [self.encode(e) for e in elements]
+
+    def encode_many(self, elements: Sequence[Element]) -> bytes:
+        """The concatenated wire encodings of a column of elements."""
+        return b"".join(self.batch_encode(elements))
+
+    def decode_many(self, data: bytes, *, allow_identity: bool = False) -> list[Element]:
+        """Decode a column of concatenated wire encodings (``element_size`` bytes each) with the
+        checks of :meth:`decode`; the error names the index of the first invalid element."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidElement(f"{self.name}: column must be bytes, got {type(data).__name__}")
+        size = self.element_size
+        if len(data) % size:
+            raise InvalidElement(
+                f"{self.name}: a column of {len(data)} bytes is not a whole number of "
+                f"{size}-byte elements"
+            )
+        out: list[Element] = []
+        for i in range(len(data) // size):
+            chunk = bytes(data[i * size : (i + 1) * size])
+            try:
+                out.append(self.decode(chunk, allow_identity=allow_identity))
+            except InvalidElement as exc:
+                raise InvalidElement(f"{self.name}: element {i}: {exc}") from None
+        return out
+
+    def vartime_msm(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
+        """Σ k_i·P_i for public points and scalars. Fast backends use a variable-time
+        multi-scalar multiplication (Pippenger/Straus); the default is :meth:`multi_mul`."""
+        if len(elements) != len(scalars):
+            raise ValueError("vartime_msm: elements and scalars differ in length")
+        return self.multi_mul(elements, scalars)
+
+    def reencrypt_many(
+        self,
+        y: Element,
+        alphas: Sequence[Element],
+        betas: Sequence[Element],
+        rs: Sequence[int],
+    ) -> tuple[list[Element], list[Element]]:
+        """ElGamal re-encryption of a column: ([alpha_i + r_i·g], [beta_i + r_i·y]); the r_i are
+        secret (constant-time multiplication in the fast backends)."""
+        if not len(alphas) == len(betas) == len(rs):
+            raise ValueError("reencrypt_many: alphas, betas and rs differ in length")
+        return (
+            self.batch_add(alphas, self.batch_base_mul(rs)),
+            self.batch_add(betas, self.batch_mul_fixed(y, rs)),
+        )
 
     def batch_decode(
         self, encodings: Sequence[bytes], *, allow_identity: bool = False

@@ -12,7 +12,7 @@ import pytest
 from ecdsa.ellipticcurve import INFINITY, PointJacobi
 
 from crypto.errors import InvalidElement
-from crypto.groups import GROUPS, group
+from crypto.groups import BACKENDS, GROUPS, NATIVE_GROUPS, group, native_available
 from crypto.groups.base import Group
 from crypto.groups.ecdsa_ref import ReferenceWeierstrass
 from crypto.groups.weierstrass import sqrt_mod
@@ -23,9 +23,19 @@ KAT = json.loads(
 )
 
 
-@pytest.fixture(params=GROUPS)
+# Every backend of every group: the native core where it is built, and the reference backends.
+BACKEND_PARAMS = [
+    (name, backend)
+    for name in GROUPS
+    for backend in BACKENDS
+    if (name in NATIVE_GROUPS or backend == "reference")
+    and (backend == "reference" or native_available())
+]
+
+
+@pytest.fixture(params=BACKEND_PARAMS, ids=lambda p: f"{p[0]}-{p[1]}")
 def g(request: pytest.FixtureRequest) -> Group:
-    return group(request.param)
+    return group(*request.param)
 
 
 # --- registry ------------------------------------------------------------------------------------
@@ -48,7 +58,7 @@ def test_unknown_group_is_refused() -> None:
 
 
 def test_groups_are_cached_and_pickle_by_name(g: Group) -> None:
-    assert group(g.name) is g
+    assert group(g.name, g.backend) is g
     assert pickle.loads(pickle.dumps(g)) is g
 
 
