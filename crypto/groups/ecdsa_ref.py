@@ -35,7 +35,8 @@ Embedding: on the cofactor-1 curves, exactly the layout of :mod:`crypto.groups.w
 (``len || payload || padding || 1-byte counter`` as x, even y). On M-221 and E-521, where a random
 x lands in the prime-order subgroup only one time in ``cofactor``, x is the (field_bytes - 1)-byte
 string ``len || payload || padding || 2-byte counter`` (top byte zero, so x < p), the even y is
-taken, and the first counter whose point lies in the prime-order subgroup is used.
+taken, and the first counter whose point lies in the prime-order subgroup is used. ``extract``
+accepts exactly the points ``embed`` makes (even y, zero padding, the first counter that works).
 ``hash_to_element`` is the try-and-increment of :func:`crypto.groups.weierstrass.hash_to_x` under
 the curve's own name (so secp256k1-ref and secp256k1 agree), followed by multiplication by the
 cofactor.
@@ -310,7 +311,10 @@ class ReferenceWeierstrass(Group):
         n = raw[1]
         if raw[0] or n > cap or any(raw[2 + n : 2 + cap]):
             raise InvalidElement(f"{self.name}: element is not an embedding")
-        return raw[2 : 2 + n]
+        payload = raw[2 : 2 + n]
+        if self.embed(payload) != a:
+            raise InvalidElement(f"{self.name}: not an embedding (a later counter)")
+        return payload
 
     # --- affine coordinates (for the Verificatum byte-tree encoding) ------------------------------
     def to_affine(self, a: Element) -> tuple[int, int] | None:

@@ -290,7 +290,7 @@ class _NativeWeierstrass(_NativeGroup):
     def extract(self, a: Element) -> bytes:
         if a == self.identity or a[-1] & 1:
             raise InvalidElement(f"{self.name}: element is not an embedding (odd y or identity)")
-        return extract_x(self._view, int.from_bytes(a[: self._fb], "big"))
+        return extract_x(self._view, int.from_bytes(a[: self._fb], "big"))  # the first counter
 
     # --- affine coordinates (for the Verificatum byte-tree encoding) ------------------------------
     def to_affine(self, a: Element) -> tuple[int, int] | None:
@@ -381,4 +381,7 @@ class Ristretto255Native(_NativeGroup):
         n = a[1]
         if a == self.identity or a[0] & 1 or n > RISTRETTO_EMBED_CAPACITY or any(a[2 + n :]):
             raise InvalidElement("ristretto255: element is not an embedding")
-        return bytes(a[2 : 2 + n])
+        payload = bytes(a[2 : 2 + n])
+        if self.embed(payload) != a:
+            raise InvalidElement("ristretto255: not an embedding (a later counter)")
+        return payload

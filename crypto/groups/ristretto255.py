@@ -27,7 +27,8 @@ and the element is the first candidate that is a valid canonical ristretto255 en
 non-identity element (the all-zero candidate, c = 0 with an empty payload, is the identity and is
 skipped). About one candidate in four decodes, so 128 counters fail with probability ~2**-53 per
 payload; ``embed`` raises ValueError in that case. ``extract`` reads the encoding back: byte 0
-even, n = byte 1 <= 29, zero padding after the payload, else InvalidElement. Capacity: 29 bytes.
+even, n = byte 1 <= 29, zero padding after the payload, and the first counter that gives a valid
+element (so exactly the point ``embed`` makes), else InvalidElement. Capacity: 29 bytes.
 
 ``hash_to_element(dst, data)`` is RFC 9496 §4.3.4 (``crypto_core_ristretto255_from_hash``) over
 64 bytes of ``crypto.hashing.hash_bytes("hash-to-group/" + dst, data, size=64)``.
@@ -156,7 +157,10 @@ class Ristretto255(Group):
         n = a[1]
         if a == _ZERO or a[0] & 1 or n > EMBED_CAPACITY or any(a[2 + n :]):
             raise InvalidElement("ristretto255: element is not an embedding")
-        return bytes(a[2 : 2 + n])
+        payload = bytes(a[2 : 2 + n])
+        if self.embed(payload) != a:
+            raise InvalidElement("ristretto255: not an embedding (a later counter)")
+        return payload
 
     # --- batch operations ---------------------------------------------------------------------
     def batch_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> list[Element]:

@@ -5,7 +5,9 @@ Embedding (a reversible map of at most ``capacity`` bytes into a point): the x-c
 big-endian integer ``len || payload || zero padding || counter`` of ``capacity + 2`` bytes, where
 ``capacity`` is chosen per curve so that this stays below p (the small length byte on top keeps
 it there); the counter is incremented until x³ + ax + b is a square, and the point with even y
-is taken. Each counter succeeds with probability about 1/2, so 256 of them all fail with
+is taken. Decoding is the exact inverse: a point decodes to the payload ``m`` only if it *is*
+``embed(m)`` (even y, zero padding, and the first counter that works); anything else is no
+embedding. Each counter succeeds with probability about 1/2, so 256 of them all fail with
 probability about 2**-256. Cofactor curves (the seed curves) use their own counter rule to land
 in the subgroup.
 """
@@ -89,7 +91,11 @@ def extract_x(curve: Curve, x: int) -> bytes:
     n = raw[0]
     if n > cap or any(raw[1 + n : 1 + cap]):
         raise InvalidElement(f"{curve.name}: element is not an embedding")
-    return raw[1 : 1 + n]
+    payload = raw[1 : 1 + n]
+    if embed_x(curve, payload) != x:
+        # the right layout, but not the first counter that works: embed never makes this point
+        raise InvalidElement(f"{curve.name}: not an embedding (a later counter)")
+    return payload
 
 
 def hash_to_x(curve: Curve, dst: str, data: bytes) -> int:

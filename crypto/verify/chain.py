@@ -12,6 +12,7 @@ from crypto.protocol.wire import Message, decode_body
 from crypto.record import GENESIS, Entry, decode_entry, verify_body_signature
 from crypto.verify.state import (
     ENTRY_FILE,
+    META_KEYS,
     ONCE,
     PHASE_RANK,
     RECORD_FORMAT,
@@ -143,6 +144,9 @@ def check_meta(run: Run, head: bytes | None) -> None:
     for key, value in expect.items():
         if meta.get(key) != value:
             bad.append(f"{key} is {meta.get(key)!r}, the entries say {value!r}")
+    unknown = sorted(set(meta) - META_KEYS)
+    if unknown:
+        bad.append(f"keys the format does not define: {unknown}")
     for msg_fail in bad:
         run.fail("election.json", "election.json", msg_fail, MalformedInput)
     index = run.index_json
@@ -157,8 +161,12 @@ def check_meta(run: Run, head: bytes | None) -> None:
             continue
         want = {"index": i, "kind": run.kinds[i], "author": entry.author.hex(),
                 "hash": h.hex(), "file": run.paths[i]}
-        if not isinstance(row, dict) or any(row.get(k) != v for k, v in want.items()):
+        if not isinstance(row, dict) or any(row.get(k) != v for k, v in want.items()) or (
+            set(row) != set(want)
+        ):
             diff = [k for k, v in want.items() if not isinstance(row, dict) or row.get(k) != v]
+            if isinstance(row, dict):
+                diff += [f"unknown key {k!r}" for k in sorted(set(row) - set(want))]
             run.fail("index.json", f"row {i}", f"{', '.join(diff)} disagree with entry {i}",
                      MalformedInput)
             bad_index += 1

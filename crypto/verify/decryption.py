@@ -118,6 +118,19 @@ def check_decryption(run: Run, final: bytes, excluded: list[int]) -> dict[int, b
     return valid
 
 
+def check_nothing_decrypted(run: Run) -> dict[int, bytes]:
+    """An empty final list is not decrypted: no share and no decryption verdict may be on the
+    record (and none is needed: the threshold rule applies to a non-empty list only)."""
+    found = sorted(i for kind in ("decrypt.share", "decrypt.verdict")
+                   for i, _m in run.of_kind(kind))
+    for i in found:
+        run.fail("decryption share", run.where(i), "the final list is empty: there is "
+                 "nothing to decrypt", ProtocolViolation)
+    if not found:
+        run.ok("decryption share", "decryption", "the final list is empty: no shares needed")
+    return {}
+
+
 def check_tally(run: Run, final: bytes, valid: dict[int, bytes]) -> None:
     found = run.first("tally")
     if found is None:

@@ -9,7 +9,7 @@ from crypto.executor import Mapper, check_workers
 from crypto.report import Progress, Report
 from crypto.verify.ballots import check_ballots, check_closed
 from crypto.verify.chain import check_chain, check_layout, check_order
-from crypto.verify.decryption import check_decryption, check_tally
+from crypto.verify.decryption import check_decryption, check_nothing_decrypted, check_tally
 from crypto.verify.election import check_authors, check_dkg, check_nodes, check_params
 from crypto.verify.mixing import check_hops, check_verificatum
 from crypto.verify.state import Abort, Run
@@ -42,7 +42,7 @@ def run_stages(run: Run) -> None:
         return
     final, excluded = check_hops(run, closed)
     check_verificatum(run, closed)
-    valid = check_decryption(run, final, excluded) if final else {}
+    valid = check_decryption(run, final, excluded) if final else check_nothing_decrypted(run)
     check_tally(run, final, valid)
 
 

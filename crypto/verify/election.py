@@ -11,6 +11,7 @@ from crypto.ballot import BALLOT_POLICIES
 from crypto.dkg import ComplaintMsg, Deal, DkgParams, ResponseMsg, dkg_result
 from crypto.elgamal import encode_public_key
 from crypto.errors import MalformedInput, MixvoteError, ProtocolViolation
+from crypto.fingerprint import ParameterError, validate_parameters
 from crypto.groups import GROUPS, group
 from crypto.protocol.wire import canonical_json
 from crypto.transport import PublicIdentity
@@ -57,6 +58,13 @@ def check_params(run: Run) -> None:
         bad.append("choices must be a non-empty list of strings")
     if params.get("policy") not in BALLOT_POLICIES:
         bad.append(f"policy {params.get('policy')!r} is not one of {BALLOT_POLICIES}")
+    if not bad:
+        # the rules the server applied when the election was created: no unknown keys, distinct
+        # choice names (so no two choices' counts can merge), the text and range limits
+        try:
+            validate_parameters(params)
+        except ParameterError as exc:
+            bad.append(str(exc))
     server_key = msg["server_key"]
     if server_key != entry.author:
         bad.append("the server key in the parameters is not the key that signed them")

@@ -22,8 +22,11 @@ from crypto.protocol.wire import (
     digest,
     shuffle_sid,
 )
-from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
+from crypto.shuffle import PROOF_FILES, ShuffleSession, decode_proof, verify_shuffle
 from crypto.verify.state import Run
+
+#: The names of a mix result's proof files, in the one order allowed (ascending).
+PROOF_FILE_NAMES = [name.encode() for name in PROOF_FILES]
 
 #: ``(group name, election id, public key, width, inputs, outputs, proof items)`` of one hop.
 HopTask = tuple[str, str, bytes, int, bytes, bytes, list[bytes]]
@@ -47,6 +50,11 @@ def check_hop(
         if len(outs) != len(ins):
             raise MalformedInput(f"output list has {len(outs)} ballots, the input {len(ins)}")
         session = ShuffleSession(g, shuffle_sid(election_id))
+        names = [bytes(item) for item in proof_items[0::2]]
+        if names != PROOF_FILE_NAMES:
+            raise MalformedInput(f"proof files {[n.decode(errors='replace') for n in names]}: "
+                                 "expected exactly PermutationCommitment, PoSCommitment, "
+                                 "PoSReply, in this order")
         proof = decode_proof(session, decode_proof_files(proof_items), len(ins), width)
         verify_shuffle(session, pk, ins, outs, proof, workers=workers, mapper=mapper)
     except MixvoteError:

@@ -16,6 +16,8 @@ from crypto.record import Entry
 from crypto.report import Progress, Recorder
 
 RECORD_FORMAT = "mixvote-record/1"
+#: The keys of election.json, all required; any other key is a failure.
+META_KEYS = frozenset({"format", "election", "server_key", "entries", "head", "params"})
 ENTRY_FILE = re.compile(r"^entries/(\d{6})-([a-z.]+)\.bin$")
 VOTER_ID = re.compile(r"^[0-9a-f]{32}$")
 
