@@ -561,6 +561,53 @@ def embedding_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     return cases
 
 
+def group_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
+    """The proofs of one more group, each broken once: a ballot proof, a shuffle proof's reply,
+    the identity inside a shuffle proof, a decryption share's proof."""
+    cases: list[Case] = []
+    b = board_of()
+    g, width = b.g, b.params["width"]
+    vmn = g.name in ("secp256k1", "secp256k1-ref", "P-256", "P-384", "brainpoolP256r1")
+    tag = f"{g.name}-w{width}"
+
+    def add(name: str, description: str, failing: list[str], files: Files,
+            decision: str | None = None) -> None:
+        cases.append(Case(f"{name}-{tag}", description, files, sorted(set(failing)), base,
+                          g.name, width, None, decision))
+
+    ballots, results = b.find("ballot"), b.find("mix.result")
+    shares = b.find("decrypt.share")
+    bb = board_of()
+    bb.update(ballots[0], proof=flip(bytes(bb.msg(ballots[0])["proof"]), -1))
+    add("ballot-proof-flipped", "ballot 0's proof changed (re-signed)",
+        ["ballot proof", "closed list"], bb.files())
+    bb = board_of()
+    files = proof_files(bb.msg(results[-1]))
+    files["PoSReply"] = flip(files["PoSReply"], -2)
+    bb.update(results[-1], proof=proof_items(files))
+    add("hop-proof-reply-flipped", "the last hop's PoSReply changed (re-signed by its node)",
+        ["hop shuffle proof"], bb.files())
+    bb = board_of()
+    files = proof_files(bb.msg(results[0]))
+    files["PermutationCommitment"] = _infinity_first(bb, files["PermutationCommitment"])
+    bb.update(results[0], proof=proof_items(files))
+    add("hop-proof-identity", "the identity as the first element of hop 1's permutation "
+        "commitment" + (" (Verificatum's marker)" if vmn else " (a leaf of zeros)"),
+        ["hop shuffle proof"] + (["verificatum"] if vmn else []), bb.files(),
+        decision="infinity in shuffle proofs")
+    bb = board_of()
+    bb.update(shares[0], share=flip(bytes(bb.msg(shares[0])["share"]), -1))
+    add("decryption-share-proof-flipped", "a decryption share's proof changed (re-signed)",
+        ["decryption share", "tally"], bb.files())
+    if not vmn:
+        bb = board_of()
+        bb.files_in = {**bb.files_in, **{"verificatum/protInfo.xml": b"<protocol/>"}}
+        add("verificatum-not-allowed", f"a verificatum/ directory in a {g.name} record "
+            "(Verificatum does not know the group)", ["verificatum"],
+            bb.files(verificatum=False), decision="verificatum required")
+    return cases
+
+
 def empty_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     b = board_of()
     cases = []
@@ -591,8 +638,12 @@ def _infinity_first(board: Board, tree: bytes) -> bytes:
     """A permutation commitment whose first element is Verificatum's point at infinity."""
     parsed = bytetree.decode(tree, "u")
     assert isinstance(parsed, tuple)
-    fb = len(parsed[0][0])
-    inf = (b"\xff" * fb, b"\xff" * fb)
+    first = parsed[0]
+    if isinstance(first, tuple):  # node(X, Y): Verificatum's marker, both leaves 0xff…ff
+        fb = len(first[0])
+        inf: bytetree.ByteTree = (b"\xff" * fb, b"\xff" * fb)
+    else:  # one leaf holding E(P): the identity's encoding, all zeros
+        inf = bytes(len(first))
     return bytetree.encode((inf, *parsed[1:]))
 
 
@@ -678,6 +729,9 @@ def main(argv: list[str] | None = None) -> int:
     cases += embedding_cases("honest-secp256k1-w1", board_of("honest-secp256k1-w1"))
     cases += embedding_cases("honest-ristretto255-w2", board_of("honest-ristretto255-w2"))
     cases += embedding_cases("honest-P-256-w2", board_of("honest-P-256-w2"))
+    for name in ("honest-ristretto255-w2", "honest-P-384-w1", "honest-M-221-w2",
+                 "honest-E-521-w1"):
+        cases += group_cases(name, board_of(name))
     cases += empty_cases("honest-secp256k1-empty", board_of("honest-secp256k1-empty"))
     print(f"checking {len(cases)} cases", file=sys.stderr)
     write(cases, args.out)
