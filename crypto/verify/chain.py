@@ -142,7 +142,7 @@ def check_meta(run: Run, head: bytes | None) -> None:
     expect = {"format": RECORD_FORMAT, "election": run.eid, "entries": len(run.entries),
               "head": head.hex() if head else None}
     for key, value in expect.items():
-        if meta.get(key) != value:
+        if not same_json(meta.get(key), value):
             bad.append(f"{key} is {meta.get(key)!r}, the entries say {value!r}")
     unknown = sorted(set(meta) - META_KEYS)
     if unknown:
@@ -161,10 +161,10 @@ def check_meta(run: Run, head: bytes | None) -> None:
             continue
         want = {"index": i, "kind": run.kinds[i], "author": entry.author.hex(),
                 "hash": h.hex(), "file": run.paths[i]}
-        if not isinstance(row, dict) or any(row.get(k) != v for k, v in want.items()) or (
-            set(row) != set(want)
-        ):
-            diff = [k for k, v in want.items() if not isinstance(row, dict) or row.get(k) != v]
+        if not isinstance(row, dict) or any(not same_json(row.get(k), v)
+                                            for k, v in want.items()) or set(row) != set(want):
+            diff = [k for k, v in want.items()
+                    if not isinstance(row, dict) or not same_json(row.get(k), v)]
             if isinstance(row, dict):
                 diff += [f"unknown key {k!r}" for k in sorted(set(row) - set(want))]
             run.fail("index.json", f"row {i}", f"{', '.join(diff)} disagree with entry {i}",
@@ -175,6 +175,11 @@ def check_meta(run: Run, head: bytes | None) -> None:
                "head hash match the entries")
     if not bad_index:
         run.ok("index.json", "index.json", "every row matches its entry")
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal JSON values of the same JSON type (1, 1.0 and true are three different values)."""
+    return type(a) is type(b) and a == b
 
 
 def check_order(run: Run) -> None:

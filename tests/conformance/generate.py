@@ -229,6 +229,13 @@ def tampered_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
         ["election.json"],
         raw(b, lambda f: _edit_json(f, "election.json", lambda m: m.__setitem__(
             "comment", "x"))), decision="unknown keys")
+    add("election-json-float-count", "election.json gives the entry count as 42.0 (a JSON "
+        "number that is not an integer)", ["election.json"],
+        raw(b, lambda f: _edit_json(f, "election.json", lambda m: m.__setitem__(
+            "entries", float(m["entries"])))))
+    add("index-json-bool-index", "index.json row 1 gives its index as true", ["index.json"],
+        raw(b, lambda f: _edit_json(f, "index.json", lambda rows: rows[1].__setitem__(
+            "index", True))))
     add("index-json-hash", "index.json row 4 names another hash", ["index.json"],
         raw(b, lambda f: _edit_json(f, "index.json", lambda rows: rows[4].__setitem__(
             "hash", "00" * 32))))
