@@ -10,7 +10,9 @@ still verify.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.ballot import FIRST_BALLOT_COUNTS, tally
+from crypto.credentials import decode_credential_list, sign_ballot, voter_id
 from crypto.dkg import KeyShare
 from crypto.elgamal import decode_ciphertexts
 from crypto.errors import MixvoteError
+from crypto.fingerprint import election_fingerprint
 from crypto.groups import Group, group
 from crypto.protocol.export import verificatum_files
 from crypto.protocol.wire import (
@@ -73,6 +77,17 @@ class Board:
             share = data / f"node{pos}" / f"keyshare-{self.eid}.bin"
             if share.exists():
                 self.key_shares[pos] = share.read_bytes()
+        # The trust-model record (docs/trust.md): a credential list instead of voters.registered,
+        # voter-signed ballots, node entries bound to the fingerprint and the chain head they saw.
+        # A test election's private credentials are in the server's database.
+        self.trust = "credentials.list" in self.kinds
+        self.credentials: dict[str, bytes] = {}  # voter id -> private credential
+        db = data / "server" / "board.sqlite3"
+        if self.trust and db.exists():
+            with contextlib.closing(sqlite3.connect(db)) as conn:
+                rows = conn.execute("SELECT voter_id, private FROM test_credentials WHERE eid = ?",
+                                    (self.eid,)).fetchall()
+            self.credentials = {str(v): bytes(p) for v, p in rows}
         self.signers: dict[bytes, Callable[[bytes], bytes]] = {
             public_key_bytes(self.server): lambda body: sign_body(self.server, body)}
         for ident in self.nodes.values():
@@ -91,6 +106,29 @@ class Board:
             if ident.public_bytes()[:32] == author:
                 return pos
         raise KeyError(f"entry {i} is not a node's")
+
+    def voter_of(self, msg: Message) -> str:
+        """A ballot's voter id (its own field, or derived from its public credential)."""
+        if "voter_id" in msg.fields:
+            return str(msg["voter_id"])
+        return voter_id(bytes(msg["credential"]))
+
+    def registered(self) -> list[str]:
+        """The voter ids that may vote: voters.registered, or the credential list's keys."""
+        if self.trust:
+            doc = json.loads(self.msg(self.find("credentials.list")[0])["list"])
+            return sorted(voter_id(bytes.fromhex(c)) for c in doc["credentials"])
+        ids = self.msg(self.find("voters.registered")[0])["voter_ids"]
+        return [ids[k:k + 16].hex() for k in range(0, len(ids), 16)]
+
+    @property
+    def fingerprint(self) -> bytes:
+        """The election fingerprint the nodes bound into their entries (trust-model records)."""
+        for i in range(len(self.entries)):
+            m = self.msg(i)
+            if "fingerprint" in m.fields:
+                return bytes(m["fingerprint"])
+        raise KeyError("no node entry carries the fingerprint")
 
     @property
     def public_key(self) -> bytes:
@@ -137,10 +175,34 @@ class Board:
         del self.orig[i]
 
     def set_params(self, params: dict[str, Any], raw: bytes | None = None) -> None:
-        """New parameters (signed entry 0 and election.json)."""
+        """New parameters (signed entry 0 and election.json); in a trust-model record the nodes'
+        fingerprint and the voters' signatures follow when the parameters still have one."""
         self.params = params
         self.meta["params"] = params
         self.update(0, params=raw if raw is not None else canonical_json(params))
+        if self.trust:
+            self.refingerprint()
+
+    def refingerprint(self) -> None:
+        """Every node entry re-bound (and re-signed) to the fingerprint of the current
+        parameters, list and nodes, every ballot re-signed by its test credential."""
+        listed = self.msg(self.find("credentials.list")[0])["list"]
+        clist = decode_credential_list(json.loads(listed))
+        identities = [bytes(self.msg(i)["public_key"]) for i in sorted(
+            self.find("node.enrolled"), key=lambda i: self.msg(i)["position"])]
+        try:
+            fp = election_fingerprint(self.params, clist, identities)
+        except MixvoteError:
+            return  # parameters without a fingerprint: the nodes' old one stays
+        for i in range(len(self.entries)):
+            m = self.msg(i)
+            if "fingerprint" in m.fields and bytes(m["fingerprint"]) != fp:
+                self.update(i, fingerprint=fp)
+            elif m.kind == "ballot" and "signature" in m.fields:
+                private = self.credentials.get(self.voter_of(m))
+                if private is not None:
+                    self.update(i, signature=sign_ballot(private, fp, bytes(m["ciphertext"]),
+                                                         bytes(m["proof"])))
 
     # --- re-deriving what follows the ballots ----------------------------------------------
     def counted_ballots(self) -> list[int]:
@@ -148,7 +210,7 @@ class Board:
         latest: dict[str, int] = {}
         first = self.params.get("policy") == FIRST_BALLOT_COUNTS
         for i in self.find("ballot"):
-            vid = self.msg(i)["voter_id"]
+            vid = self.voter_of(self.msg(i))
             if first and vid in latest:
                 continue
             latest[vid] = i
@@ -251,6 +313,16 @@ class Board:
                 if self.closed_rebuilt or len(trackers) == len(m["trackers"]):
                     body = encode_body(Message(m.kind, m.election_id,
                                                {**m.fields, "trackers": trackers},
+                                               m.session, m.seq))
+            m = decode_body(body)
+            if "seen_size" in m.fields and m["seen_size"]:
+                # a node entry bound to the chain head it saw: follow that entry to its new place
+                p = new_position.get(m["seen_size"] - 1)
+                if p is not None and p < k and (p + 1, out[p].hash()) != (
+                        m["seen_size"], bytes(m["seen_head"])):
+                    body = encode_body(Message(m.kind, m.election_id,
+                                               {**m.fields, "seen_size": p + 1,
+                                                "seen_head": out[p].hash()},
                                                m.session, m.seq))
             if kind in ("hop.verdict", "decrypt.verdict"):
                 m = decode_body(body)

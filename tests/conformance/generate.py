@@ -9,6 +9,13 @@ with its expected verdict and the exact set of check names that fail; this scrip
 expectation with ``crypto.verify.verify_record`` before writing it, so a vector set whose
 expectations the verifier does not meet is never written. Rerun it after a change of the record
 format; ``tests/conformance/test_conformance.py`` runs the manifest.
+
+Both record formats are handled: the one with ``voters.registered`` and the trust model's
+(``docs/trust.md``: ``credentials.list``, voter-signed ballots, node entries bound to the
+fingerprint and the chain head they saw, skip evidence, receipts), detected by its
+``credentials.list`` entry. With the latter, :func:`trust_cases` adds the cases of the new checks,
+ballots are made with the test election's credentials from the server's database, and a tamperer
+that changes the parameters re-binds the nodes' fingerprint and re-signs the ballots.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -26,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from crypto.ballot import encode_ballot_proof, encode_choice, prove_ballot
+from crypto.credentials import credential_from_private, sign_ballot, voter_id
 from crypto.elgamal import decode_public_key, encode_ciphertext, encrypt_with
 from crypto.groups import Element, Group
 from crypto.groups.weierstrass import rhs, sqrt_mod
 from crypto.protocol.wire import Message, canonical_json
+from crypto.receipts import decode_receipt, encode_receipt, make_receipt
 from crypto.verificatum import bytetree
 from crypto.verify import verify_record
 from tests.conformance.board import Board, Files, proof_files, proof_items, read_dir
@@ -68,7 +78,7 @@ class Case:
     width: int
     server_key: str | None = None
     decision: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -106,32 +116,39 @@ def entry_file(files: Files, i: int) -> str:
     return next(k for k in files if k.startswith(f"entries/{i:06d}-"))
 
 
-def new_ballot(board: Board, voter_id: str, elements: list[Element], seed: int) -> Message:
-    """A ballot of ``voter_id`` that encrypts the given elements, with a valid proof."""
-    import random
-
+def new_ballot(board: Board, voter: str | bytes, elements: list[Element], seed: int) -> Message:
+    """A ballot that encrypts ``elements`` with a valid proof: of the voter id ``voter``, or (in a
+    trust-model record) signed by the private credential ``voter`` or the test credential of the
+    voter id ``voter``."""
     g = board.g
     pk = decode_public_key(g, board.public_key)
     rng = random.Random(seed)
     rs = [rng.randrange(1, g.order) for _ in elements]
     ct = encrypt_with(pk, elements, rs)
-    proof = prove_ballot(pk, ct, rs, board.eid, voter_id, rng=rng)
-    return Message("ballot", board.eid, {"voter_id": voter_id, "width": len(elements),
-                                         "ciphertext": encode_ciphertext(g, ct),
-                                         "proof": encode_ballot_proof(g, proof)})
+    if not board.trust:
+        assert isinstance(voter, str)
+        proof = prove_ballot(pk, ct, rs, board.eid, voter, rng=rng)
+        return Message("ballot", board.eid, {"voter_id": voter, "width": len(elements),
+                                             "ciphertext": encode_ciphertext(g, ct),
+                                             "proof": encode_ballot_proof(g, proof)})
+    private = voter if isinstance(voter, bytes) else board.credentials[voter]
+    public = credential_from_private(private).public
+    proof = prove_ballot(pk, ct, rs, board.eid, voter_id(public), rng=rng)
+    row, proof_bytes = encode_ciphertext(g, ct), encode_ballot_proof(g, proof)
+    return Message("ballot", board.eid, {
+        "credential": public, "width": len(elements), "ciphertext": row, "proof": proof_bytes,
+        "signature": sign_ballot(private, board.fingerprint, row, proof_bytes)})
 
 
 def registered(board: Board) -> list[str]:
-    ids = board.msg(board.find("voters.registered")[0])["voter_ids"]
-    return [ids[k:k + 16].hex() for k in range(0, len(ids), 16)]
+    return board.registered()
 
 
 def replace_ballot(board: Board, number: int, elements: list[Element], seed: int) -> None:
     """Ballot ``number`` (0-based) replaced by one of the same voter carrying ``elements``; the
     rest of the election is re-derived."""
     i = board.find("ballot")[number]
-    vid = board.msg(i)["voter_id"]
-    board.set(i, new_ballot(board, vid, elements, seed))
+    board.set(i, new_ballot(board, board.voter_of(board.msg(i)), elements, seed))
     board.rebuild_after_ballots()
 
 
@@ -359,28 +376,32 @@ def tampered_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     add("ballot-proof-flipped", "ballot 1's proof changed (re-signed)",
         ["ballot proof", "closed list"], bb.files())
     bb = board_of()
-    m = bb.msg(ballots[2])
-    bb.update(ballots[2], voter_id=registered(bb)[0] if registered(bb)[0] != m["voter_id"]
-              else registered(bb)[1])
-    add("ballot-proof-other-voter", "ballot 2 re-labelled with another registered voter's id "
+    others = [v for v in registered(bb) if v != bb.voter_of(bb.msg(ballots[2]))]
+    if bb.trust:  # another registered voter's public credential on ballot 2
+        bb.update(ballots[2], credential=credential_from_private(bb.credentials[others[0]]).public)
+    else:
+        bb.update(ballots[2], voter_id=others[0])
+    add("ballot-proof-other-voter", "ballot 2 re-labelled with another registered voter "
         "(the proof binds the voter)", ["ballot proof", "closed list"], bb.files())
-    bb = board_of()
-    bb.update(ballots[0], voter_id="Not-Hex-" + "0" * 24)
-    add("ballot-voter-id-not-hex", "a voter id that is not 32 lowercase hex digits",
-        ["ballot proof", "registered credential", "closed list"], bb.files())
+    if not bb.trust:
+        bb = board_of()
+        bb.update(ballots[0], voter_id="Not-Hex-" + "0" * 24)
+        add("ballot-voter-id-not-hex", "a voter id that is not 32 lowercase hex digits",
+            ["ballot proof", "registered credential", "closed list"], bb.files())
     bb = board_of()
     bb.update(ballots[0], width=2)
     add("ballot-width", "a ballot that claims width 2 in a width-1 election",
         ["ballot proof", "closed list"], bb.files())
     bb = board_of()
-    dup = Message("ballot", bb.eid, {**bb.msg(ballots[0]).fields,
-                                     "voter_id": bb.msg(ballots[1])["voter_id"]})
+    label = ({"credential": bb.msg(ballots[1])["credential"]} if bb.trust
+             else {"voter_id": bb.msg(ballots[1])["voter_id"]})
+    dup = Message("ballot", bb.eid, {**bb.msg(ballots[0]).fields, **label})
     bb.insert(ballots[-1] + 1, dup)
     bb.rebuild_after_ballots()
     add("ballot-replay", "ballot 0's ciphertext and proof cast again under voter 1's id",
         ["ballot proof", "ballot replay", "closed list"], bb.files())
     bb = board_of()
-    stranger = "ab" * 16
+    stranger: str | bytes = bytes([7]) * 32 if bb.trust else "ab" * 16  # a credential never issued
     bb.set(ballots[3], new_ballot(bb, stranger, [bb.g.embed(encode_choice(0))], 3))
     bb.rebuild_after_ballots()
     add("registered-credential-stranger", "ballot 3 replaced by a valid ballot under a voter "
@@ -391,7 +412,7 @@ def tampered_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     add("one-ballot-more-voters", "more distinct voters than credentials",
         ["one ballot per credential", "registered credential"], bb.files())
     bb = board_of()
-    vid = bb.msg(ballots[0])["voter_id"]
+    vid = bb.voter_of(bb.msg(ballots[0]))
     bb.set_params({**bb.params, "policy": "first-ballot-counts"})
     bb.insert(ballots[-1] + 1, new_ballot(bb, vid, [bb.g.embed(encode_choice(2))], 4))
     bb.rebuild_after_ballots()
@@ -473,7 +494,10 @@ def tampered_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
         ["hop shuffle proof"], bb.files())
     bb = board_of()
     for v in hop_verdicts:
-        bb.update(v, status="skipped", result_entry=0, output_digest=b"")
+        # (with the trust model, a skip carries evidence: here a recorded time-out)
+        evidence = ({"evidence_entry": 0, "requested_ms": 1, "gave_up_ms": 1001,
+                     "timeout_ms": 1000} if "timeout_ms" in bb.msg(v).fields else {})
+        bb.update(v, status="skipped", result_entry=0, output_digest=b"", **evidence)
     for r_i in reversed(results):
         bb.remove(r_i)
     bb.rebuild_after_ballots()
@@ -615,6 +639,75 @@ def group_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     return cases
 
 
+def trust_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
+    """The checks of the trust model (``docs/trust.md``): the credential list, the fingerprint the
+    nodes bound, the chain head they saw, a skipped hop's evidence, receipts. Only for records
+    that have the trust model's format."""
+    b = board_of()
+    if not b.trust:
+        return []
+    cases: list[Case] = []
+    g, width = b.params["group"], b.params["width"]
+
+    def add(name: str, description: str, failing: list[str], files: Files,
+            receipts: list[dict[str, Any]] | None = None) -> None:
+        cases.append(Case(name, description, files, sorted(set(failing)), base, g, width,
+                          receipts=receipts or []))
+
+    li = b.find("credentials.list")[0]
+    bb = board_of()
+    doc = json.loads(bb.msg(li)["list"])
+    doc["signature"] = flip(bytes.fromhex(doc["signature"]), 5).hex()
+    bb.update(li, list=canonical_json(doc))
+    add("credential-list-signature", "the credential list's authority signature changed",
+        ["credential list"], bb.files())
+    bb = board_of()
+    endorse = bb.find("node.endorse")[0]
+    bb.update(endorse, fingerprint=bytes(32))
+    add("fingerprint-node-endorse", "a node's endorsement of another fingerprint (re-signed "
+        "by the node)", ["fingerprint"], bb.files())
+    bb = board_of()
+    share = bb.find("decrypt.share")[0]
+    bb.update(share, seen_head=bytes(32))
+    add("seen-head-wrong", "a decryption share bound to a chain head this record does not "
+        "have (re-signed by the node)", ["seen head"], bb.files())
+    bb = board_of()
+    verdicts = bb.find("hop.verdict")
+    results = bb.find("mix.result")
+    bb.update(verdicts[-1], status="skipped", result_entry=0, output_digest=b"",
+              evidence_entry=0, requested_ms=0, gave_up_ms=0, timeout_ms=0)
+    bb.remove(results[-1])
+    bb.rebuild_after_ballots()
+    add("hop-skip-no-evidence", "the last hop relabelled skipped, its result deleted, with no "
+        "evidence of a failure", ["hop skip evidence"], bb.files())
+    # a voter holds the receipt of ballot 1, which the server then dropped
+    bb = board_of()
+    i = bb.find("ballot")[1]
+    files = bb.files()
+    head = len(bb.entries)
+    from crypto.record import decode_entry
+    entry = decode_entry(files[f"entries/{i:06d}-ballot.bin"])
+    last = decode_entry(files[f"entries/{head - 1:06d}-tally.bin"])
+    seed = _server_seed(bb)
+    receipt = encode_receipt(make_receipt(seed, bb.eid, i, entry.hash(), i + 1, entry.hash()))
+    bb.remove(i)
+    bb.rebuild_after_ballots()
+    add("receipts-ballot-dropped", "the server dropped ballot 1 after issuing its receipt (the "
+        "voter presents it)", ["receipts"], bb.files(), receipts=[receipt])
+    _ = last
+    return cases
+
+
+def _server_seed(board: Board) -> bytes:
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    return board.server.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+
 def empty_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     b = board_of()
     cases = []
@@ -674,15 +767,26 @@ def _edit_json(files: Files, path: str, change: Callable[[Any], None]) -> None:
 
 
 # --- checking and writing ------------------------------------------------------------------------
-def failing_checks(files: Files, server_key: str | None) -> list[str]:
-    report = verify_record(files, server_key=bytes.fromhex(server_key) if server_key else None)
+def verify_case(files: Files, server_key: str | None, receipts: list[dict[str, Any]]) -> Any:
+    """``verify_record`` as the manifest says: with the server key and the receipts held."""
+    kwargs: dict[str, Any] = {}
+    if server_key:
+        kwargs["server_key"] = bytes.fromhex(server_key)
+    if receipts:
+        kwargs["receipts"] = [decode_receipt(r) for r in receipts]
+    return verify_record(files, **kwargs)
+
+
+def failing_checks(files: Files, server_key: str | None,
+                   receipts: list[dict[str, Any]] | None = None) -> list[str]:
+    report = verify_case(files, server_key, receipts or [])
     return sorted({c.name for c in report.failures})
 
 
 def write(cases: list[Case], out: Path) -> None:
     bad = []
     for case in cases:
-        got = failing_checks(case.files, case.server_key)
+        got = failing_checks(case.files, case.server_key, case.receipts)
         if got != case.failing:
             bad.append(f"{case.name}: expected {case.failing}, the verifier fails {got}")
     if bad:
@@ -705,6 +809,11 @@ def write(cases: list[Case], out: Path) -> None:
             row["server_key"] = case.server_key
         if case.decision:
             row["decision"] = case.decision
+        if case.receipts:
+            # beside the record directory, not in it (a record holds no other file)
+            held = f"{case.name}.receipts.json"
+            (out / held).write_text(json.dumps(case.receipts, indent=1) + "\n")
+            row["receipts"] = held
         manifest["cases"].append(row)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
@@ -739,6 +848,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("honest-ristretto255-w2", "honest-P-384-w1", "honest-M-221-w2",
                  "honest-E-521-w1"):
         cases += group_cases(name, board_of(name))
+    cases += trust_cases("honest-secp256k1-w1", board_of("honest-secp256k1-w1"))
     cases += empty_cases("honest-secp256k1-empty", board_of("honest-secp256k1-empty"))
     print(f"checking {len(cases)} cases", file=sys.stderr)
     write(cases, args.out)
