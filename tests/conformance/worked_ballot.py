@@ -26,7 +26,7 @@ from crypto.encoding import lp
 from crypto.groups import group
 from crypto.groups.weierstrass import rhs, sqrt_mod
 from crypto.hashing import PROJECT_TAG, hash_bytes
-from crypto.protocol.wire import Message, encode_body
+from crypto.protocol.wire import SCHEMAS, Message, encode_body
 from crypto.record import Entry, public_key_bytes, sign_body, signing_input
 
 ELECTION_ID = "worked1"
@@ -86,8 +86,13 @@ def render() -> str:
     signing = ballot_signing_input(FINGERPRINT, ct_bytes, proof_bytes)
     signature = sign_ballot(CREDENTIAL_SEED, FINGERPRINT, ct_bytes, proof_bytes)
     server = Ed25519PrivateKey.from_private_bytes(SERVER_SEED)
-    msg = Message("ballot", ELECTION_ID, {"voter_id": vid, "width": 1, "ciphertext": ct_bytes,
-                                          "proof": proof_bytes})
+    fields: dict[str, object] = {"width": 1, "ciphertext": ct_bytes, "proof": proof_bytes}
+    names = [name for name, _type, _size in SCHEMAS["ballot"]]
+    if "credential" in names:  # the trust model's ballot: the public credential and signature
+        fields.update(credential=cred.public, signature=signature)
+    else:
+        fields.update(voter_id=vid)
+    msg = Message("ballot", ELECTION_ID, {name: fields[name] for name in names})
     entry_body = encode_body(msg)
     entry = Entry(ELECTION_ID, INDEX, PREV, public_key_bytes(server),
                   sign_body(server, entry_body), entry_body)
