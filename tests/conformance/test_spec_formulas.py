@@ -213,3 +213,61 @@ def test_embedding_pseudocode_ristretto255() -> None:
             if c != bytes(32) and _valid(g, c):
                 break
         assert g.encode(g.embed(m)) == c
+
+
+# --- docs/spec-shuffle.md §3 and §7 --------------------------------------------------------------
+def leaf(data: bytes) -> bytes:
+    return b"\x01" + u32(len(data)) + data
+
+
+def node(*children: bytes) -> bytes:
+    return b"\x00" + u32(len(children)) + b"".join(children)
+
+
+def rho(eid: str, pgroup: str) -> bytes:
+    sid = "mixvote" + "".join(ch for ch in eid if ch.isascii() and ch.isalnum())
+    return hashlib.sha256(node(
+        leaf(b"3.1.0"), leaf(f"{sid}.default".encode()), leaf(u32(100)), leaf(u32(256)),
+        leaf(u32(256)), leaf(b"SHA-256"), leaf(pgroup.encode()), leaf(b"SHA-256"))).digest()
+
+
+@pytest.mark.parametrize("name, pgroup", [
+    ("secp256k1", "ECqPGroup(secp256k1)::" + node(
+        leaf(b"com.verificatum.arithm.ECqPGroup"), leaf(b"secp256k1")).hex()),
+    ("brainpoolP256r1", "ECqPGroup(brainpoolp256r1)::" + node(
+        leaf(b"com.verificatum.arithm.ECqPGroup"), leaf(b"brainpoolp256r1")).hex()),
+    ("ristretto255", "mixvote(ristretto255)::" + node(
+        leaf(b"mixvote.Group"), leaf(b"ristretto255")).hex()),
+    ("E-521", "mixvote(E-521)::" + node(leaf(b"mixvote.Group"), leaf(b"E-521")).hex()),
+])
+def test_session_prefix_and_generators(name: str, pgroup: str) -> None:
+    from crypto.shuffle import ShuffleSession
+
+    session = ShuffleSession(group(name), "mixvoteabc123")
+    assert session.pgroup == pgroup
+    assert session.rho == rho("abc-123", pgroup)
+    if name == "ristretto255":
+        # h_i: RFC 9496's one-way map (libsodium's, not mixvote's group code) of 64 bytes of H
+        import ctypes
+
+        import pysodium
+
+        for i, h_i in enumerate(session.generators(3)):
+            uniform = h("hash-to-group/verificatum-generators", session.rho + u32(i), size=64)
+            out = ctypes.create_string_buffer(32)
+            pysodium.sodium.crypto_core_ristretto255_from_hash(out, uniform)
+            assert group(name).encode(h_i) == out.raw
+
+
+def test_ristretto_proof_leaves() -> None:
+    """A ristretto255 hop's PermutationCommitment is node(N leaves of 32 bytes) (§7)."""
+    meta, entries = parse_record("honest-ristretto255-w2")
+    fields = next(f for k, f, _ in entries if k == "mix.result")
+    names, files = fields[3][0::2], fields[3][1::2]
+    assert names == [b"PermutationCommitment", b"PoSCommitment", b"PoSReply"]
+    u = files[0]
+    count = int.from_bytes(u[1:5], "big")
+    ballots = sum(1 for k, _f, _ in entries if k == "ballot")
+    assert meta["params"]["width"] == 2 and count == ballots
+    assert u[0] == 0 and len(u) == 5 + count * (5 + 32)
+    assert all(u[5 + k * 37] == 1 and u[6 + k * 37:10 + k * 37] == u32(32) for k in range(count))
