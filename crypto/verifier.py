@@ -101,6 +101,9 @@ ONCE = (
 #: Record kinds written (and signed) by a node; every other record kind is the server's.
 RECORD_NODE_KINDS = frozenset({"dkg.deal", "dkg.complaint", "dkg.response", "mix.result",
                                "decrypt.share"})
+#: The status of a verdict that closes, unjudged, a result the server received before it
+#: restarted (docs/record.md): the result is ignored and the job is redone.
+ABANDONED = "abandoned"
 #: Ballots verified per task when spread over worker processes.
 BALLOT_CHUNK = 500
 
@@ -881,9 +884,9 @@ class _Verifier:
         n, width = self.params["n"], self.params["width"]
         row = 2 * width * self.g.element_size
         count = len(current) // row
-        verdicts = self.of_kind("hop.verdict")
         results = {i: m for i, m in self.of_kind("mix.result")}
-        used: set[int] = set()
+        used = self.check_abandoned("hop.verdict", "result_entry", results)
+        verdicts = [(i, v) for i, v in self.of_kind("hop.verdict") if v["status"] != ABANDONED]
         excluded: list[int] = []
         accepted = 0
         pending: list[tuple[str, str, int, int, tuple[Any, ...] | None]] = []
@@ -908,7 +911,7 @@ class _Verifier:
                 continue
             r = v["result_entry"]
             result = results.get(r)
-            if result is None or not prev_verdict < r < i:
+            if result is None or r in used or not prev_verdict < r < i:
                 self.fail("hop", where, f"result entry {r} is not a mix.result between the "
                           "previous verdict and this one", "ProtocolViolation")
                 if status == REJECTED:
@@ -963,6 +966,32 @@ class _Verifier:
             self.fail("hop", "cascade", "no hop was accepted: the ballots were never mixed")
         self.summary["hops_accepted"] = accepted
         return current, excluded
+
+    def check_abandoned(self, kind: str, field: str, results: dict[int, Message]) -> set[int]:
+        """Verdicts with status ``abandoned`` (the server restarted before judging a result):
+        each closes one earlier result of its node that no other verdict uses; the result is
+        not checked and counts for nothing. Returns the indices of the results they close."""
+        closed: set[int] = set()
+        for i, v in self.of_kind(kind):
+            if v["status"] != ABANDONED:
+                continue
+            r, position = v[field], v["position"]
+            where = f"node {position} ({self.where(i)})"
+            if r not in results or r in closed or not r < i:
+                self.fail("abandoned", where, f"entry {r} is not an earlier result that this "
+                          "verdict alone closes", "ProtocolViolation")
+            elif self.author_position(r) != position:
+                self.fail("abandoned", where, f"entry {r} is signed by node "
+                          f"{self.author_position(r)}, not node {position}", "ProtocolViolation")
+            elif "output_digest" in v.fields and v["output_digest"] != digest(
+                    results[r]["outputs"]):
+                self.fail("abandoned", where, "the verdict's output digest is not that of the "
+                          "result", "InvalidProof")
+            else:
+                self.ok("abandoned", where, f"result entry {r} left unjudged when the server "
+                        "restarted; the job was redone")
+            closed.add(r)
+        return closed
 
     def verify_hops(self, tasks: list[tuple[Any, ...]], rows: int) -> list[tuple[str, str]]:
         """Verify the hops' shuffle proofs; returns ``(error class, reason)`` per task.
@@ -1044,9 +1073,10 @@ class _Verifier:
         context = decryption_context(self.eid, final)
         shares = {i: m for i, m in self.of_kind("decrypt.share")}
         eligible = set(self.qualified) - set(excluded)
-        verdicts = self.of_kind("decrypt.verdict")
+        used = self.check_abandoned("decrypt.verdict", "share_entry", shares)
+        verdicts = [(i, v) for i, v in self.of_kind("decrypt.verdict")
+                    if v["status"] != ABANDONED]
         seen: set[int] = set()
-        used: set[int] = set()
         jobs: list[tuple[int, int, str, Message, str]] = []
         prev_verdict = max((i for i, _m in self.of_kind("hop.verdict")), default=-1)
         for i, v in verdicts:
@@ -1066,7 +1096,7 @@ class _Verifier:
                           "MalformedInput")
                 continue
             share = shares.get(s)
-            if share is None or not prev_verdict < s < i:
+            if share is None or s in used or not prev_verdict < s < i:
                 self.fail("decryption share", where, f"share entry {s} is not a decrypt.share "
                           "before this verdict", "ProtocolViolation")
                 continue

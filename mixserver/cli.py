@@ -71,6 +71,7 @@ async def serve(args: argparse.Namespace) -> None:
             hop_timeout=args.hop_timeout,
             connect_grace=args.connect_grace,
             dkg_timeout=args.dkg_timeout,
+            verify_workers=max(1, args.workers),
         ),
     )
     app = make_app(services, Coordinator, with_webui=not args.no_webui)
