@@ -68,6 +68,7 @@ from mixserver.machine import (
     VerifyHop,
     VerifyShare,
     check_action,
+    resume_stage,
 )
 
 log = logging.getLogger("mixserver.coordinator")
@@ -342,6 +343,39 @@ def write_publish(db: Any, eid: str) -> bool:
         return phase == "decrypting" or bool(state.get("mixed"))
 
 
+def dkg_outcome(
+    params: Any, deals: list[bytes], complaints: list[bytes], responses: list[bytes]
+) -> tuple[Message, dict[str, Any]]:
+    """The dkg.result entry and the election state it implies, from the three rounds' items."""
+    from crypto.dkg import ComplaintMsg, Deal, ResponseMsg, dkg_result
+    from crypto.elgamal import encode_public_key
+
+    result = dkg_result(
+        params,
+        {d.dealer: d for d in (Deal.from_bytes(params, x) for x in deals)},
+        {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in complaints)},
+        {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in responses)},
+    )
+    g = params.group
+    pk = encode_public_key(result.public_key)
+    vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
+    msg = Message(
+        "dkg.result",
+        params.election_id,
+        {
+            "public_key": pk,
+            "verification_keys": vkeys,
+            "qualified": [str(i).encode() for i in result.qualified],
+        },
+    )
+    state = {
+        "public_key": pk.hex(),
+        "verification_keys": [v.hex() for v in vkeys],
+        "qualified": list(result.qualified),
+    }
+    return msg, state
+
+
 def write_dkg(
     db: Any, eid: str, transcript: list[SignedMessage], result: Message, state: dict[str, Any]
 ) -> None:
@@ -436,10 +470,9 @@ class Coordinator:
         db = cls.services.db
         for eid in db.election_ids():
             _params, phase, state = db.election(eid)
-            if phase == "mixing" and not state.get("mixed"):
-                cls._start_machine(eid, "mix")
-            elif phase == "decrypting" or (phase == "mixing" and state.get("publish_requested")):
-                cls._start_machine(eid, "decrypt")
+            stage = resume_stage(phase, state)
+            if stage is not None:
+                cls._start_machine(eid, stage)
 
     # --- status -------------------------------------------------------------------------------
     @classmethod
@@ -654,8 +687,6 @@ class Coordinator:
 
     @classmethod
     async def _dkg(cls, eid: str) -> None:
-        from crypto.dkg import ComplaintMsg, Deal, ResponseMsg, dkg_result
-        from crypto.elgamal import encode_public_key
 
         db = cls.services.db
         started = time.perf_counter()
@@ -690,24 +721,7 @@ class Coordinator:
         items3 = [s.message["data"] for s in responses]
         for p in range(1, params.n + 1):
             cls._send(eid, p, Message("dkg.responses", eid, {"items": items3}))
-        result = dkg_result(
-            params,
-            {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
-            {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
-            {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
-        )
-        g = params.group
-        pk = encode_public_key(result.public_key)
-        vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
-        result_msg = Message(
-            "dkg.result",
-            eid,
-            {
-                "public_key": pk,
-                "verification_keys": vkeys,
-                "qualified": [str(i).encode() for i in result.qualified],
-            },
-        )
+        result_msg, result_state = dkg_outcome(params, items, items2, items3)
         _p, _ph, state = db.election(eid)
         await cls._io(
             write_dkg,
@@ -715,9 +729,7 @@ class Coordinator:
             [*deals, *complaints, *responses],
             result_msg,
             {
-                "public_key": pk.hex(),
-                "verification_keys": [v.hex() for v in vkeys],
-                "qualified": list(result.qualified),
+                **result_state,
                 "timings": {
                     **state.get("timings", {}),
                     "keygen": round(time.perf_counter() - started, 4),

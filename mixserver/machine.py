@@ -70,6 +70,16 @@ def check_action(action: str, phase: str, state: Mapping[str, Any], busy: bool =
         raise ProtocolViolation(f"{action}: already under way")
 
 
+def resume_stage(phase: str, state: Mapping[str, Any]) -> str | None:
+    """Which machine to rebuild for an election found in ``phase`` with ``state`` at start-up:
+    ``"mix"``, ``"decrypt"`` or None."""
+    if phase == "mixing" and not state.get("mixed"):
+        return "mix"
+    if phase == "decrypting" or (phase == "mixing" and state.get("publish_requested")):
+        return "decrypt"
+    return None
+
+
 # --- effects ---------------------------------------------------------------------------------
 
 
