@@ -20,7 +20,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
-from crypto.parallel import exit_with_parent
+from mixserver import jobs
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -60,7 +60,7 @@ async def serve(args: argparse.Namespace) -> None:
     pool = ProcessPoolExecutor(
         max_workers=max(1, args.workers),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=exit_with_parent,
+        initializer=jobs.init_worker,
         initargs=(os.getpid(),),
     )
     Coordinator.configure(

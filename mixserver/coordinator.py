@@ -157,6 +157,7 @@ def load_decrypt(db: Any, eid: str, session: str, timeouts: Timeouts) -> Decrypt
         board_entries(db, eid, DECRYPT_KINDS),
         session,
         timeouts,
+        [bytes.fromhex(v) for v in state.get("verification_keys", [])],
     )
 
 
@@ -401,6 +402,10 @@ class Coordinator:
     connected: ClassVar[Mapping[str, frozenset[int]]] = MappingProxyType({})
     #: immutable snapshot of each election's live progress, for any thread to read
     progress: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+    #: immutable (phase, state, ballots cast) of each election a machine drives, refreshed by the
+    #: board's I/O thread after each of its writes: status requests read it instead of waiting
+    #: for the board while a large hop is being stored
+    snapshots: ClassVar[Mapping[str, tuple[str, Mapping[str, Any], int]]] = MappingProxyType({})
     runs: ClassVar[dict[str, Run]] = {}
     machines: ClassVar[dict[str, Machine]] = {}
     busy: ClassVar[dict[str, str]] = {}
@@ -420,9 +425,12 @@ class Coordinator:
         if cls.io is not None:
             cls.io.shutdown(wait=False)
         cls.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board")
+        for _ in range(max(1, cls.config.verify_workers)):
+            pool.submit(jobs.warm_up)  # start the processes now, not at the first hop
         cls.nodes, cls.runs, cls.listeners, cls.machines, cls.busy = {}, {}, {}, {}, {}
         cls.connected = MappingProxyType({})
         cls.progress = MappingProxyType({})
+        cls.snapshots = MappingProxyType({})
         cls._status_due = {}
         cls._ticker = None
 
@@ -479,6 +487,22 @@ class Coordinator:
     def connected_positions(cls, eid: str) -> list[int]:
         """Safe from any thread (reads the immutable snapshot)."""
         return sorted(cls.connected.get(eid, frozenset()))
+
+    @classmethod
+    def status_snapshot(cls, eid: str) -> tuple[str, Mapping[str, Any], int] | None:
+        """(phase, state, ballots cast) while a machine drives the election, else None; safe
+        from any thread."""
+        return cls.snapshots.get(eid)
+
+    @classmethod
+    def _snapshot_state(cls, db: Any, eid: str, keep: bool = True) -> None:
+        """Refresh (or, with ``keep`` False, drop) the election's status snapshot. I/O thread."""
+        rest = {k: v for k, v in cls.snapshots.items() if k != eid}
+        if keep:
+            _params, phase, state = db.election(eid)
+            cast, _counted = db.ballot_count(eid)
+            rest[eid] = (phase, MappingProxyType(state), cast)
+        cls.snapshots = MappingProxyType(rest)
 
     @classmethod
     def live_progress(cls, eid: str) -> Mapping[str, Any] | None:
@@ -816,6 +840,7 @@ class Coordinator:
             else:
                 await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
                 machine = await cls._io(load_decrypt, eid, session, timeouts)
+            await cls._io(cls._snapshot_state, eid)
             cls._run(eid).started[stage] = time.perf_counter()
             cls.machines[eid] = machine
             cls._ensure_ticker()
@@ -841,14 +866,13 @@ class Coordinator:
     def _apply(cls, eid: str, machine: Machine, effects: list[Effect]) -> None:
         """Carry out a machine's effects, in order (on the loop; the heavy ones in executors)."""
         loop = asyncio.get_running_loop()
-        params, _phase, state = cls._params(eid)
         for effect in effects:
             if isinstance(effect, Send):
                 cls._send(eid, effect.position, effect.message)
             elif isinstance(effect, Progress):
                 cls._progress(eid, replace=effect.replace, **effect.fields)
             elif isinstance(effect, (CommitHop, AbandonHop, CommitShare, AbandonShare)):
-                fut = loop.run_in_executor(cls.io, write_effect, cls.services.db, eid, effect)
+                fut = loop.run_in_executor(cls.io, cls._write, eid, effect)
                 fut.add_done_callback(lambda f, e=eid: cls._written(e, f))
                 if isinstance(effect, CommitHop):
                     log.info(
@@ -865,10 +889,10 @@ class Coordinator:
                 verification = loop.run_in_executor(
                     cls.pool,
                     jobs.verify_hop,
-                    params["group"],
+                    machine.group,
                     eid,
                     machine.public_key,
-                    params["width"],
+                    machine.width,
                     effect.inputs,
                     msg["outputs"],
                     msg["proof"],
@@ -883,9 +907,9 @@ class Coordinator:
                 verification = loop.run_in_executor(
                     cls.pool,
                     jobs.verify_share,
-                    params["group"],
-                    bytes.fromhex(state["verification_keys"][position - 1]),
-                    params["width"],
+                    machine.group,
+                    machine.verification_keys[position - 1],
+                    machine.width,
                     machine.final,
                     effect.share.message["share"],
                     decryption_context(eid, machine.final),
@@ -900,13 +924,16 @@ class Coordinator:
                 cls._spawn_tally(eid, machine, effect)
             elif isinstance(effect, DecryptFailed):
                 cls.machines.pop(eid, None)
+                cls.io.submit(cls._snapshot_state, cls.services.db, eid, False)
                 cls._progress(eid, error=effect.reason)
             else:
                 raise TypeError(f"unknown effect {effect!r}")
 
     @classmethod
-    def _params(cls, eid: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
-        return cls.services.db.election(eid)  # type: ignore[no-any-return]
+    def _write(cls, eid: str, effect: Effect) -> None:
+        db = cls.services.db
+        write_effect(db, eid, effect)
+        cls._snapshot_state(db, eid)
 
     @classmethod
     def _written(cls, eid: str, fut: asyncio.Future[Any]) -> None:
@@ -939,6 +966,7 @@ class Coordinator:
 
         async def go() -> None:
             await cls._io(write_mixed, eid, effect.ok, elapsed, machine.count)
+            await cls._io(cls._snapshot_state, eid, False)
             if not effect.ok:
                 cls._progress(eid, error=effect.reason)
                 return
@@ -976,6 +1004,7 @@ class Coordinator:
                 )
             elapsed = time.perf_counter() - cls._run(eid).started.get("decrypt", 0.0)
             await cls._io(write_tally, eid, result, elapsed)
+            await cls._io(cls._snapshot_state, eid, False)
             if cls.machines.get(eid) is machine:
                 del cls.machines[eid]
             summary = {k: v for k, v in result.items() if k != "plaintexts"}

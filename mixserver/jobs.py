@@ -6,10 +6,39 @@ failed check as ``(False, reason)`` rather than raising across the process bound
 
 from __future__ import annotations
 
+import multiprocessing.util
+import os
 from collections.abc import Sequence
 
-from crypto import group
+from crypto import group, parallel
 from crypto.verifier import check_hop, check_share
+
+#: CPU priority of the server's verification processes relative to the server (higher = lower
+#: priority): the IOLoop's process comes first, so it stays responsive while a hop is checked.
+NICENESS = 5
+
+
+def init_worker(parent: int) -> None:
+    """Initializer of the server's verification pool (``initargs=(os.getpid(),)``).
+
+    The worker exits with its parent (:func:`crypto.parallel.exit_with_parent`), runs at a lower
+    CPU priority than the IOLoop, and may itself spread one hop's per-row work over ``workers - 1``
+    helper processes (:func:`crypto.parallel.pmap` runs serially in any pool worker, to prevent
+    nested pools; a verification worker is the one exception, and its own helpers are not)."""
+    parallel.exit_with_parent(parent)
+    # a pool worker runs no atexit handlers, and would wait forever at exit for the idle
+    # helpers of its own pool: shut them down before multiprocessing joins its children
+    multiprocessing.util.Finalize(None, parallel.shutdown_pools, exitpriority=10)
+    os.nice(NICENESS)
+    me = os.getpid()
+    nested = parallel._in_worker
+    parallel._in_worker = lambda: os.getpid() != me and nested()
+
+
+def warm_up() -> int:
+    """A no-op the server submits once per worker at start-up, so the processes exist before
+    the first hop arrives (starting them costs the loop nothing later)."""
+    return os.getpid()
 
 
 def verify_hop(

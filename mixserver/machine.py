@@ -527,6 +527,8 @@ class DecryptMachine:
     orphans: list[AbandonShare] = field(default_factory=list)
     connected: set[int] = field(default_factory=set)
     verifying: dict[int, SignedMessage] = field(default_factory=dict)
+    #: the nodes' verification keys (index position - 1), to check their shares
+    verification_keys: Sequence[bytes] = ()
     deadline: float = 0.0
     finished: bool = False
     started: bool = False
@@ -540,6 +542,7 @@ class DecryptMachine:
         entries: Iterable[BoardEntry],
         session: str,
         timeouts: Timeouts | None = None,
+        verification_keys: Sequence[bytes] = (),
     ) -> DecryptMachine:
         """Rebuild from the record: the final list (the closed list or the last accepted hop's
         output), the excluded nodes, and every share verdict so far."""
@@ -576,6 +579,7 @@ class DecryptMachine:
             session,
             timeouts or Timeouts(),
             orphans,
+            verification_keys=tuple(verification_keys),
         )
 
     @property

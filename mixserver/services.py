@@ -433,8 +433,12 @@ class ElectionServices:
     def status(self, eid: str) -> dict[str, Any]:
         """Live status for the websocket: ``{election, phase, progress, timings, hops, nodes,
         ballots_cast}``."""
-        _params, phase, state = self._election(eid)
-        cast, _ = self.db.ballot_count(eid)
+        snapshot = self.coordinator.status_snapshot(eid) if self.coordinator else None
+        if snapshot is not None:  # a machine drives it: no wait for the board
+            phase, state, cast = snapshot
+        else:
+            _params, phase, state = self._election(eid)
+            cast, _ = self.db.ballot_count(eid)
         return {
             "election": eid,
             "phase": phase,
