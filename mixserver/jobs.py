@@ -6,6 +6,7 @@ failed check as ``(False, reason)`` rather than raising across the process bound
 
 from __future__ import annotations
 
+import multiprocessing
 import multiprocessing.util
 import os
 from collections.abc import Sequence
@@ -26,13 +27,18 @@ def init_worker(parent: int) -> None:
     helper processes (:func:`crypto.parallel.pmap` runs serially in any pool worker, to prevent
     nested pools; a verification worker is the one exception, and its own helpers are not)."""
     parallel.exit_with_parent(parent)
-    # a pool worker runs no atexit handlers, and would wait forever at exit for the idle
-    # helpers of its own pool: shut them down before multiprocessing joins its children
-    multiprocessing.util.Finalize(None, parallel.shutdown_pools, exitpriority=10)
+    # a pool worker runs no atexit handlers, and at exit multiprocessing would wait forever for
+    # the idle helpers of its own pool: end them first (they hold no work by then)
+    multiprocessing.util.Finalize(None, _end_helpers, exitpriority=10)
     os.nice(NICENESS)
     me = os.getpid()
     nested = parallel._in_worker
     parallel._in_worker = lambda: os.getpid() != me and nested()
+
+
+def _end_helpers() -> None:
+    for child in multiprocessing.active_children():
+        child.terminate()
 
 
 def warm_up() -> int:
