@@ -63,6 +63,7 @@ class Board:
         # verdicts' entry references through it
         self.orig: list[int | None] = [e.index for e in self.entries]
         self.closed_rebuilt = False
+        self.fixed: set[int] = set()  # ids of inserted entries whose references are final
         self.meta: dict[str, Any] = json.loads(self.files_in["election.json"])
         self.eid: str = self.meta["election"]
         self.params: dict[str, Any] = self.meta["params"]
@@ -158,14 +159,19 @@ class Board:
         self.set(i, Message(m.kind, m.election_id, {**m.fields, **fields}, m.session, m.seq),
                  signer)
 
-    def insert(self, i: int, msg: Message, signer: NodeIdentity | None = None) -> None:
-        """A new entry at position i, signed by the server (or by the node ``signer``)."""
+    def insert(self, i: int, msg: Message, signer: NodeIdentity | None = None,
+               final_refs: bool = False) -> None:
+        """A new entry at position i, signed by the server (or by the node ``signer``). With
+        ``final_refs`` its entry references are positions in the final record, not remapped."""
         body = encode_body(msg)
         if signer is None:
             author, signature = public_key_bytes(self.server), sign_body(self.server, body)
         else:
             author, signature = signer.public_bytes()[:32], _node_signer(signer)(body)
-        self.entries.insert(i, Entry(self.eid, 0, GENESIS, author, signature, body))
+        entry = Entry(self.eid, 0, GENESIS, author, signature, body)
+        if final_refs:
+            self.fixed.add(id(entry))
+        self.entries.insert(i, entry)
         self.kinds.insert(i, msg.kind)
         self.orig.insert(i, None)
 
@@ -324,7 +330,7 @@ class Board:
                                                {**m.fields, "seen_size": p + 1,
                                                 "seen_head": out[p].hash()},
                                                m.session, m.seq))
-            if kind in ("hop.verdict", "decrypt.verdict"):
+            if kind in ("hop.verdict", "decrypt.verdict") and id(e) not in self.fixed:
                 m = decode_body(body)
                 ref = "result_entry" if kind == "hop.verdict" else "share_entry"
                 if m[ref] and m[ref] in new_position:

@@ -38,7 +38,7 @@ from crypto.credentials import credential_from_private, sign_ballot, voter_id
 from crypto.elgamal import decode_public_key, encode_ciphertext, encrypt_with
 from crypto.groups import Element, Group
 from crypto.groups.weierstrass import rhs, sqrt_mod
-from crypto.protocol.wire import Message, canonical_json
+from crypto.protocol.wire import SCHEMAS, Message, canonical_json
 from crypto.receipts import decode_receipt, encode_receipt, make_receipt
 from crypto.verificatum import bytetree
 from crypto.verify import verify_record
@@ -503,6 +503,25 @@ def tampered_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
     bb.rebuild_after_ballots()
     add("hop-none-accepted", "every hop skipped: the ballots were decrypted unmixed",
         ["hop"], bb.files())
+
+    # abandoned verdicts (a result the server never judged before it restarted) -----------------
+    def abandoned(position: int, result_at: int) -> Message:
+        m = b.msg(results[0])
+        names = [name for name, _t, _s in SCHEMAS["hop.verdict"]]
+        fields = {"hop": 1, "position": position, "status": "abandoned",
+                  "reason": "server restarted before the verdict; the job is redone",
+                  "result_entry": result_at, "output_digest": _digest(bytes(m["outputs"]))}
+        return Message("hop.verdict", b.eid, {k: fields.get(k, 0) for k in names})
+
+    for name, position, failing in (("abandoned-hop-result", 1, []),
+                                    ("abandoned-other-node", 2, ["abandoned"])):
+        bb = board_of()
+        r0 = results[0]
+        bb.insert(r0, bb.msg(r0), signer=bb.nodes[1])  # the same result, received twice
+        bb.insert(r0 + 1, abandoned(position, r0), final_refs=True)
+        add(name, "node 1's first hop result closed by an abandoned verdict " + (
+            "(the server restarted before judging it), then sent again and accepted"
+            if not failing else "that names node 2"), failing, bb.files())
 
     # decryption ---------------------------------------------------------------------------------
     bb = board_of()
