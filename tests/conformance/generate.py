@@ -450,8 +450,13 @@ def tampered_cases(base: str, board_of: Callable[[], Board]) -> list[Case]:
         ["decryption share", "hop", "tally"], bb.files())
     bb = board_of()
     bb.update(hop_verdicts[1], status="rejected")
-    add("hop-rejected-but-valid", "a valid hop recorded as rejected",
-        ["hop", "hop shuffle proof"], bb.files())
+    # node 2 is then excluded from decryption: which nodes' shares a record holds varies by run
+    # (the server stops at t valid ones), so the consequences are derived from the record
+    sharers = [bb.position_of(i) for i in shares]
+    consequences = (["decryption share"] + (["tally"] if len(sharers) - 1 < b.params["t"] else [])
+                    if 2 in sharers else [])
+    add("hop-rejected-but-valid", "a valid hop recorded as rejected (node 2 is then excluded "
+        "from decryption)", ["hop", "hop shuffle proof", *consequences], bb.files())
     bb = board_of()
     bb.update(hop_verdicts[0], output_digest=bytes(32))
     add("hop-output-digest", "a verdict's output digest is not its result's", ["hop"],
