@@ -25,11 +25,11 @@ from tornado.ioloop import IOLoop
 from tornado.wsgi import WSGIContainer
 
 from crypto.errors import (
-    InvalidElement,
-    InvalidProof,
     MalformedInput,
     MixvoteError,
     ProtocolViolation,
+    UnknownElection,
+    medium_of,
 )
 from crypto.protocol.sessions import Enrolment, NodeSession
 from crypto.protocol.wire import (
@@ -43,7 +43,7 @@ from crypto.protocol.wire import (
     split_frame,
 )
 from crypto.transport import PublicIdentity
-from mixserver.coordinator import Coordinator, error_code
+from mixserver.coordinator import Coordinator
 from webui import strictjson
 
 log = logging.getLogger("mixserver.app")
@@ -64,8 +64,9 @@ BALLOT_BODY_BASE = 2 << 10
 BALLOT_BODY_PER_COLUMN = 4 << 10
 FORM_BODY_LIMIT = 64 << 10
 
-#: The wire code of an HTTP status the API answers itself (errors of the project hierarchy use
-#: :func:`mixserver.coordinator.error_code`).
+#: The wire code of a refusal by the HTTP layer itself (no route, wrong method, no credential,
+#: body too large or of the wrong type), which is not an error of the project: those map through
+#: :func:`crypto.errors.medium_of` alone.
 HTTP_CODES = {
     400: "bad-request",
     401: "unauthorized",
@@ -205,7 +206,7 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             Message(
                 "error",
                 self.eid or "",
-                {"code": error_code(exc), "reason": reason[:4000], "ref": ref},
+                {"code": medium_of(exc).ws_code, "reason": reason[:4000], "ref": ref},
             )
         )
         if self.errors > 50:
@@ -399,7 +400,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, MixvoteError):
-            message, code = str(exc), error_code(exc)
+            message, code = str(exc), medium_of(exc).ws_code
         else:
             # tornado puts a reason with characters outside the status-line grammar aside
             # ("Unknown"); the JSON body carries it whole.
@@ -415,11 +416,7 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, MixvoteError):
-            status = 403 if isinstance(e, ProtocolViolation) else 400
-            if isinstance(e, (InvalidProof, InvalidElement)):
-                status = 422
-            if isinstance(e, ProtocolViolation) and str(e).startswith("unknown election"):
-                status = 404
+            status = medium_of(e).http_status
             self.send_error(status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
@@ -522,7 +519,7 @@ class BallotsApi(ApiHandler):
         eid = self.path_args[0] if self.path_args else ""
         got = self.services.db.election(eid)
         if got is None:
-            raise ProtocolViolation(f"unknown election {eid[:40]!r}")
+            raise UnknownElection(f"unknown election {eid[:40]!r}")
         return ballot_body_limit(got[0].get("width", 1))
 
     def prepare(self) -> None:

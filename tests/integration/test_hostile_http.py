@@ -96,7 +96,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
     ("POST", "/api/elections/{eid}/ballots", "voter", "application/json",
      '{"a": 1, "a": 2}', 400, "malformed", "twice"),
     ("POST", "/api/elections/nosuch/ballots", "voter", "application/json", "{}", 404,
-     "protocol-violation", "unknown election"),
+     "unknown-election", "unknown election"),
     # election creation
     ("POST", "/api/elections", "admin", "application/json", DEEP, 413, "payload-too-large",
      "at most"),
@@ -121,7 +121,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json", '"x"', 400,
      "malformed", "JSON object"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
-     json.dumps({"public_key": SMALL_ORDER_IDENTITY}), 422, "invalid-element", "prime-order"),
+     json.dumps({"public_key": SMALL_ORDER_IDENTITY}), 400, "invalid-element", "prime-order"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
      '{"public_key": 5}', 400, "malformed", "hex string"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
