@@ -31,7 +31,8 @@ from crypto.io.commands import (
 )
 from crypto.transport import NodeIdentity
 from mixnode import faults
-from mixnode.client import NodeClient, write_private
+from crypto.io.files import write_private
+from mixnode.client import NodeClient
 
 DESCRIPTION = (
     "mixvote mix node: key generation, verifiable shuffles, decryption shares. "
