@@ -2,7 +2,8 @@
 
 ``crypto.errors`` classes raised by the services map to their HTTP status through the one table,
 :func:`crypto.errors.medium_of` (bad input 400, a failed proof 400, an action not allowed now 409,
-an unknown election 404); Werkzeug's HTTP exceptions keep theirs. Pages get the error template; the booth's JSON calls get ``{"error": reason}``.
+an unknown election 404); Werkzeug's HTTP exceptions keep theirs. Pages get the error template;
+the booth's JSON calls get ``{"error": reason}``.
 """
 
 from __future__ import annotations

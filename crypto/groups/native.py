@@ -84,8 +84,8 @@ def _lib() -> Any:
     return _native
 
 
-def _split(blob: bytes, width: int) -> list[bytes]:
-    return [blob[i : i + width] for i in range(0, len(blob), width)]
+def _split(blob: bytes, width: int) -> list[Element]:
+    return [Element(blob[i : i + width]) for i in range(0, len(blob), width)]
 
 
 class _NativeGroup(Group):
@@ -100,7 +100,7 @@ class _NativeGroup(Group):
         self._elem, wire, scalar = self._lib.sizes(self.curve)
         if (wire, scalar) != (self.element_size, self.scalar_size):
             raise RuntimeError(f"{self.name}: native sizes {wire}/{scalar} do not match")
-        self.identity = bytes(self._elem)
+        self.identity = Element(bytes(self._elem))
         self.generator = self.base_mul(1)
 
     # --- column helpers ---------------------------------------------------------------------
@@ -114,9 +114,9 @@ class _NativeGroup(Group):
         q, size = self.order, self.scalar_size
         return b"".join((k % q).to_bytes(size, "big") for k in scalars)
 
-    def _decode_blob(self, blob: bytes, allow_identity: bool) -> bytes:
+    def _decode_blob(self, blob: bytes, allow_identity: bool) -> Element:
         try:
-            out: bytes = self._lib.decode_many(self.curve, blob, allow_identity, _threads)
+            out: Element = self._lib.decode_many(self.curve, blob, allow_identity, _threads)
         except self._lib.DecodeError as exc:
             index, reason = exc.args
             raise InvalidElement(f"{self.name}: element {index}: {reason}") from None
@@ -124,39 +124,34 @@ class _NativeGroup(Group):
 
     # --- primitives ---------------------------------------------------------------------------
     def add(self, a: Element, b: Element) -> Element:
-        out: bytes = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
+        out: Element = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
         return out
 
     def neg(self, a: Element) -> Element:
-        out: bytes = self._lib.neg_many(self.curve, self._column([a]), 1)
+        out: Element = self._lib.neg_many(self.curve, self._column([a]), 1)
         return out
 
     def mul(self, a: Element, k: int) -> Element:
         """k·a, constant time in k."""
-        out: bytes = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
+        out: Element = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
         return out
 
     def base_mul(self, k: int) -> Element:
         """k·g, constant time in k."""
-        out: bytes = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
+        out: Element = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
         return out
 
     def encode(self, a: Element) -> bytes:
-        out: bytes = self._lib.encode_many(self.curve, self._column([a]))
+        out: Element = self._lib.encode_many(self.curve, self._column([a]))
         return out
 
     def _decode(self, data: bytes) -> Element:
         return self._decode_blob(bytes(data), True)
 
     def decode(self, data: bytes, *, allow_identity: bool = False) -> Element:
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidElement(f"{self.name}: element must be bytes, got {type(data).__name__}")
-        if len(data) != self.element_size:
-            raise InvalidElement(
-                f"{self.name}: element encoding must be {self.element_size} bytes, got {len(data)}"
-            )
+        self._check_encoding(data)
         try:
-            out: bytes = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
+            out: Element = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
         except self._lib.DecodeError as exc:
             raise InvalidElement(f"{self.name}: {exc.args[1]}") from None
         return out
@@ -187,7 +182,7 @@ class _NativeGroup(Group):
         return _split(blob, self._elem)
 
     def sum(self, elements: Sequence[Element]) -> Element:
-        out: bytes = self._lib.sum(self.curve, self._column(elements), _threads)
+        out: Element = self._lib.sum(self.curve, self._column(elements), _threads)
         return out
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
@@ -197,7 +192,7 @@ class _NativeGroup(Group):
         products = self._lib.mul_many(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
-        out: bytes = self._lib.sum(self.curve, products, _threads)
+        out: Element = self._lib.sum(self.curve, products, _threads)
         return out
 
     def vartime_msm(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
@@ -205,7 +200,7 @@ class _NativeGroup(Group):
         public points and scalars only."""
         if len(elements) != len(scalars):
             raise ValueError("vartime_msm: elements and scalars differ in length")
-        out: bytes = self._lib.vartime_msm(
+        out: Element = self._lib.vartime_msm(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
         return out
@@ -230,10 +225,11 @@ class _NativeGroup(Group):
         return _split(a, self._elem), _split(b, self._elem)
 
     def batch_encode(self, elements: Sequence[Element]) -> list[bytes]:
-        return _split(self.encode_many(elements), self.element_size)
+        blob, size = self.encode_many(elements), self.element_size
+        return [blob[i : i + size] for i in range(0, len(blob), size)]
 
     def encode_many(self, elements: Sequence[Element]) -> bytes:
-        out: bytes = self._lib.encode_many(self.curve, self._column(elements))
+        out: Element = self._lib.encode_many(self.curve, self._column(elements))
         return out
 
     def batch_decode(
@@ -246,13 +242,7 @@ class _NativeGroup(Group):
         return self.decode_many(b"".join(encodings), allow_identity=allow_identity)
 
     def decode_many(self, data: bytes, *, allow_identity: bool = False) -> list[Element]:
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidElement(f"{self.name}: column must be bytes, got {type(data).__name__}")
-        if len(data) % self.element_size:
-            raise InvalidElement(
-                f"{self.name}: a column of {len(data)} bytes is not a whole number of "
-                f"{self.element_size}-byte elements"
-            )
+        self._check_column(data)
         return _split(self._decode_blob(bytes(data), allow_identity), self._elem)
 
 
@@ -261,19 +251,16 @@ class _NativeWeierstrass(_NativeGroup):
     hashing and embedding are those of the python-ecdsa reference class ``reference``."""
 
     reference: type[Secp256k1Ref] | type[P256] | type[P384]
+    field_prime: int
+    a: int
+    b: int
+    cofactor: int
+    verificatum_name: str | None
+    _fb: int
 
     def __init__(self) -> None:
         prm = self.reference.params
-        self.name = prm.name
-        self.order = prm.order
-        self.field_prime = prm.p
-        self.a = prm.a
-        self.b = prm.b
-        self.cofactor = prm.cofactor
-        self.verificatum_name = prm.verificatum_name
-        self._fb = (prm.p.bit_length() + 7) // 8
-        self.element_size = 1 + self._fb
-        self.scalar_size = (prm.order.bit_length() + 7) // 8
+        prm.apply_to(self)
         self.embed_capacity = self._fb - 2
         self._view = _CurveView(prm.curve_name, prm.p, prm.a, prm.b, self.embed_capacity)
         super().__init__()
@@ -363,7 +350,7 @@ class Ristretto255Native(_NativeGroup):
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         uniform = hash_bytes("hash-to-group/" + dst, data, size=64)
-        out: bytes = self._lib.ristretto255_from_uniform_bytes(uniform)
+        out: Element = self._lib.ristretto255_from_uniform_bytes(uniform)
         return out
 
     def embed(self, payload: bytes) -> Element:
@@ -374,7 +361,7 @@ class Ristretto255Native(_NativeGroup):
         for counter in range(128):
             candidate = bytes([counter << 1]) + tail
             if self._is_valid(candidate):
-                return candidate
+                return Element(candidate)
         raise ValueError("ristretto255: no embedding found for this payload")  # ~2**-53
 
     def extract(self, a: Element) -> bytes:
