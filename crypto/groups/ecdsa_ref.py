@@ -159,16 +159,21 @@ def _e521() -> CurveParams:
     return CurveParams("E-521", "E-521", p, a, b, order, 4, x, y, None)
 
 
-class ReferenceWeierstrass(Group):
-    """A prime-order subgroup of a short-Weierstrass curve, on python-ecdsa's Jacobian points."""
+class WeierstrassAttributes:
+    """The attributes :meth:`CurveParams.apply_to` sets (declared once for both backends)."""
 
-    params: CurveParams
     field_prime: int
     a: int
     b: int
     cofactor: int
     verificatum_name: str | None
     _fb: int
+
+
+class ReferenceWeierstrass(Group, WeierstrassAttributes):
+    """A prime-order subgroup of a short-Weierstrass curve, on python-ecdsa's Jacobian points."""
+
+    params: CurveParams
 
     def __init__(self) -> None:
         prm = self.params

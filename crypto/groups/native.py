@@ -33,7 +33,7 @@ from typing import Any
 
 from crypto.errors import InvalidElement
 from crypto.groups.base import Element, Group
-from crypto.groups.ecdsa_ref import P256, P384, Secp256k1Ref, _CurveView
+from crypto.groups.ecdsa_ref import P256, P384, Secp256k1Ref, WeierstrassAttributes, _CurveView
 from crypto.groups.weierstrass import embed_x, extract_x, hash_to_x
 from crypto.hashing import hash_bytes
 
@@ -206,11 +206,7 @@ class _NativeGroup(Group):
         return out
 
     def reencrypt_many(
-        self,
-        y: Element,
-        alphas: Sequence[Element],
-        betas: Sequence[Element],
-        rs: Sequence[int],
+        self, y: Element, alphas: Sequence[Element], betas: Sequence[Element], rs: Sequence[int]
     ) -> tuple[list[Element], list[Element]]:
         if not len(alphas) == len(betas) == len(rs):
             raise ValueError("reencrypt_many: alphas, betas and rs differ in length")
@@ -246,17 +242,11 @@ class _NativeGroup(Group):
         return _split(self._decode_blob(bytes(data), allow_identity), self._elem)
 
 
-class _NativeWeierstrass(_NativeGroup):
+class _NativeWeierstrass(_NativeGroup, WeierstrassAttributes):
     """A prime-order short-Weierstrass curve (cofactor 1) on the native core; the parameters,
     hashing and embedding are those of the python-ecdsa reference class ``reference``."""
 
     reference: type[Secp256k1Ref] | type[P256] | type[P384]
-    field_prime: int
-    a: int
-    b: int
-    cofactor: int
-    verificatum_name: str | None
-    _fb: int
 
     def __init__(self) -> None:
         prm = self.reference.params

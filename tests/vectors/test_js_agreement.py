@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,7 @@ from tests.vectors.nodejs import missing_prerequisites, values
 MODULE = nodejs.JS_DIR / "mixvote-crypto.js"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _js_side_present() -> Iterator[None]:
-    nodejs.require_js_side()
-    yield
+pytestmark = pytest.mark.usefixtures("js_side")
 
 
 def test_missing_prerequisites_are_named(tmp_path: Path) -> None:

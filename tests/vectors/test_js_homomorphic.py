@@ -40,9 +40,7 @@ JS_GROUPS = ("secp256k1", "P-256", "ristretto255")
 COMMON_GROUPS = [g for g in JS_GROUPS if g in GROUPS]
 
 
-@pytest.fixture(autouse=True)
-def _needs_node() -> None:
-    nodejs.require_js_side()
+pytestmark = pytest.mark.usefixtures("js_side")
 
 
 RUN = r"""

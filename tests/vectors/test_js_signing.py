@@ -30,9 +30,7 @@ from tests.vectors.nodejs import values
 MODULE = nodejs.JS_DIR / "mixvote-crypto.js"
 
 
-@pytest.fixture(autouse=True)
-def _needs_node() -> None:
-    nodejs.require_js_side()
+pytestmark = pytest.mark.usefixtures("js_side")
 
 
 RUN = r"""
