@@ -23,7 +23,8 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.tcpclient import TCPClient
 from tornado.testing import AsyncHTTPTestCase, gen_test
 
-from mixserver.app import ADMIN_BODY_LIMIT, make_app
+from mixserver.api import ADMIN_BODY_LIMIT
+from mixserver.app import make_app
 from mixserver.services import ElectionServices
 
 JSON = {"Content-Type": "application/json"}
