@@ -114,9 +114,9 @@ class _NativeGroup(Group):
         q, size = self.order, self.scalar_size
         return b"".join((k % q).to_bytes(size, "big") for k in scalars)
 
-    def _decode_blob(self, blob: bytes, allow_identity: bool) -> Element:
+    def _decode_blob(self, blob: bytes, allow_identity: bool) -> bytes:
         try:
-            out: Element = self._lib.decode_many(self.curve, blob, allow_identity, _threads)
+            out: bytes = self._lib.decode_many(self.curve, blob, allow_identity, _threads)
         except self._lib.DecodeError as exc:
             index, reason = exc.args
             raise InvalidElement(f"{self.name}: element {index}: {reason}") from None
@@ -124,37 +124,37 @@ class _NativeGroup(Group):
 
     # --- primitives ---------------------------------------------------------------------------
     def add(self, a: Element, b: Element) -> Element:
-        out: Element = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
-        return out
+        out: bytes = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
+        return Element(out)
 
     def neg(self, a: Element) -> Element:
-        out: Element = self._lib.neg_many(self.curve, self._column([a]), 1)
-        return out
+        out: bytes = self._lib.neg_many(self.curve, self._column([a]), 1)
+        return Element(out)
 
     def mul(self, a: Element, k: int) -> Element:
         """k·a, constant time in k."""
-        out: Element = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
-        return out
+        out: bytes = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
+        return Element(out)
 
     def base_mul(self, k: int) -> Element:
         """k·g, constant time in k."""
-        out: Element = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
-        return out
+        out: bytes = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
+        return Element(out)
 
     def encode(self, a: Element) -> bytes:
-        out: Element = self._lib.encode_many(self.curve, self._column([a]))
+        out: bytes = self._lib.encode_many(self.curve, self._column([a]))
         return out
 
     def _decode(self, data: bytes) -> Element:
-        return self._decode_blob(bytes(data), True)
+        return Element(self._decode_blob(bytes(data), True))
 
     def decode(self, data: bytes, *, allow_identity: bool = False) -> Element:
         self._check_encoding(data)
         try:
-            out: Element = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
+            out: bytes = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
         except self._lib.DecodeError as exc:
             raise InvalidElement(f"{self.name}: {exc.args[1]}") from None
-        return out
+        return Element(out)
 
     # --- batch operations ---------------------------------------------------------------------
     def batch_add(self, a: Sequence[Element], b: Sequence[Element]) -> list[Element]:
@@ -182,8 +182,8 @@ class _NativeGroup(Group):
         return _split(blob, self._elem)
 
     def sum(self, elements: Sequence[Element]) -> Element:
-        out: Element = self._lib.sum(self.curve, self._column(elements), _threads)
-        return out
+        out: bytes = self._lib.sum(self.curve, self._column(elements), _threads)
+        return Element(out)
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         """Σ k_i·P_i, constant time in the scalars (one multiplication per term)."""
@@ -192,18 +192,18 @@ class _NativeGroup(Group):
         products = self._lib.mul_many(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
-        out: Element = self._lib.sum(self.curve, products, _threads)
-        return out
+        out: bytes = self._lib.sum(self.curve, products, _threads)
+        return Element(out)
 
     def vartime_msm(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         """Σ k_i·P_i by a multi-scalar multiplication (Pippenger/Straus): variable time, for
         public points and scalars only."""
         if len(elements) != len(scalars):
             raise ValueError("vartime_msm: elements and scalars differ in length")
-        out: Element = self._lib.vartime_msm(
+        out: bytes = self._lib.vartime_msm(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
-        return out
+        return Element(out)
 
     def reencrypt_many(
         self, y: Element, alphas: Sequence[Element], betas: Sequence[Element], rs: Sequence[int]
@@ -225,7 +225,7 @@ class _NativeGroup(Group):
         return [blob[i : i + size] for i in range(0, len(blob), size)]
 
     def encode_many(self, elements: Sequence[Element]) -> bytes:
-        out: Element = self._lib.encode_many(self.curve, self._column(elements))
+        out: bytes = self._lib.encode_many(self.curve, self._column(elements))
         return out
 
     def batch_decode(
@@ -256,7 +256,7 @@ class _NativeWeierstrass(_NativeGroup, WeierstrassAttributes):
         super().__init__()
 
     def _even_y(self, x: int) -> Element:
-        return self._decode_blob(b"\x02" + x.to_bytes(self._fb, "big"), False)
+        return Element(self._decode_blob(b"\x02" + x.to_bytes(self._fb, "big"), False))
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         return self._even_y(hash_to_x(self._view, dst, data))
@@ -288,7 +288,7 @@ class _NativeWeierstrass(_NativeGroup, WeierstrassAttributes):
             raise InvalidElement(f"{self.name}: point is not on the curve") from None
         if int.from_bytes(element[fb:], "big") != y:
             raise InvalidElement(f"{self.name}: point is not on the curve")
-        return element
+        return Element(element)
 
 
 class Secp256k1Native(_NativeWeierstrass):
@@ -340,8 +340,8 @@ class Ristretto255Native(_NativeGroup):
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         uniform = hash_bytes("hash-to-group/" + dst, data, size=64)
-        out: Element = self._lib.ristretto255_from_uniform_bytes(uniform)
-        return out
+        out: bytes = self._lib.ristretto255_from_uniform_bytes(uniform)
+        return Element(out)
 
     def embed(self, payload: bytes) -> Element:
         n, cap = len(payload), RISTRETTO_EMBED_CAPACITY
