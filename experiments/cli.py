@@ -31,6 +31,7 @@ from crypto.io.commands import (
     ArgumentParser,
     add_version,
     existing_file,
+    existing_path,
     group_name,
     list_of,
     positive_float,
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         "time per phase against N (log-log, fitted a·N+b), throughput against workers, the "
         "group comparison and fault detection/recovery times; write summary.md.",
     )
-    p.add_argument("results", type=_existing_path, help="results directory or records file")
+    p.add_argument("results", type=existing_path, help="results directory or records file")
     p.add_argument("--out", type=Path, help="output directory (default RESULTS/plots)")
 
     from experiments.verify_bench import add_arguments
@@ -166,13 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(v)
     return parser
-
-
-def _existing_path(text: str) -> Path:
-    path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file or directory")
-    return path
 
 
 def _cmd_crypto(args: argparse.Namespace) -> int:
