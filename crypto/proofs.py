@@ -100,15 +100,8 @@ def _prove(
 
 
 def _verify(
-    group: Group,
-    dst: str,
-    base1: Element,
-    pub1: Element,
-    base2: Element,
-    pub2: Element,
-    proof: DleqProof,
-    context: bytes,
-    where: str,
+    group: Group, dst: str, base1: Element, pub1: Element, base2: Element, pub2: Element,
+    proof: DleqProof, context: bytes, where: str,
 ) -> None:
     """Core verifier: element and scalar checks, then the recomputed challenge."""
     for name, element in (("base1", base1), ("pub1", pub1), ("base2", base2), ("pub2", pub2)):
