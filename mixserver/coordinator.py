@@ -1,54 +1,79 @@
-"""The election coordinator: runs key generation, the mixing cascade and decryption on the IOLoop.
+"""The election coordinator: thin asyncio/Tornado adapter around :mod:`mixserver.machine`.
 
-The coordinator is a class with class-level state (the registry of connected nodes, the running
-elections) and classmethod entry points (``open_voting``, ``close_voting``, ``start_mixing``,
-``publish``) that the web UI schedules with ``IOLoop.add_callback`` — the only thread-safe IOLoop
-method — through :class:`mixserver.services.ElectionServices`. The IOLoop is the one captured by
-:meth:`Coordinator.configure` at start-up. Protocol decisions live in the sans-io pieces of
-:mod:`crypto.protocol` (:class:`~crypto.protocol.sessions.NodeSession`,
-:class:`~crypto.protocol.sessions.Cascade`, :class:`~crypto.protocol.sessions.ShareCollector`);
-proof checks run in a process pool (:mod:`mixserver.jobs`).
+The decisions (phases, the pipelined cascade, time-outs, verdicts, collecting decryption shares)
+are made by the sans-io machines of :mod:`mixserver.machine`; this module feeds them events (node
+messages, verification outcomes, (dis)connections, a tick every ``Config.tick`` seconds with the
+monotonic clock) and carries out their effects: messages to nodes on the IOLoop, proof checks in
+the process pool (:mod:`mixserver.jobs`, one hop split over every ``--workers`` process), and
+board writes in one I/O thread (in order, each result with its verdict in one transaction).
 
-Everything that matters is on the board before it is acted upon, so a restarted server resumes
-from the board alone (:meth:`Coordinator.resume`): the phase, the DKG result, the closed list, the
-verdict of every hop and the decryption shares.
+Nothing heavy runs on the IOLoop thread: reading and writing large board entries, closing voting
+(reading every ballot), combining shares and tallying run in executors; progress is kept in memory
+and pushed to status listeners at most ``Config.status_interval`` apart. The registry of connected
+nodes is changed on the loop only; other threads read :attr:`Coordinator.connected`, an immutable
+snapshot replaced atomically.
+
+The classmethod entry points (``open_voting``, ``close_voting``, ``start_mixing``, ``publish``) are
+what the web UI schedules with ``IOLoop.add_callback`` (the only thread-safe IOLoop method) through
+:class:`mixserver.services.ElectionServices`; they take a ``concurrent.futures.Future`` that
+receives the outcome, so an action that cannot happen now is refused to the caller, never dropped.
+
+Everything is on the board before it is acted upon, so a restarted server resumes from the board
+alone (:meth:`Coordinator.resume`): a result being verified at the crash was never stored (it is
+asked for again); a verdict-less result left by an older server gets an ``abandoned`` verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from crypto import group
-from crypto.errors import (
-    MixvoteError,
-    NodeGone,
-    NodeJobFailed,
-    ProtocolViolation,
-    error_class,
-)
-from crypto.protocol.sessions import Cascade, ShareCollector
+from crypto.errors import MixvoteError, ProtocolViolation, error_class
 from crypto.protocol.wire import (
-    ACCEPTED,
-    REJECTED,
-    SKIPPED,
     Message,
     SignedMessage,
     canonical_json,
     decode_body,
     decryption_context,
     digest,
-    shuffle_sid,
 )
 from mixserver import jobs
+from mixserver.machine import (
+    ABANDONED,
+    RESTARTED,
+    AbandonHop,
+    AbandonShare,
+    BoardEntry,
+    Combine,
+    CommitHop,
+    CommitShare,
+    DecryptFailed,
+    DecryptMachine,
+    Effect,
+    MixFinished,
+    MixMachine,
+    Progress,
+    Send,
+    Timeouts,
+    VerifyHop,
+    VerifyShare,
+    check_action,
+    resume_stage,
+)
 
 log = logging.getLogger("mixserver.coordinator")
+
+Machine = MixMachine | DecryptMachine
 
 
 class NodeLink(Protocol):
@@ -68,34 +93,299 @@ class Config:
     dkg_timeout: float = 60.0
     decrypt_timeout: float = 600.0
     verify_workers: int = 1
+    tick: float = 0.25
+    status_interval: float = 0.25
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.hop_timeout, self.connect_grace, self.decrypt_timeout)
 
 
 @dataclass
 class Run:
-    """In-memory state of one election's running protocol step (rebuilt from the board)."""
+    """In-memory state of one election's key generation (redone from scratch after a crash:
+    its transcript reaches the board in one transaction with the result)."""
 
     eid: str
     task: asyncio.Future[Any] | None = None
-    waiters: dict[tuple[int, str], asyncio.Future[SignedMessage]] = field(default_factory=dict)
     dkg_round: dict[int, SignedMessage] | None = None
     dkg_kind: str = ""
     dkg_event: asyncio.Event | None = None
-    publish_requested: bool = False
-    decrypt_job: str | None = None
-    decrypt_request: Message | None = None
-    #: mix jobs dispatched ahead of time whose input was then not accepted
-    abandoned: set[str] = field(default_factory=set)
+    started: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class Dispatch:
-    """A mix request sent to a node, waiting for its result."""
+# --- board reads and writes (plain functions: the I/O thread runs them, tests call them) --------
 
-    position: int
-    job: str
-    future: asyncio.Future[SignedMessage]
-    inputs: bytes
-    started: float
+
+def author_positions(db: Any, eid: str) -> dict[bytes, int]:
+    """Ed25519 signing key (first 32 bytes of the node identity) -> node position."""
+    return {bytes(k[:32]): p for p, k, _tok in db.nodes(eid) if k is not None}
+
+
+def board_entries(db: Any, eid: str, kinds: Iterable[str]) -> list[BoardEntry]:
+    """The entries of ``kinds`` in board order, decoded, with their author's node position."""
+    authors = author_positions(db, eid)
+    got = [s for kind in kinds for s in db.entries_of_kind(eid, kind)]
+    got.sort(key=lambda s: s.entry.index)
+    return [
+        BoardEntry(s.entry.index, s.kind, decode_body(s.entry.body), authors.get(s.entry.author))
+        for s in got
+    ]
+
+
+MIX_KINDS = ("voting.closed", "mix.result", "hop.verdict")
+DECRYPT_KINDS = (*MIX_KINDS, "decrypt.share", "decrypt.verdict")
+
+
+def load_mix(db: Any, eid: str, session: str, timeouts: Timeouts) -> MixMachine:
+    params, _phase, state = db.election(eid)
+    return MixMachine.from_board(
+        eid,
+        params,
+        bytes.fromhex(state["public_key"]),
+        board_entries(db, eid, MIX_KINDS),
+        session,
+        timeouts,
+    )
+
+
+def load_decrypt(db: Any, eid: str, session: str, timeouts: Timeouts) -> DecryptMachine:
+    params, _phase, state = db.election(eid)
+    return DecryptMachine.from_board(
+        eid,
+        params,
+        state.get("qualified", []),
+        board_entries(db, eid, DECRYPT_KINDS),
+        session,
+        timeouts,
+        [bytes.fromhex(v) for v in state.get("verification_keys", [])],
+    )
+
+
+def write_hop(db: Any, eid: str, c: CommitHop) -> int:
+    """The node's result (if any) and the server's verdict on it, in one transaction; returns
+    the verdict's index."""
+    with db.transaction():
+        result_entry, output_digest = 0, b""
+        if c.result is not None:
+            r = c.result
+            stored = db.append(eid, r.message.kind, r.body, r.author, r.signature)
+            result_entry, output_digest = stored.entry.index, digest(r.message["outputs"])
+        _p, phase, state = db.election(eid)
+        hops = [
+            *state.get("hops", []),
+            {
+                "hop": c.hop,
+                "node": c.position,
+                "status": c.status,
+                "reason": c.reason,
+                "seconds": round(c.seconds, 3),
+            },
+        ]
+        verdict = Message(
+            "hop.verdict",
+            eid,
+            {
+                "hop": c.hop,
+                "position": c.position,
+                "status": c.status,
+                "reason": c.reason[:4000],
+                "result_entry": result_entry,
+                "output_digest": output_digest,
+            },
+        )
+        return int(db.append_server(eid, verdict, phase=phase, state={"hops": hops}).entry.index)
+
+
+def write_abandoned_hop(db: Any, eid: str, a: AbandonHop) -> int:
+    verdict = Message(
+        "hop.verdict",
+        eid,
+        {
+            "hop": a.hop,
+            "position": a.position,
+            "status": ABANDONED,
+            "reason": RESTARTED,
+            "result_entry": a.result_entry,
+            "output_digest": a.output_digest,
+        },
+    )
+    return int(db.append_server(eid, verdict).entry.index)
+
+
+def write_share(db: Any, eid: str, c: CommitShare) -> int:
+    """The node's decryption share and the verdict on it, in one transaction."""
+    with db.transaction():
+        s = c.share
+        stored = db.append(eid, s.message.kind, s.body, s.author, s.signature)
+        verdict = Message(
+            "decrypt.verdict",
+            eid,
+            {
+                "position": c.position,
+                "status": c.status,
+                "reason": c.reason[:4000],
+                "share_entry": stored.entry.index,
+            },
+        )
+        return int(db.append_server(eid, verdict).entry.index)
+
+
+def write_abandoned_share(db: Any, eid: str, a: AbandonShare) -> int:
+    verdict = Message(
+        "decrypt.verdict",
+        eid,
+        {
+            "position": a.position,
+            "status": ABANDONED,
+            "reason": RESTARTED,
+            "share_entry": a.share_entry,
+        },
+    )
+    return int(db.append_server(eid, verdict).entry.index)
+
+
+def write_effect(db: Any, eid: str, effect: Effect) -> None:
+    """Carry out one board-writing effect."""
+    if isinstance(effect, CommitHop):
+        write_hop(db, eid, effect)
+    elif isinstance(effect, AbandonHop):
+        write_abandoned_hop(db, eid, effect)
+    elif isinstance(effect, CommitShare):
+        write_share(db, eid, effect)
+    elif isinstance(effect, AbandonShare):
+        write_abandoned_share(db, eid, effect)
+    else:
+        raise TypeError(f"write_effect: {type(effect).__name__} writes nothing")
+
+
+def write_mixed(db: Any, eid: str, ok: bool, seconds: float, count: int) -> None:
+    with db.transaction():
+        _p, phase, state = db.election(eid)
+        timings = {**state.get("timings", {}), "mixing": round(seconds, 4)}
+        if count:
+            timings["mixing_ballots_per_s"] = round(count / seconds if seconds else 0.0, 4)
+        db.set_phase(eid, phase, mixed=ok, timings=timings)
+
+
+def write_tally(db: Any, eid: str, result: Mapping[str, Any], seconds: float) -> None:
+    summary = {k: v for k, v in result.items() if k != "plaintexts"}
+    with db.transaction():
+        _p, _phase, state = db.election(eid)
+        timings = {**state.get("timings", {}), "decryption": round(seconds, 4)}
+        db.append_server(
+            eid,
+            Message(
+                "tally",
+                eid,
+                {"result": canonical_json(summary), "plaintexts": list(result["plaintexts"])},
+            ),
+            phase="tallied",
+            state={"result": summary, "timings": timings},
+        )
+
+
+def write_open(db: Any, eid: str) -> None:
+    with db.transaction():
+        _params, phase, state = db.election(eid)
+        check_action("open", phase, state)
+        db.append_server(
+            eid,
+            Message("voting.opened", eid, {"public_key": bytes.fromhex(state["public_key"])}),
+            phase="voting",
+            state={"voting_opened": time.time()},
+        )
+
+
+def write_close(db: Any, eid: str) -> int:
+    """Close voting in one transaction: the counted ballots (the latest per voter) become the
+    closed list, and no ballot is accepted from here on. Returns the count."""
+    with db.transaction():
+        params, phase, state = db.election(eid)
+        check_action("close", phase, state)
+        cts, trackers = [], []
+        for stored in db.latest_ballots(eid):
+            cts.append(decode_body(stored.entry.body)["ciphertext"])
+            trackers.append(stored.hash)
+        timings = {
+            **state.get("timings", {}),
+            "voting": round(time.time() - state.get("voting_opened", time.time()), 4),
+        }
+        db.append_server(
+            eid,
+            Message(
+                "voting.closed",
+                eid,
+                {
+                    "count": len(cts),
+                    "width": params["width"],
+                    "ciphertexts": b"".join(cts),
+                    "trackers": trackers,
+                },
+            ),
+            phase="closed",
+            state={"voting_closed": time.time(), "closed_count": len(cts), "timings": timings},
+        )
+        return len(cts)
+
+
+def write_start_mixing(db: Any, eid: str) -> None:
+    with db.transaction():
+        _params, phase, state = db.election(eid)
+        check_action("mix", phase, state)
+        db.set_phase(eid, "mixing", hops=[], mixed=False)
+
+
+def write_publish(db: Any, eid: str) -> bool:
+    """Note the publish request; True if decryption can start now (mixing is over)."""
+    with db.transaction():
+        _params, phase, state = db.election(eid)
+        check_action("publish", phase, state)
+        db.set_phase(eid, phase, publish_requested=True)
+        return phase == "decrypting" or bool(state.get("mixed"))
+
+
+def dkg_outcome(
+    params: Any, deals: list[bytes], complaints: list[bytes], responses: list[bytes]
+) -> tuple[Message, dict[str, Any]]:
+    """The dkg.result entry and the election state it implies, from the three rounds' items."""
+    from crypto.dkg import ComplaintMsg, Deal, ResponseMsg, dkg_result
+    from crypto.elgamal import encode_public_key
+
+    result = dkg_result(
+        params,
+        {d.dealer: d for d in (Deal.from_bytes(params, x) for x in deals)},
+        {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in complaints)},
+        {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in responses)},
+    )
+    g = params.group
+    pk = encode_public_key(result.public_key)
+    vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
+    msg = Message(
+        "dkg.result",
+        params.election_id,
+        {
+            "public_key": pk,
+            "verification_keys": vkeys,
+            "qualified": [str(i).encode() for i in result.qualified],
+        },
+    )
+    state = {
+        "public_key": pk.hex(),
+        "verification_keys": [v.hex() for v in vkeys],
+        "qualified": list(result.qualified),
+    }
+    return msg, state
+
+
+def write_dkg(
+    db: Any, eid: str, transcript: list[SignedMessage], result: Message, state: dict[str, Any]
+) -> None:
+    """The whole DKG transcript and its result in one transaction (a crash mid-way leaves no
+    part of it, and key generation is redone)."""
+    with db.transaction():
+        for signed in transcript:
+            db.append(eid, signed.message.kind, signed.body, signed.author, signed.signature)
+        db.append_server(eid, result, phase="keygen", state=state)
 
 
 class Coordinator:
@@ -104,10 +394,25 @@ class Coordinator:
     services: ClassVar[Any] = None
     loop: ClassVar[Any] = None
     pool: ClassVar[Executor | None] = None
+    io: ClassVar[ThreadPoolExecutor | None] = None
     config: ClassVar[Config] = Config()
+    clock: ClassVar[Callable[[], float]] = time.monotonic
     nodes: ClassVar[dict[str, dict[int, NodeLink]]] = {}
+    #: immutable snapshot of the connected positions per election, for any thread to read
+    connected: ClassVar[Mapping[str, frozenset[int]]] = MappingProxyType({})
+    #: immutable snapshot of each election's live progress, for any thread to read
+    progress: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+    #: immutable (phase, state, ballots cast) of each election a machine drives, refreshed by the
+    #: board's I/O thread after each of its writes: status requests read it instead of waiting
+    #: for the board while a large hop is being stored
+    snapshots: ClassVar[Mapping[str, tuple[str, Mapping[str, Any], int]]] = MappingProxyType({})
     runs: ClassVar[dict[str, Run]] = {}
+    machines: ClassVar[dict[str, Machine]] = {}
+    busy: ClassVar[dict[str, str]] = {}
     listeners: ClassVar[dict[str, set[Callable[[dict[str, Any]], None]]]] = {}
+    _status_due: ClassVar[dict[str, Any]] = {}
+    _ticker: ClassVar[asyncio.Future[None] | None] = None
+    _tasks: ClassVar[set[asyncio.Future[Any]]] = set()
 
     # --- set-up ---------------------------------------------------------------------------
     @classmethod
@@ -117,7 +422,17 @@ class Coordinator:
         """Bind the services, the IOLoop captured at start-up and the process pool."""
         cls.services, cls.loop, cls.pool = services, loop, pool
         cls.config = config or Config()
-        cls.nodes, cls.runs, cls.listeners = {}, {}, {}
+        if cls.io is not None:
+            cls.io.shutdown(wait=False)
+        cls.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board")
+        for _ in range(max(1, cls.config.verify_workers)):
+            pool.submit(jobs.warm_up)  # start the processes now, not at the first hop
+        cls.nodes, cls.runs, cls.listeners, cls.machines, cls.busy = {}, {}, {}, {}, {}
+        cls.connected = MappingProxyType({})
+        cls.progress = MappingProxyType({})
+        cls.snapshots = MappingProxyType({})
+        cls._status_due = {}
+        cls._ticker = None
 
     @classmethod
     def _run(cls, eid: str) -> Run:
@@ -145,21 +460,54 @@ class Coordinator:
             cls._progress(eid, error=f"{type(exc).__name__}: {exc}")
 
     @classmethod
+    def _background(cls, eid: str, coro: Any) -> None:
+        """Run ``coro`` as a task kept referenced until done; its failure is reported."""
+        task = asyncio.ensure_future(coro)
+        cls._tasks.add(task)
+        task.add_done_callback(cls._tasks.discard)
+        task.add_done_callback(lambda f: cls._task_done(eid, f))
+
+    @classmethod
+    async def _io(cls, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(db, *args)`` in the board's I/O thread (in submission order)."""
+        return await asyncio.get_running_loop().run_in_executor(cls.io, fn, cls.services.db, *args)
+
+    @classmethod
     def resume(cls) -> None:
         """After a (re)start: pick up every election where the board says it was."""
         db = cls.services.db
         for eid in db.election_ids():
             _params, phase, state = db.election(eid)
-            if phase == "mixing" and not state.get("mixed"):
-                cls._spawn(eid, cls._mix(eid))
-            elif phase == "decrypting" or (phase == "mixing" and state.get("publish_requested")):
-                cls._run(eid).publish_requested = True
-                cls._spawn(eid, cls._decrypt(eid))
+            stage = resume_stage(phase, state)
+            if stage is not None:
+                cls._start_machine(eid, stage)
 
     # --- status -------------------------------------------------------------------------------
     @classmethod
     def connected_positions(cls, eid: str) -> list[int]:
-        return sorted(cls.nodes.get(eid, {}))
+        """Safe from any thread (reads the immutable snapshot)."""
+        return sorted(cls.connected.get(eid, frozenset()))
+
+    @classmethod
+    def status_snapshot(cls, eid: str) -> tuple[str, Mapping[str, Any], int] | None:
+        """(phase, state, ballots cast) while a machine drives the election, else None; safe
+        from any thread."""
+        return cls.snapshots.get(eid)
+
+    @classmethod
+    def _snapshot_state(cls, db: Any, eid: str, keep: bool = True) -> None:
+        """Refresh (or, with ``keep`` False, drop) the election's status snapshot. I/O thread."""
+        rest = {k: v for k, v in cls.snapshots.items() if k != eid}
+        if keep:
+            _params, phase, state = db.election(eid)
+            cast, _counted = db.ballot_count(eid)
+            rest[eid] = (phase, MappingProxyType(state), cast)
+        cls.snapshots = MappingProxyType(rest)
+
+    @classmethod
+    def live_progress(cls, eid: str) -> Mapping[str, Any] | None:
+        """The in-memory progress of an election (None if none yet); safe from any thread."""
+        return cls.progress.get(eid)
 
     @classmethod
     def add_listener(cls, eid: str, fn: Callable[[dict[str, Any]], None]) -> None:
@@ -171,34 +519,44 @@ class Coordinator:
 
     @classmethod
     def push_status(cls, eid: str) -> None:
-        fns = list(cls.listeners.get(eid, ()))
-        if not fns:
+        """Coalesced: at most one status computation per ``status_interval``, computed in the
+        I/O thread and delivered to the listeners on the loop."""
+        if not cls.listeners.get(eid) or eid in cls._status_due or cls.loop is None:
             return
-        status = cls.services.status(eid)
-        for fn in fns:
+        cls._status_due[eid] = True
+
+        async def deliver() -> None:
             try:
-                fn(status)
-            except Exception:  # a broken listener must not stop the others
-                cls.remove_listener(eid, fn)
+                await asyncio.sleep(cls.config.status_interval)
+                status = await asyncio.get_running_loop().run_in_executor(
+                    cls.io, cls.services.status, eid
+                )
+            finally:
+                cls._status_due.pop(eid, None)
+            for fn in list(cls.listeners.get(eid, ())):
+                try:
+                    fn(status)
+                except Exception:  # a broken listener must not stop the others
+                    cls.remove_listener(eid, fn)
+
+        cls._background(eid, deliver())
 
     @classmethod
     def _progress(cls, eid: str, replace: bool = False, **progress: Any) -> None:
         """Merge ``progress`` into the election's live progress (or, with ``replace``, start a
-        fresh one, so that no stale hop or count outlives the stage it belonged to)."""
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        merged = progress if replace else {**state.get("progress", {}), **progress}
-        db.set_phase(eid, phase, progress=merged)
+        fresh one, so that no stale hop or count outlives the stage it belonged to). In memory
+        only; listeners get it coalesced."""
+        old = {} if replace else dict(cls.progress.get(eid, {}))
+        cls.progress = MappingProxyType(
+            {**cls.progress, eid: MappingProxyType({**old, **progress})}
+        )
         cls.push_status(eid)
 
-    @classmethod
-    def _timing(cls, eid: str, name: str, seconds: float) -> None:
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        timings = {**state.get("timings", {}), name: round(seconds, 4)}
-        db.set_phase(eid, phase, timings=timings)
-
     # --- node registry --------------------------------------------------------------------------
+    @classmethod
+    def _snapshot(cls, eid: str) -> None:
+        cls.connected = MappingProxyType({**cls.connected, eid: frozenset(cls.nodes.get(eid, {}))})
+
     @classmethod
     def register(cls, eid: str, position: int, link: NodeLink) -> None:
         """A node authenticated: replace any older connection of the same node."""
@@ -206,6 +564,7 @@ class Coordinator:
         if old is not None and old is not link:
             old.close_link("replaced by a newer connection of the same node")
         cls.nodes[eid][position] = link
+        cls._snapshot(eid)
         params, phase, state = cls.services.db.election(eid)
         link.send_message(
             Message(
@@ -221,20 +580,21 @@ class Coordinator:
             )
         )
         cls.push_status(eid)
-        run = cls._run(eid)
-        if phase in ("setup", "keygen") and not state.get("public_key"):
-            if len(cls.nodes[eid]) == params["n"]:
-                cls._spawn(eid, cls._dkg(eid))
-        elif run.decrypt_request is not None and run.decrypt_job is not None:
-            link.send_message(run.decrypt_request)
+        keygen = phase in ("setup", "keygen") and not state.get("public_key")
+        if keygen and len(cls.nodes[eid]) == params["n"]:
+            cls._spawn(eid, cls._dkg(eid))
+        machine = cls.machines.get(eid)
+        if machine is not None:
+            cls._apply(eid, machine, machine.node_connected(position, cls.clock()))
 
     @classmethod
     def unregister(cls, eid: str, position: int, link: NodeLink) -> None:
         if cls.nodes.get(eid, {}).get(position) is link:
             del cls.nodes[eid][position]
-            for (pos, _job), fut in list(cls._run(eid).waiters.items()):
-                if pos == position and not fut.done():
-                    fut.set_exception(NodeGone(f"node {position} disconnected"))
+            cls._snapshot(eid)
+            machine = cls.machines.get(eid)
+            if machine is not None:
+                cls._apply(eid, machine, machine.node_gone(position, cls.clock()))
             cls.push_status(eid)
 
     @classmethod
@@ -252,6 +612,8 @@ class Coordinator:
         ProtocolViolation / MalformedInput (the adapter answers with an error, nothing stored)."""
         msg = signed.message
         run = cls._run(eid)
+        machine = cls.machines.get(eid)
+        now = cls.clock()
         if msg.kind == "progress":
             cls._progress(
                 eid, node=position, stage=msg["stage"], done=msg["done"], total=msg["total"]
@@ -270,22 +632,31 @@ class Coordinator:
         if msg.kind == "dkg.done":
             return "key share confirmed"
         if msg.kind == "job.failed":
-            fut = run.waiters.get((position, msg["job"]))
-            if fut is None or fut.done():
-                return "noted"
-            fut.set_exception(NodeJobFailed(f"node {position} reported: {msg['reason']}"))
-            return "noted"
-        if msg.kind == "mix.result" and msg["job"] in run.abandoned:
-            run.abandoned.discard(msg["job"])
-            return "discarded: the list this job was given was not accepted"
-        if msg.kind in ("mix.result", "decrypt.share"):
-            fut = run.waiters.get((position, msg["job"]))
-            if fut is None or fut.done():
-                raise ProtocolViolation(
-                    f"{msg.kind}: no job {msg['job']!r} pending for node {position}"
+            if isinstance(machine, MixMachine):
+                cls._apply(
+                    eid, machine, machine.job_failed(position, msg["job"], msg["reason"], now)
                 )
-            fut.set_result(signed)
-            return "received"
+            else:
+                log.warning(
+                    "election %s: node %d: job %s failed: %s",
+                    eid,
+                    position,
+                    msg["job"],
+                    msg["reason"],
+                )
+            return "noted"
+        if msg.kind == "mix.result":
+            if not isinstance(machine, MixMachine):
+                raise ProtocolViolation("mix.result: no mixing is under way")
+            note, effects = machine.result(position, signed, now)
+            cls._apply(eid, machine, effects)
+            return note
+        if msg.kind == "decrypt.share":
+            if not isinstance(machine, DecryptMachine):
+                raise ProtocolViolation("decrypt.share: no decryption is under way")
+            note, effects = machine.share(position, signed, now)
+            cls._apply(eid, machine, effects)
+            return note
         raise ProtocolViolation(f"{msg.kind}: a node may not send this here")
 
     # --- key generation ---------------------------------------------------------------------------
@@ -336,20 +707,15 @@ class Coordinator:
             )
         got = [run.dkg_round[p] for p in sorted(run.dkg_round)]
         run.dkg_round, run.dkg_event = None, None
-        db = cls.services.db
-        for signed in got:
-            db.append(eid, signed.message.kind, signed.body, signed.author, signed.signature)
-        return got
+        return got  # on the board only with the result (write_dkg)
 
     @classmethod
     async def _dkg(cls, eid: str) -> None:
-        from crypto.dkg import ComplaintMsg, Deal, ResponseMsg, dkg_result
-        from crypto.elgamal import encode_public_key
 
         db = cls.services.db
         started = time.perf_counter()
         params_row, _phase, _state = db.election(eid)
-        db.set_phase(eid, "keygen")
+        db.set_phase(eid, "keygen")  # no entry: a crash here only leaves the phase to redo
         cls.push_status(eid)
         params = cls._dkg_params(eid)
         participants = list(params.participants)
@@ -379,506 +745,273 @@ class Coordinator:
         items3 = [s.message["data"] for s in responses]
         for p in range(1, params.n + 1):
             cls._send(eid, p, Message("dkg.responses", eid, {"items": items3}))
-        result = dkg_result(
-            params,
-            {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
-            {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
-            {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
-        )
-        g = params.group
-        pk = encode_public_key(result.public_key)
-        vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
-        db.append_server(
+        result_msg, result_state = dkg_outcome(params, items, items2, items3)
+        _p, _ph, state = db.election(eid)
+        await cls._io(
+            write_dkg,
             eid,
-            Message(
-                "dkg.result",
-                eid,
-                {
-                    "public_key": pk,
-                    "verification_keys": vkeys,
-                    "qualified": [str(i).encode() for i in result.qualified],
+            [*deals, *complaints, *responses],
+            result_msg,
+            {
+                **result_state,
+                "timings": {
+                    **state.get("timings", {}),
+                    "keygen": round(time.perf_counter() - started, 4),
                 },
-            ),
-            phase="keygen",
-            state={
-                "public_key": pk.hex(),
-                "verification_keys": [v.hex() for v in vkeys],
-                "qualified": list(result.qualified),
             },
         )
-        cls._timing(eid, "keygen", time.perf_counter() - started)
         cls.push_status(eid)
 
     # --- admin actions (scheduled with loop.add_callback) ---------------------------------------
     @classmethod
-    def open_voting(cls, eid: str) -> None:
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        if phase != "keygen" or not state.get("public_key"):
-            log.warning("open %s ignored in phase %s", eid, phase)
-            return
-        db.append_server(
-            eid,
-            Message("voting.opened", eid, {"public_key": bytes.fromhex(state["public_key"])}),
-            phase="voting",
-            state={"voting_opened": time.time()},
-        )
-        cls.push_status(eid)
-
-    @classmethod
-    def close_voting(cls, eid: str) -> None:
-        """Close voting: the counted ballots (the latest per voter) become the closed list."""
-        db = cls.services.db
-        params, phase, state = db.election(eid)
-        if phase != "voting":
-            log.warning("close %s ignored in phase %s", eid, phase)
-            return
-        db.set_phase(eid, "closed")  # no ballot is accepted from here on
-        ballots = db.latest_ballots(eid)
-        cts, trackers = [], []
-        for stored in ballots:
-            cts.append(decode_body(stored.entry.body)["ciphertext"])
-            trackers.append(stored.hash)
-        db.append_server(
-            eid,
-            Message(
-                "voting.closed",
-                eid,
-                {
-                    "count": len(cts),
-                    "width": params["width"],
-                    "ciphertexts": b"".join(cts),
-                    "trackers": trackers,
-                },
-            ),
-            phase="closed",
-            state={"voting_closed": time.time(), "closed_count": len(cts)},
-        )
-        cls._timing(eid, "voting", time.time() - state.get("voting_opened", time.time()))
-        cls.push_status(eid)
-
-    @classmethod
-    def start_mixing(cls, eid: str) -> None:
-        _params, phase, _state = cls.services.db.election(eid)
-        if phase != "closed":
-            log.warning("mix %s ignored in phase %s", eid, phase)
-            return
-        cls.services.db.set_phase(eid, "mixing", hops=[], mixed=False)
-        cls._spawn(eid, cls._mix(eid))
-
-    @classmethod
-    def publish(cls, eid: str) -> None:
-        """Decrypt and tally once mixing is over (now, or as soon as it finishes)."""
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        if phase not in ("mixing", "decrypting"):
-            log.warning("publish %s ignored in phase %s", eid, phase)
-            return
-        cls._run(eid).publish_requested = True
-        db.set_phase(eid, phase, publish_requested=True)
-        if phase == "decrypting" or state.get("mixed"):
-            cls._spawn(eid, cls._decrypt(eid))
-
-    # --- mixing -----------------------------------------------------------------------------------
-    @classmethod
-    def _mix_state(cls, eid: str) -> tuple[Cascade, bytes, int]:
-        """(cascade with the verdicts on the board, current list, count) — from the board alone."""
-        db = cls.services.db
-        params, _phase, _state = db.election(eid)
-        closed = db.entries_of_kind(eid, "voting.closed")[-1]
-        closed_msg = decode_body(closed.entry.body)
-        current, count = closed_msg["ciphertexts"], closed_msg["count"]
-        cascade = Cascade(list(range(1, params["n"] + 1)))
-        for stored in db.entries_of_kind(eid, "hop.verdict"):
-            verdict = decode_body(stored.entry.body)
-            cascade.record(verdict["position"], verdict["status"])
-            if verdict["status"] == ACCEPTED:
-                result = db.entry(eid, verdict["result_entry"])
-                assert result is not None
-                current = decode_body(result.entry.body)["outputs"]
-        return cascade, current, count
-
-    @classmethod
-    async def _wait_connected(cls, eid: str, position: int) -> bool:
-        deadline = time.monotonic() + cls.config.connect_grace
-        while position not in cls.nodes.get(eid, {}):
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.1)
-        return True
-
-    @classmethod
-    def _hop_verdict(
+    def _action(
         cls,
         eid: str,
-        hop: int,
-        position: int,
-        status: str,
-        reason: str,
-        result_entry: int,
-        output_digest: bytes,
-        seconds: float,
+        action: str,
+        write: Callable[..., Any],
+        then: Callable[[Any], None] | None,
+        done: concurrent.futures.Future[Any] | None,
     ) -> None:
-        db = cls.services.db
-        _p, phase, state = db.election(eid)
-        hops = [
-            *state.get("hops", []),
-            {
-                "hop": hop,
-                "node": position,
-                "status": status,
-                "reason": reason,
-                "seconds": round(seconds, 3),
-            },
-        ]
-        db.append_server(
-            eid,
-            Message(
-                "hop.verdict",
-                eid,
-                {
-                    "hop": hop,
-                    "position": position,
-                    "status": status,
-                    "reason": reason[:4000],
-                    "result_entry": result_entry,
-                    "output_digest": output_digest,
-                },
-            ),
-            phase=phase,
-            state={"hops": hops},
-        )
-        log.info("election %s: hop %d (node %d) %s %s", eid, hop, position, status, reason)
-        cls.push_status(eid)
-
-    @classmethod
-    def _dispatch(cls, eid: str, hop: int, position: int, inputs: bytes, count: int) -> Dispatch:
-        """Send a node its mix request and register the future its result will resolve."""
-        params, _phase, state = cls.services.db.election(eid)
-        job = f"mix-{hop}-{position}-{int(time.time() * 1000)}"
-        fut: asyncio.Future[SignedMessage] = asyncio.get_running_loop().create_future()
-        cls._run(eid).waiters[(position, job)] = fut
-        cls._send(
-            eid,
-            position,
-            Message(
-                "mix.request",
-                eid,
-                {
-                    "job": job,
-                    "sid": shuffle_sid(eid),
-                    "group": params["group"],
-                    "public_key": bytes.fromhex(state["public_key"]),
-                    "width": params["width"],
-                    "count": count,
-                    "ciphertexts": inputs,
-                },
-            ),
-        )
-        return Dispatch(position, job, fut, inputs, time.perf_counter())
-
-    @classmethod
-    def _abandon(cls, eid: str, dispatch: Dispatch) -> None:
-        """Forget a dispatched hop whose input turned out not to be the accepted list."""
-        run = cls._run(eid)
-        run.waiters.pop((dispatch.position, dispatch.job), None)
-        run.abandoned.add(dispatch.job)
-
-    @classmethod
-    async def _mix(cls, eid: str) -> None:
-        """Run the cascade. Hops are pipelined: while the server verifies hop i's proof (in the
-        process pool), node i+1 already shuffles hop i's output. Node i+1's result is used only if
-        hop i is accepted (its input must then equal the accepted list); otherwise it is abandoned
-        and node i+1 is asked again with the last accepted list. Verdicts stay strictly in order."""
-        db = cls.services.db
-        params, _phase, state = db.election(eid)
-        started = time.perf_counter()
-        cascade, current, count = cls._mix_state(eid)
-        loop = asyncio.get_running_loop()
-        run = cls._run(eid)
-        ahead: Dispatch | None = None
-        while (position := cascade.next_hop()) is not None:
-            hop = cascade.positions.index(position) + 1
-            t0 = time.perf_counter()
-            cls._progress(
-                eid,
-                hop=hop,
-                hops=len(cascade.positions),
-                node=position,
-                stage="waiting",
-                done=0,
-                total=count,
-            )
-            if count == 0:
-                cascade.record(position, SKIPPED)
-                cls._hop_verdict(eid, hop, position, SKIPPED, "empty ballot list", 0, b"", 0.0)
-                continue
-            if ahead is not None and (ahead.position != position or ahead.inputs != current):
-                cls._abandon(eid, ahead)
-                ahead = None
-            if ahead is not None:
-                dispatch, ahead = ahead, None
-                t0 = dispatch.started
-            elif await cls._wait_connected(eid, position):
-                dispatch = cls._dispatch(eid, hop, position, current, count)
+        """Validate and carry out an admin action in the board's I/O thread (one transaction, so
+        the phase check and the write cannot be split by another action); the outcome (or the
+        reason it cannot happen now) goes to ``done``. One action at a time per election."""
+        if eid in cls.busy:
+            exc = ProtocolViolation(f"{action}: {cls.busy[eid]} is still under way")
+            if done is not None and not done.done():
+                done.set_exception(exc)
             else:
-                cascade.record(position, SKIPPED)
-                cls._hop_verdict(
-                    eid,
-                    hop,
-                    position,
-                    SKIPPED,
-                    "node not connected",
-                    0,
-                    b"",
-                    time.perf_counter() - t0,
-                )
-                continue
+                log.warning("election %s: %s", eid, exc)
+            return
+        cls.busy[eid] = action
+
+        async def go() -> None:
             try:
-                remaining = cls.config.hop_timeout - (time.perf_counter() - dispatch.started)
-                signed = await asyncio.wait_for(dispatch.future, max(remaining, 0.0))
-            except (TimeoutError, NodeGone, NodeJobFailed) as exc:
-                reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-                cascade.record(position, SKIPPED)
-                cls._hop_verdict(
-                    eid, hop, position, SKIPPED, reason, 0, b"", time.perf_counter() - t0
-                )
-                continue
+                outcome = await cls._io(write, eid)
+            except BaseException as exc:
+                if done is not None and not done.done():
+                    done.set_exception(exc)
+                else:
+                    log.warning("election %s: %s refused: %s", eid, action, exc)
+                return
             finally:
-                run.waiters.pop((position, dispatch.job), None)
-            msg = signed.message
-            stored = db.append(eid, msg.kind, signed.body, signed.author, signed.signature)
-            cls._progress(eid, stage="verifying", node=position)
-            if msg["input_digest"] != digest(current):
-                ok, reason = False, "the result is not for the list this node was given"
+                cls.busy.pop(eid, None)
+            if done is not None and not done.done():
+                done.set_result({"election": eid, "done": action})
+            cls.push_status(eid)
+            if then is not None:
+                then(outcome)
+
+        cls._background(eid, go())
+
+    @classmethod
+    def open_voting(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        cls._action(eid, "open", write_open, None, done)
+
+    @classmethod
+    def close_voting(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        """Close voting: the counted ballots (the latest per voter) become the closed list."""
+        cls._action(eid, "close", write_close, None, done)
+
+    @classmethod
+    def start_mixing(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        cls._action(eid, "mix", write_start_mixing, lambda _: cls._start_machine(eid, "mix"), done)
+
+    @classmethod
+    def publish(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        """Decrypt and tally once mixing is over (now, or as soon as it finishes)."""
+
+        def then(ready: bool) -> None:
+            if ready and not isinstance(cls.machines.get(eid), DecryptMachine):
+                cls._start_machine(eid, "decrypt")
+
+        cls._action(eid, "publish", write_publish, then, done)
+
+    # --- driving the machines ---------------------------------------------------------------------
+    @classmethod
+    def _start_machine(cls, eid: str, stage: str) -> None:
+        """Rebuild the mixing or decryption machine from the board (in the I/O thread) and start
+        it with the nodes connected now."""
+        session = os.urandom(6).hex()  # job ids never repeat across restarts
+        timeouts = cls.config.timeouts()
+
+        async def go() -> None:
+            if stage == "mix":
+                machine: Machine = await cls._io(load_mix, eid, session, timeouts)
             else:
+                await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
+                machine = await cls._io(load_decrypt, eid, session, timeouts)
+            await cls._io(cls._snapshot_state, eid)
+            cls._run(eid).started[stage] = time.perf_counter()
+            cls.machines[eid] = machine
+            cls._ensure_ticker()
+            cls._apply(eid, machine, machine.start(cls.clock(), cls.nodes.get(eid, {})))
+
+        cls._background(eid, go())
+
+    @classmethod
+    def _ensure_ticker(cls) -> None:
+        if cls._ticker is not None and not cls._ticker.done():
+            return
+
+        async def tick() -> None:
+            while cls.machines:
+                await asyncio.sleep(cls.config.tick)
+                for eid, machine in list(cls.machines.items()):
+                    if cls.machines.get(eid) is machine:
+                        cls._apply(eid, machine, machine.tick(cls.clock()))
+
+        cls._ticker = asyncio.ensure_future(tick())
+
+    @classmethod
+    def _apply(cls, eid: str, machine: Machine, effects: list[Effect]) -> None:
+        """Carry out a machine's effects, in order (on the loop; the heavy ones in executors)."""
+        loop = asyncio.get_running_loop()
+        for effect in effects:
+            if isinstance(effect, Send):
+                cls._send(eid, effect.position, effect.message)
+            elif isinstance(effect, Progress):
+                cls._progress(eid, replace=effect.replace, **effect.fields)
+            elif isinstance(effect, (CommitHop, AbandonHop, CommitShare, AbandonShare)):
+                fut = loop.run_in_executor(cls.io, cls._write, eid, effect)
+                fut.add_done_callback(lambda f, e=eid: cls._written(e, f))
+                if isinstance(effect, CommitHop):
+                    log.info(
+                        "election %s: hop %d (node %d) %s %s",
+                        eid,
+                        effect.hop,
+                        effect.position,
+                        effect.status,
+                        effect.reason,
+                    )
+            elif isinstance(effect, VerifyHop):
+                assert isinstance(machine, MixMachine)
+                msg = effect.result.message
                 verification = loop.run_in_executor(
                     cls.pool,
                     jobs.verify_hop,
-                    params["group"],
+                    machine.group,
                     eid,
-                    bytes.fromhex(state["public_key"]),
-                    params["width"],
-                    current,
+                    machine.public_key,
+                    machine.width,
+                    effect.inputs,
                     msg["outputs"],
                     msg["proof"],
                     cls.config.verify_workers,
                 )
-                nxt = cascade.after(position)
-                if nxt is not None and nxt in cls.nodes.get(eid, {}):
-                    nhop = cascade.positions.index(nxt) + 1
-                    ahead = cls._dispatch(eid, nhop, nxt, msg["outputs"], count)
-                try:
-                    await verification
-                    ok, reason = True, ""
-                except MixvoteError as exc:  # the reason as the record states it
-                    ok, reason = False, f"{error_class(exc).__name__}: {exc}"
-            status = ACCEPTED if ok else REJECTED
-            cascade.record(position, status)
-            cls._hop_verdict(
-                eid,
-                hop,
-                position,
-                status,
-                reason or "proof verified",
-                stored.entry.index,
-                digest(msg["outputs"]),
-                time.perf_counter() - t0,
-            )
-            if ok:
-                current = msg["outputs"]
-            if not ok:
-                cls.nodes.get(eid, {}).get(position) and cls._send(
-                    eid,
-                    position,
-                    Message(
-                        "error", eid, {"code": "hop-rejected", "reason": reason[:4000], "ref": 0}
-                    ),
+                verification.add_done_callback(
+                    lambda f, job=effect.job: cls._verified(eid, machine, job, f)
                 )
-        if ahead is not None:
-            cls._abandon(eid, ahead)
-        elapsed = time.perf_counter() - started
-        if not cascade.accepted and count:
-            cls._progress(eid, error="mixing failed: no hop was accepted")
-            return
-        db.set_phase(eid, "mixing", mixed=True)
-        cls._timing(eid, "mixing", elapsed)
-        if count:
-            cls._timing(eid, "mixing_ballots_per_s", count / elapsed if elapsed else 0.0)
-        cls._progress(eid, replace=True, stage="mixed")
-        if run.publish_requested or db.election(eid)[2].get("publish_requested"):
-            run.task = None
-            cls._spawn(eid, cls._decrypt(eid))
+            elif isinstance(effect, VerifyShare):
+                assert isinstance(machine, DecryptMachine)
+                position = effect.position
+                verification = loop.run_in_executor(
+                    cls.pool,
+                    jobs.verify_share,
+                    machine.group,
+                    machine.verification_keys[position - 1],
+                    machine.width,
+                    machine.final,
+                    effect.share.message["share"],
+                    decryption_context(eid, machine.final),
+                    position,
+                )
+                verification.add_done_callback(
+                    lambda f, p=position: cls._verified(eid, machine, p, f)
+                )
+            elif isinstance(effect, MixFinished):
+                cls._mix_finished(eid, machine, effect)
+            elif isinstance(effect, Combine):
+                cls._spawn_tally(eid, machine, effect)
+            elif isinstance(effect, DecryptFailed):
+                cls.machines.pop(eid, None)
+                cls.io.submit(cls._snapshot_state, cls.services.db, eid, False)
+                cls._progress(eid, error=effect.reason)
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
 
-    # --- decryption -------------------------------------------------------------------------------
     @classmethod
-    async def _decrypt(cls, eid: str) -> None:
+    def _write(cls, eid: str, effect: Effect) -> None:
         db = cls.services.db
-        params, phase, state = db.election(eid)
-        if phase == "tallied":
+        write_effect(db, eid, effect)
+        cls._snapshot_state(db, eid)
+
+    @classmethod
+    def _written(cls, eid: str, fut: asyncio.Future[Any]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            log.error("election %s: board write failed: %s", eid, exc, exc_info=exc)
+            cls._progress(eid, error=f"board write failed: {exc}")
+        else:
+            cls.push_status(eid)
+
+    @classmethod
+    def _verified(cls, eid: str, machine: Machine, key: Any, fut: asyncio.Future[Any]) -> None:
+        if cls.machines.get(eid) is not machine:
             return
-        db.set_phase(eid, "decrypting")
-        started = time.perf_counter()
-        cascade, current, count = cls._mix_state(eid)
+        exc = fut.exception()
+        if isinstance(exc, MixvoteError):  # the check failed: the reason as the record states it
+            ok, reason = False, f"{error_class(exc).__name__}: {exc}"
+        elif exc is not None:
+            # the server could not check (its pool broke): no verdict is recorded; the job is
+            # redone when the coordinator restarts, never held against the node
+            log.error("election %s: verification failed to run: %s", eid, exc, exc_info=exc)
+            cls._progress(eid, error=f"verification failed to run: {exc}")
+            return
+        else:
+            ok, reason = True, ""
+        cls._apply(eid, machine, machine.verified(key, ok, reason, cls.clock()))
+
+    @classmethod
+    def _mix_finished(cls, eid: str, machine: Machine, effect: MixFinished) -> None:
+        assert isinstance(machine, MixMachine)
+        cls.machines.pop(eid, None)
+        elapsed = time.perf_counter() - cls._run(eid).started.get("mix", time.perf_counter())
+
+        async def go() -> None:
+            await cls._io(write_mixed, eid, effect.ok, elapsed, machine.count)
+            await cls._io(cls._snapshot_state, eid, False)
+            if not effect.ok:
+                cls._progress(eid, error=effect.reason)
+                return
+            cls._progress(eid, replace=True, stage="mixed")
+            _p, _phase, state = await cls._io(lambda db, e: db.election(e), eid)
+            if state.get("publish_requested"):
+                cls._start_machine(eid, "decrypt")
+
+        cls._background(eid, go())
+
+    @classmethod
+    def _spawn_tally(cls, eid: str, machine: Machine, effect: Combine) -> None:
+        assert isinstance(machine, DecryptMachine)
         loop = asyncio.get_running_loop()
-        run = cls._run(eid)
-        if count == 0:
-            cls._publish_tally(
-                eid,
-                {
+
+        async def go() -> None:
+            params, _phase, _state = await cls._io(lambda db, e: db.election(e), eid)
+            if machine.count == 0:
+                result: dict[str, Any] = {
                     "counts": {c: 0 for c in params["choices"]},
                     "invalid": 0,
                     "ballots": 0,
                     "plaintexts": [],
-                },
-                started,
-            )
-            return
-        eligible = set(state.get("qualified", [])) - set(cascade.excluded)
-        collector = ShareCollector(params["t"], eligible)
-        for stored in db.entries_of_kind(eid, "decrypt.verdict"):
-            v = decode_body(stored.entry.body)
-            if v["status"] == ACCEPTED:
-                share_entry = db.entry(eid, v["share_entry"])
-                assert share_entry is not None
-                collector.add(v["position"], decode_body(share_entry.entry.body)["share"])
+                }
             else:
-                collector.add(v["position"], None, v["reason"])
-        context = decryption_context(eid, current)
-        job = f"decrypt-{int(time.time() * 1000)}"
-        request = Message(
-            "decrypt.request",
-            eid,
-            {
-                "job": job,
-                "group": params["group"],
-                "width": params["width"],
-                "count": count,
-                "ciphertexts": current,
-            },
-        )
-        futures: dict[int, asyncio.Future[SignedMessage]] = {}
-        pending = eligible - set(collector.valid) - set(collector.invalid)
-        for position in pending:
-            futures[position] = run.waiters[(position, job)] = loop.create_future()
-        run.decrypt_job, run.decrypt_request = job, request
-        for position in pending:
-            cls._send(eid, position, request)
-        cls._progress(
-            eid, replace=True, stage="decrypting", done=len(collector.valid), total=params["t"]
-        )
-        deadline = time.monotonic() + cls.config.decrypt_timeout
-        vkeys = [bytes.fromhex(v) for v in state["verification_keys"]]
-        try:
-            while not collector.complete and not collector.hopeless:
-                live = [f for f in futures.values() if not f.done()]
-                ready = [(p, f) for p, f in futures.items() if f.done()]
-                for p, f in ready:
-                    del futures[p]
-                    exc = f.exception()
-                    if isinstance(exc, (NodeGone, NodeJobFailed)):
-                        # it may come back (reconnect, restart): wait for a fresh answer to
-                        # the same request, which a reconnecting node is sent again
-                        if isinstance(exc, NodeJobFailed):
-                            log.warning("election %s: %s", eid, exc)
-                        futures[p] = run.waiters[(p, job)] = loop.create_future()
-                        continue
-                    signed = f.result()
-                    msg = signed.message
-                    stored = db.append(eid, msg.kind, signed.body, signed.author, signed.signature)
-                    if msg["input_digest"] != digest(current):
-                        ok, reason = False, "the share is not for the final list"
-                    else:
-                        try:
-                            await loop.run_in_executor(
-                                cls.pool,
-                                jobs.verify_share,
-                                params["group"],
-                                vkeys[p - 1],
-                                params["width"],
-                                current,
-                                msg["share"],
-                                context,
-                                p,
-                            )
-                            ok, reason = True, ""
-                        except MixvoteError as exc:  # the reason as the record states it
-                            ok, reason = False, f"{error_class(exc).__name__}: {exc}"
-                    collector.add(p, msg["share"] if ok else None, reason)
-                    db.append_server(
-                        eid,
-                        Message(
-                            "decrypt.verdict",
-                            eid,
-                            {
-                                "position": p,
-                                "status": ACCEPTED if ok else REJECTED,
-                                "reason": reason or "share verified",
-                                "share_entry": stored.entry.index,
-                            },
-                        ),
-                    )
-                    cls._progress(eid, stage="decrypting", done=len(collector.valid))
-                if collector.complete or collector.hopeless:
-                    break
-                if time.monotonic() > deadline:
-                    cls._progress(eid, error="decryption timed out")
-                    return
-                live = [f for f in futures.values() if not f.done()]
-                if live:
-                    await asyncio.wait(live, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    await asyncio.sleep(0.2)
-        finally:
-            for p in list(futures):
-                run.waiters.pop((p, job), None)
-            run.decrypt_job, run.decrypt_request = None, None
-        if not collector.complete:
-            cls._progress(eid, error="decryption failed: fewer than t valid shares")
-            return
-        shares = dict(sorted(collector.valid.items())[: params["t"]])
-        result = await loop.run_in_executor(
-            cls.pool,
-            jobs.combine_and_tally,
-            params["group"],
-            params["width"],
-            current,
-            shares,
-            params["t"],
-            params["choices"],
-        )
-        cls._publish_tally(eid, result, started)
+                result = await loop.run_in_executor(
+                    cls.pool,
+                    jobs.combine_and_tally,
+                    params["group"],
+                    params["width"],
+                    machine.final,
+                    dict(effect.shares),
+                    params["t"],
+                    params["choices"],
+                )
+            elapsed = time.perf_counter() - cls._run(eid).started.get("decrypt", 0.0)
+            await cls._io(write_tally, eid, result, elapsed)
+            await cls._io(cls._snapshot_state, eid, False)
+            if cls.machines.get(eid) is machine:
+                del cls.machines[eid]
+            summary = {k: v for k, v in result.items() if k != "plaintexts"}
+            log.info("election %s tallied: %s", eid, json.dumps(summary))
+            cls._progress(eid, replace=True, stage="tallied")
 
-    @classmethod
-    def _publish_tally(cls, eid: str, result: dict[str, Any], started: float) -> None:
-        db = cls.services.db
-        summary = {k: v for k, v in result.items() if k != "plaintexts"}
-        db.append_server(
-            eid,
-            Message(
-                "tally",
-                eid,
-                {"result": canonical_json(summary), "plaintexts": list(result["plaintexts"])},
-            ),
-            phase="tallied",
-            state={"result": summary},
-        )
-        cls._timing(eid, "decryption", time.perf_counter() - started)
-        log.info("election %s tallied: %s", eid, json.dumps(summary))
-        cls._progress(eid, replace=True, stage="tallied")
-
-
-def error_code(exc: BaseException) -> str:
-    """The wire error code of an exception (the websocket adapter's one mapping)."""
-    from crypto.errors import InvalidElement, InvalidProof, MalformedInput
-
-    for cls_, code in (
-        (InvalidElement, "invalid-element"),
-        (MalformedInput, "malformed"),
-        (InvalidProof, "invalid-proof"),
-        (ProtocolViolation, "protocol-violation"),
-        (MixvoteError, "error"),
-    ):
-        if isinstance(exc, cls_):
-            return code
-    return "internal-error"
+        cls._background(eid, go())
