@@ -12,6 +12,7 @@ import random
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,15 @@ TIMINGS = {"keygen": 0.5, "mixing": {"hop 1": 1.25}}
 
 
 class RecordingLoop:
-    """Stands in for the server's IOLoop: the services schedule coordinator actions on it."""
+    """Stands in for the server's IOLoop: the services schedule coordinator actions on it
+    (``Coordinator.<action>(eid, done)``); it records each and reports it done."""
 
     def __init__(self) -> None:
         self.scheduled: list[tuple[str, tuple[Any, ...]]] = []
 
-    def add_callback(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.scheduled.append((fn.__name__, args))
+    def add_callback(self, fn: Callable[..., Any], eid: str, done: Future[Any]) -> None:
+        self.scheduled.append((fn.__name__, (eid,)))
+        done.set_result(None)
 
 
 @pytest.fixture()
