@@ -31,6 +31,7 @@ from crypto.io.commands import (
     ArgumentParser,
     add_version,
     existing_file,
+    existing_path,
     group_name,
     list_of,
     positive_float,
@@ -69,34 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
         "per-ballot phase is compared with its floor (its scalar multiplications at the rates "
         "measured in the same run). Every option takes a comma-separated list (a small grid).",
     )
-    c.add_argument(
-        "--group",
-        type=GROUP_LIST,
-        default=["secp256k1"],
-        help=f"group(s) (default secp256k1; known: {', '.join(GROUPS)})",
-    )
-    c.add_argument(
-        "--ballots",
-        type=POSITIVE_LIST,
-        default=[10_000],
-        help="number of ciphertext rows N (default 10000)",
-    )
-    c.add_argument(
-        "--width", type=POSITIVE_LIST, default=[1], help="ballot width w (default 1)"
-    )
-    c.add_argument(
-        "--workers",
-        type=POSITIVE_LIST,
-        default=[1],
-        help="worker processes for shuffle/prove/verify (default 1)",
-    )
-    c.add_argument(
-        "--threshold",
-        type=positive_int,
-        default=2,
-        help="shares combined in the combine phase (default 2)",
-    )
-    c.add_argument("--seed", type=int, default=1, help="seed of the random inputs (default 1)")
+    for flag, kind, default, text in (
+        ("--group", GROUP_LIST, ["secp256k1"],
+         f"group(s) (default secp256k1; known: {', '.join(GROUPS)})"),
+        ("--ballots", POSITIVE_LIST, [10_000], "number of ciphertext rows N (default 10000)"),
+        ("--width", POSITIVE_LIST, [1], "ballot width w (default 1)"),
+        ("--workers", POSITIVE_LIST, [1], "worker processes for shuffle/prove/verify (default 1)"),
+        ("--threshold", positive_int, 2, "shares combined in the combine phase (default 2)"),
+        ("--seed", int, 1, "seed of the random inputs (default 1)"),
+    ):
+        c.add_argument(flag, type=kind, default=default, help=text)
     c.add_argument(
         "--from-json",
         type=existing_file,
@@ -152,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "time per phase against N (log-log, fitted a·N+b), throughput against workers, the "
         "group comparison and fault detection/recovery times; write summary.md.",
     )
-    p.add_argument("results", type=_existing_path, help="results directory or records file")
+    p.add_argument("results", type=existing_path, help="results directory or records file")
     p.add_argument("--out", type=Path, help="output directory (default RESULTS/plots)")
 
     from experiments.verify_bench import add_arguments
@@ -166,13 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(v)
     return parser
-
-
-def _existing_path(text: str) -> Path:
-    path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file or directory")
-    return path
 
 
 def _cmd_crypto(args: argparse.Namespace) -> int:

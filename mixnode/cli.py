@@ -29,9 +29,10 @@ from crypto.io.commands import (
     run_main,
     url,
 )
+from crypto.io.files import write_private
 from crypto.transport import NodeIdentity
 from mixnode import faults
-from mixnode.client import NodeClient, write_private
+from mixnode.client import NodeClient
 
 DESCRIPTION = (
     "mixvote mix node: key generation, verifiable shuffles, decryption shares. "

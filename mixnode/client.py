@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from tqdm import tqdm
 
 from crypto.errors import MixvoteError
 from crypto.io.commands import EXIT_FAILED, EXIT_OK
+from crypto.io.files import write_private
 from crypto.io.pool import exit_with_parent
 from crypto.transport import NodeIdentity
 from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, describe_error
@@ -54,24 +54,6 @@ def websocket_url(server: str) -> str:
     if not url.endswith("/ws/node"):
         url += "/ws/node"
     return url
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file, mode 0600 from its creation: a new file is created with that mode
-    (``O_EXCL``, never an existing file's mode), written and synced, then renamed over ``path``,
-    so a reader sees the old content or the whole new one, never a torn or readable-by-others
-    file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # O_EXCL, mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class NodeClient:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from crypto.errors import ProtocolViolation
+from crypto.io.files import write_private
 from crypto.protocol.wire import Message, encode_body
 from crypto.record import GENESIS, Entry, make_entry, public_key_bytes
 
@@ -60,25 +61,6 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
 """
 
 BOARD_FILE = "board.sqlite3"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file readable by its owner only: a new file created with mode 0600 (the
-    umask can only take bits away; nothing is chmod'ed afterwards), written and synced, then
-    renamed over ``path`` so a reader never sees a partial secret."""
-    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
 
 
 def make_private_dir(path: Path) -> None:

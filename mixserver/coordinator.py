@@ -1015,19 +1015,3 @@ class Coordinator:
             cls._progress(eid, replace=True, stage="tallied")
 
         cls._background(eid, go())
-
-
-def error_code(exc: BaseException) -> str:
-    """The wire error code of an exception (the websocket adapter's one mapping)."""
-    from crypto.errors import InvalidElement, InvalidProof, MalformedInput
-
-    for cls_, code in (
-        (InvalidElement, "invalid-element"),
-        (MalformedInput, "malformed"),
-        (InvalidProof, "invalid-proof"),
-        (ProtocolViolation, "protocol-violation"),
-        (MixvoteError, "error"),
-    ):
-        if isinstance(exc, cls_):
-            return code
-    return "internal-error"

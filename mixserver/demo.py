@@ -62,35 +62,24 @@ def _pause_spec(text: str) -> tuple[int, float]:
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="mixdemo", description=DESCRIPTION)
     add_version(p, "mixdemo")
-    p.add_argument(
-        "--ballots", type=non_negative_int, default=100, help="number of ballots (default 100)"
-    )
-    p.add_argument("--nodes", type=positive_int, default=3, help="mix nodes K (default 3)")
-    p.add_argument(
-        "--threshold", type=positive_int, default=2, help="decryption threshold T (default 2)"
-    )
-    p.add_argument(
-        "--group", default="secp256k1", type=group_name, help="group (default secp256k1)"
-    )
-    p.add_argument("--width", type=positive_int, default=1, help="ballot width (default 1)")
-    p.add_argument("--choices", type=positive_int, default=3, help="number of options (default 3)")
-    p.add_argument("--data", type=Path, help="data directory (default: a fresh temporary one)")
-    p.add_argument("--export", type=Path, help="export the election record to this directory")
+    for flag, kind, default, text in (
+        ("--ballots", non_negative_int, 100, "number of ballots (default 100)"),
+        ("--nodes", positive_int, 3, "mix nodes K (default 3)"),
+        ("--threshold", positive_int, 2, "decryption threshold T (default 2)"),
+        ("--group", group_name, "secp256k1", "group (default secp256k1)"),
+        ("--width", positive_int, 1, "ballot width (default 1)"),
+        ("--choices", positive_int, 3, "number of options (default 3)"),
+        ("--data", Path, None, "data directory (default: a fresh temporary one)"),
+        ("--export", Path, None, "export the election record to this directory"),
+        ("--seed", int, 1, "seed of the generated choices"),
+        ("--node-workers", positive_int, 1, "processes per node"),
+        ("--server-workers", positive_int, 1, "server verifier processes"),
+        ("--hop-timeout", positive_float, 600.0, "seconds per hop (default 600)"),
+        ("--timeout", positive_float, 1800.0,
+         "seconds allowed for mixing and decryption (default 1800)"),
+    ):
+        p.add_argument(flag, type=kind, default=default, help=text)
     p.add_argument("--json", action="store_true", help="print one JSON summary")
-    p.add_argument("--seed", type=int, default=1, help="seed of the generated choices")
-    p.add_argument("--node-workers", type=positive_int, default=1, help="processes per node")
-    p.add_argument(
-        "--server-workers", type=positive_int, default=1, help="server verifier processes"
-    )
-    p.add_argument(
-        "--hop-timeout", type=positive_float, default=600.0, help="seconds per hop (default 600)"
-    )
-    p.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=1800.0,
-        help="seconds allowed for mixing and decryption (default 1800)",
-    )
     p.add_argument("--log", action="store_true", help="keep server/node output in DATA/demo.log")
     p.add_argument(
         "--serve",

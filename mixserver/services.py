@@ -29,9 +29,10 @@ from typing import Any
 from crypto import GROUPS, group
 from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
 from crypto.errors import MalformedInput, ProtocolViolation, UnknownElection
+from crypto.io.files import write_private
 from crypto.protocol.wire import Message, canonical_json, decode_body, voter_id_from_secret
 from mixserver.adminauth import AdminAuth
-from mixserver.board import Board, write_private
+from mixserver.board import Board
 from mixserver.machine import check_action
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")

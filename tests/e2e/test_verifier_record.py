@@ -218,6 +218,13 @@ def assert_chain_intact(report: RecordReport) -> None:
     assert any(c.name == "chain" and c.ok for c in report.checks)
 
 
+def verify_intact(board: Board) -> RecordReport:
+    """The report on a tampered board whose chain and signatures are still intact."""
+    report = verify_record(board.files())
+    assert_chain_intact(report)
+    return report
+
+
 def assert_fails(report: RecordReport, name: str, *needles: str) -> list[str]:
     assert not report.ok
     found = failures(report, name)
@@ -430,8 +437,7 @@ def test_entry_signed_by_a_wrong_key(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[2]
     board.update(i, signer=Ed25519PrivateKey.generate())  # a valid signature, wrong author
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "author", f"entry {i}")
 
 
@@ -439,8 +445,7 @@ def test_node_entry_signed_by_another_node(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("mix.result")[0]
     board.update(i, signer=honest.nodes[2])
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop", "hop 1", "signed by node 2, not node 1")
 
 
@@ -448,8 +453,7 @@ def test_ballot_dropped_after_closing(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[5]
     board.remove(i)
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "closed list position 5",
                  "no ballot entry has this tracker")
 
@@ -459,8 +463,7 @@ def test_ballot_added_after_closing(honest: Honest) -> None:
     board = Board(honest)
     voter = voter_id_from_secret("stuffed")
     board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 1, seed=1))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert not failures(report, "ballot proof")  # the added ballot itself is valid
     assert_fails(report, "closed list", "missing from the closed list")
     assert_fails(report, "one ballot per credential", "13 distinct voters for 12")
@@ -474,8 +477,7 @@ def test_stuffed_ballot_in_place_of_a_real_voters(honest: Honest) -> None:
     i = board.find("ballot")[5]
     stuffed = voter_id_from_secret("made-up")
     board.set(i, new_ballot(board, stuffed, 0, seed=6))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert not failures(report, "ballot proof")
     assert not failures(report, "one ballot per credential")
     assert_fails(report, "registered credential", f"voter {stuffed} is not among the registered")
@@ -486,8 +488,7 @@ def test_registered_list_tampered(honest: Honest) -> None:
     r = board.find("voters.registered")[0]
     ids = board.msg(r)["voter_ids"]
     board.update(r, voter_ids=ids + bytes(16))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "registered credential", "13 voter ids for 12 credentials")
 
 
@@ -496,8 +497,7 @@ def test_later_ballot_of_a_voter_added_after_closing(honest: Honest) -> None:
     first = board.find("ballot")[4]
     voter = board.msg(first)["voter_id"]
     board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 2, seed=2))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "superseded", "missing from the closed list")
 
 
@@ -510,8 +510,7 @@ def test_second_ballot_accepted_under_first_ballot_counts(honest: Honest) -> Non
     board.meta["params"] = params
     voter = board.msg(board.find("ballot")[4])["voter_id"]
     board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 2, seed=5))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert not failures(report, "parameters")
     assert_fails(report, "one ballot per credential", f"second ballot of voter {voter}")
 
@@ -520,8 +519,7 @@ def test_ballot_added_after_the_closed_list(honest: Honest) -> None:
     board = Board(honest)
     voter = voter_id_from_secret("late")
     board.insert(board.find("voting.closed")[0] + 1, new_ballot(board, voter, 0, seed=3))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "phase order", "ballot entry after the voting.closed phase")
 
 
@@ -529,8 +527,7 @@ def test_ballot_replaced_after_closing(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[7]
     board.set(i, new_ballot(board, board.msg(i)["voter_id"], 0, seed=4))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert not failures(report, "ballot proof")
     assert_fails(report, "closed list", "closed list position 7", "is not ballot 7's")
 
@@ -543,8 +540,7 @@ def test_closed_list_differs_from_counted_ballots(honest: Honest) -> None:
     cts = decode_ciphertexts(g, board.msg(c)["ciphertexts"], 1)
     cts[3] = encrypt(pk, encode_ballot(g, encode_choice(2), 1))[0]
     board.update(c, ciphertexts=encode_ciphertexts(g, cts))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "closed list position 3")
     assert_fails(report, "hop shuffle proof", "hop 1", "not for the list")
 
@@ -554,8 +550,7 @@ def test_closed_list_reordered_board(honest: Honest) -> None:
     board = Board(honest)
     a, b = board.find("ballot")[1:3]
     board.swap(a, b)
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "out of board order")
 
 
@@ -571,8 +566,7 @@ def test_hop_output_swapped_for_another_valid_list(honest: Honest) -> None:
     outputs = encode_ciphertexts(g, fake)
     board.update(r, outputs=outputs)
     board.update(v, output_digest=digest(outputs))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop shuffle proof", "hop 2", "equation")
     assert_fails(report, "hop shuffle proof", "hop 3", "not for the list")
 
@@ -605,8 +599,7 @@ def test_proof_taken_from_another_election(honest: Honest) -> None:
     r, v = board.find("mix.result")[0], board.find("hop.verdict")[0]
     board.update(r, outputs=outputs, proof=encode_proof_files(encode_proof(other, proof)))
     board.update(v, output_digest=digest(outputs))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop shuffle proof", "hop 1 (node 1")
 
 
@@ -615,16 +608,14 @@ def test_rejected_hop_that_verifies(honest: Honest) -> None:
     board = Board(honest)
     v = board.find("hop.verdict")[1]
     board.update(v, status="rejected", reason="made up")
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop", "hop 2", "recorded as rejected, but its proof verifies")
 
 
 def test_hop_verdict_removed(honest: Honest) -> None:
     board = Board(honest)
     board.remove(board.find("hop.verdict")[2])
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop order", "verdicts for nodes [1, 2]")
     assert_fails(report, "hop", "no verdict refers to")
 
@@ -637,8 +628,7 @@ def test_decryption_share_altered(honest: Honest) -> None:
     # replace the first factor by another valid point
     share[12 : 12 + g.element_size] = g.encode(g.base_mul(12345))
     board.update(s, share=bytes(share))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "decryption share", f"node {position}")
 
 
@@ -646,8 +636,7 @@ def test_decryption_share_for_another_list(honest: Honest) -> None:
     board = Board(honest)
     s, position = recorded_shares(board)[0]
     board.update(s, input_digest=bytes(32))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "decryption share", f"node {position}", "not for the final list")
 
 
@@ -659,8 +648,7 @@ def test_tally_counts_changed(honest: Honest) -> None:
     result["counts"][first] += 1
     result["counts"][second] -= 1
     board.update(t, result=canonical_json(result))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "tally", "counts")
     assert not failures(report, "tally plaintexts")
 
@@ -671,8 +659,7 @@ def test_tally_plaintext_changed(honest: Honest) -> None:
     plaintexts = list(board.msg(t)["plaintexts"])
     plaintexts[4] = encode_choice(0) if plaintexts[4] != encode_choice(0) else encode_choice(1)
     board.update(t, plaintexts=plaintexts)
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "tally plaintexts", "plaintext 4")
 
 
@@ -682,8 +669,7 @@ def test_dkg_result_key_replaced(honest: Honest) -> None:
     g, _pk = election_key(board)
     d = board.find("dkg.result")[0]
     board.update(d, public_key=g.encode(g.base_mul(777)))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "DKG", "joint public key")
 
 
@@ -692,8 +678,7 @@ def test_parameters_changed(honest: Honest) -> None:
     params = json.loads(board.msg(0)["params"])
     params["t"] = 1
     board.update(0, params=canonical_json(params))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "parameters", "election.json has other parameters")
 
 

@@ -23,7 +23,8 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.tcpclient import TCPClient
 from tornado.testing import AsyncHTTPTestCase, gen_test
 
-from mixserver.app import ADMIN_BODY_LIMIT, make_app
+from mixserver.api import ADMIN_BODY_LIMIT
+from mixserver.app import make_app
 from mixserver.services import ElectionServices
 
 JSON = {"Content-Type": "application/json"}
@@ -96,7 +97,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
     ("POST", "/api/elections/{eid}/ballots", "voter", "application/json",
      '{"a": 1, "a": 2}', 400, "malformed", "twice"),
     ("POST", "/api/elections/nosuch/ballots", "voter", "application/json", "{}", 404,
-     "protocol-violation", "unknown election"),
+     "unknown-election", "unknown election"),
     # election creation
     ("POST", "/api/elections", "admin", "application/json", DEEP, 413, "payload-too-large",
      "at most"),
@@ -121,7 +122,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json", '"x"', 400,
      "malformed", "JSON object"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
-     json.dumps({"public_key": SMALL_ORDER_IDENTITY}), 422, "invalid-element", "prime-order"),
+     json.dumps({"public_key": SMALL_ORDER_IDENTITY}), 400, "invalid-element", "prime-order"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
      '{"public_key": 5}', 400, "malformed", "hex string"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from crypto.io.files import write_private
 from mixserver.adminauth import AdminAuth
-from mixserver.board import Board, write_private
+from mixserver.board import Board
 from mixserver.services import ElectionServices
 from webui import create_app
 from webui.admin import safe_next

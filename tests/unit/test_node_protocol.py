@@ -27,6 +27,7 @@ from crypto.elgamal import (
     encrypt,
 )
 from crypto.errors import ConfigError, MixvoteError, ProtocolViolation
+from crypto.io.files import write_private
 from crypto.protocol.wire import (
     NODE_KINDS,
     Message,
@@ -40,7 +41,6 @@ from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
 from crypto.threshold import combine, decode_decryption_share
 from crypto.transport import NodeIdentity
 from mixnode import faults
-from mixnode.client import write_private
 from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, mix_job
 
 EID = "e1"

@@ -1,4 +1,6 @@
-"""The voter- and admin-facing pages of the web UI against the fake services of test_webui: the
+"""The voter- and admin-facing pages of the web UI against a fake services object (the page
+hooks it feeds, a fingerprint and the test-election flag, are not produced by
+``mixserver.services`` yet; ``test_webui.py`` runs the UI against the real services): the
 home page by state, the ballot tracker from seal to board (the finder, the board's rows), the
 standalone audit page, plain words and the hooks for the election fingerprint and the test-election
 flag, the results page (chart, turnout, verifier), the admin console's page and the favicon."""
@@ -7,13 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.unit.test_webui import XSS, FakeServices, admin_client, csrf_of, voter_client
+from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation, UnknownElection
+from crypto.groups import group
+from crypto.protocol.wire import Message, encode_body
+from crypto.record import GENESIS, make_entry
+from tests.unit.test_webui import XSS, csrf_of
 from webui import create_app
 from webui.charts import bar_chart
 from webui.site import ENTRY_KINDS, ballot_tracker, election_state, short_hash
@@ -21,6 +31,287 @@ from webui.site import ENTRY_KINDS, ballot_tracker, election_state, short_hash
 CT = "02" + "11" * 32 + "03" + "22" * 32  # a ciphertext's hex as the board shows it
 TRACKER = hashlib.sha256(bytes.fromhex(CT)).hexdigest()
 KINDS = ["election.params", "dkg.deal", "dkg.complaint", "dkg.complaint", "ballot", "ballot"]
+
+
+ADMIN_TOKEN = "admin-token-123"
+SECRET = "a" * 32
+
+
+class FakeServices:
+    """In-memory stand-in for mixserver.services.ElectionServices (the methods the UI calls)."""
+
+    def __init__(self) -> None:
+        self.sessions: set[str] = set()
+        self.zips: dict[str, dict[str, Any]] = {}
+        self.elections: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[Any, ...]] = []
+        self.ballots: list[dict[str, Any]] = []
+        g = group("secp256k1")
+        self.public_key = g.encode(g.base_mul(12345)).hex()
+        self.add("e1", "Board vote " + XSS, phase="voting")
+
+    def add(self, eid: str, title: str, phase: str = "setup") -> None:
+        self.elections[eid] = {
+            "id": eid,
+            "title": title,
+            "question": "Who? " + XSS,
+            "choices": ["Ann", "Bob " + XSS],
+            "group": "secp256k1",
+            "n": 3,
+            "t": 2,
+            "voters": 2,
+            "width": 1,
+            "phase": phase,
+            "public_key": self.public_key if phase != "setup" else None,
+            "ballots_cast": 0,
+            "ballots_counted": 0,
+            "timings": {"keygen": 0.5, "mixing": {"hop 1": 1.25}},
+            "progress": {},
+            "nodes": [
+                {"position": p, "public_key": None, "enrolled": p == 1, "connected": p == 1}
+                for p in (1, 2, 3)
+            ],
+        }
+
+    def _get(self, eid: str) -> dict[str, Any]:
+        if eid not in self.elections:
+            raise UnknownElection(f"unknown election {eid!r}")
+        return self.elections[eid]
+
+    def check_admin_token(self, token: str | None) -> bool:
+        return token == self.admin_token
+
+    # server-side admin sessions, as mixserver.adminauth keeps them
+    admin_token = ADMIN_TOKEN
+
+    def open_admin_session(self) -> str:
+        sid = f"session-{len(self.sessions)}-0123456789abcdef"
+        self.sessions.add(sid)
+        return sid
+
+    def check_admin_session(self, sid: str | None) -> bool:
+        return sid in self.sessions
+
+    def close_admin_session(self, sid: str | None) -> None:
+        self.sessions.discard(sid)  # type: ignore[arg-type]
+
+    def rotate_admin_token(self) -> str:
+        self.admin_token = "rotated-" + str(len(self.sessions))
+        self.sessions.clear()
+        return self.admin_token
+
+    def list_elections(self) -> list[dict[str, Any]]:
+        return list(self.elections.values())
+
+    def get_election(self, eid: str) -> dict[str, Any]:
+        return self._get(eid)
+
+    def create_election(self, title: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("create", title, *args, kwargs))
+        if not title:
+            raise MalformedInput("title: a non-empty string of at most 200 characters")
+        eid = f"e{len(self.elections) + 1}"
+        self.add(eid, title)
+        return {**self.elections[eid], "credentials": []}
+
+    def voter_credentials(self, eid: str) -> list[dict[str, str]]:
+        self._get(eid)
+        return [
+            {"voter_id": "0" * 32, "secret": SECRET},
+            {"voter_id": "1" * 32, "secret": "b" * 32},
+        ]
+
+    def enrol_node(
+        self, eid: str, public_key_hex: str | None = None, position: int | None = None
+    ) -> dict[str, Any]:
+        self.calls.append(("enrol", eid, public_key_hex, position))
+        if self._get(eid)["phase"] != "setup":
+            raise ProtocolViolation("enrol: nodes can only be enrolled in setup")
+        return {
+            "election": eid,
+            "position": position or 2,
+            "public_key": public_key_hex,
+            "token": None if public_key_hex else "tok-" + XSS,
+        }
+
+    def connected_nodes(self, eid: str) -> list[int]:
+        return [1]
+
+    def _action(self, name: str, eid: str, needs: str) -> dict[str, Any]:
+        self.calls.append((name, eid))
+        if self._get(eid)["phase"] != needs:
+            raise ProtocolViolation(f"{name}: not allowed in phase {self._get(eid)['phase']}")
+        return {"election": eid, "scheduled": name}
+
+    def open_voting(self, eid: str) -> dict[str, Any]:
+        return self._action("open_voting", eid, "keygen")
+
+    def close_voting(self, eid: str) -> dict[str, Any]:
+        return self._action("close_voting", eid, "voting")
+
+    def start_mixing(self, eid: str) -> dict[str, Any]:
+        return self._action("start_mixing", eid, "closed")
+
+    def publish(self, eid: str) -> dict[str, Any]:
+        return self._action("publish", eid, "mixing")
+
+    def voter_session(self, eid: str, secret: str) -> dict[str, Any]:
+        e = self._get(eid)
+        if secret != SECRET:
+            raise ProtocolViolation("credential: not a voter credential of this election")
+        return {
+            "voter_id": "0" * 32,
+            "election": e,
+            "public_key": e["public_key"],
+            "phase": e["phase"],
+        }
+
+    def cast_ballot(self, eid: str, secret: str, ballot: dict[str, Any]) -> dict[str, Any]:
+        self.voter_session(eid, secret)
+        if ballot.get("proof") == "bad":
+            raise InvalidProof("ballot proof: challenge mismatch")
+        self.ballots.append(ballot)
+        return {"tracker": "ab" * 32, "index": 7, "voter_id": "0" * 32}
+
+    def board(self, eid: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        self._get(eid)
+        entries = [
+            {
+                "index": i,
+                "kind": "ballot",
+                "author": "cd" * 32,
+                "hash": f"{i:064x}",
+                "prev": "00" * 32,
+                "created": 0.0,
+                "size": 10,
+                "voter_id": "0" * 32,
+            }
+            for i in range(offset, min(offset + limit, 3))
+        ]
+        return {"election": eid, "total": 3, "offset": offset, "entries": entries}
+
+    def find_receipt(self, eid: str, tracker: str) -> dict[str, Any] | None:
+        self._get(eid)
+        if tracker != "ab" * 32:
+            return None
+        return {
+            "index": 7,
+            "kind": "ballot",
+            "voter_id": "0" * 32,
+            "hash": tracker,
+            "counted": True,
+        }
+
+    def results(self, eid: str) -> dict[str, Any] | None:
+        e = self._get(eid)
+        if e["phase"] != "tallied":
+            return None
+        return {
+            "election": eid,
+            "counts": {"Ann": 3, "Bob " + XSS: 1},
+            "invalid": 0,
+            "ballots": 4,
+            "timings": {"keygen": 0.5, "mixing": 2.0},
+        }
+
+    def record_zip(self, eid: str) -> dict[str, Any]:
+        """The zip of :meth:`export_record`, built once (as the real services cache it)."""
+        if eid not in self.zips:
+            work = Path(tempfile.mkdtemp(prefix="fake-zip-"))
+            out = self.export_record(eid, work / eid)
+            path = work / "record.zip"
+            with zipfile.ZipFile(path, "w") as zf:
+                for file in sorted((work / eid).rglob("*")):
+                    if file.is_file():
+                        zf.write(file, f"{eid}/{file.relative_to(work / eid)}")
+            self.zips[eid] = {"path": str(path), "head": out["head"],
+                              "size": path.stat().st_size}
+        return self.zips[eid]
+
+    def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
+        """A small but real record: voting.closed, one node's mix.result and its verdict."""
+        self._get(eid)
+        g = group("secp256k1")
+        row = lambda k: b"".join(g.encode(g.base_mul(k + j)) for j in (1, 2))  # noqa: E731
+        server, node = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        msgs = [
+            (
+                server,
+                Message(
+                    "voting.closed",
+                    eid,
+                    {
+                        "count": 3,
+                        "width": 1,
+                        "ciphertexts": b"".join(row(k) for k in range(3)),
+                        "trackers": [bytes(32)] * 3,
+                    },
+                ),
+            ),
+            (
+                node,
+                Message(
+                    "mix.result",
+                    eid,
+                    {
+                        "job": "j",
+                        "input_digest": bytes(32),
+                        "outputs": b"".join(row(k) for k in (10, 11, 12)),
+                        "proof": [],
+                    },
+                ),
+            ),
+            (
+                server,
+                Message(
+                    "hop.verdict",
+                    eid,
+                    {
+                        "hop": 1,
+                        "position": 1,
+                        "status": "accepted",
+                        "reason": "ok",
+                        "result_entry": 1,
+                        "output_digest": bytes(32),
+                    },
+                ),
+            ),
+        ]
+        dest = Path(dest_dir) / "entries"
+        dest.mkdir(parents=True)
+        prev = GENESIS
+        for i, (key, msg) in enumerate(msgs):
+            entry = make_entry(eid, i, prev, key, encode_body(msg))
+            (dest / f"{i:08d}.bin").write_bytes(entry.encode())
+            prev = entry.hash()
+        return {"path": str(dest_dir), "entries": len(msgs), "head": prev.hex()}
+
+    def ciphertext_lists(self, eid: str) -> dict[str, bytes]:
+        self._get(eid)
+        g = group("secp256k1")
+        row = lambda k: b"".join(g.encode(g.base_mul(k + j)) for j in (1, 2))  # noqa: E731
+        return {
+            "inputs": b"".join(row(k) for k in range(3)),
+            "mixed": b"".join(row(k) for k in (10, 11, 12)),
+        }
+
+    def generate_test_ballots(self, eid: str, count: int, choose: Any = None) -> dict[str, Any]:
+        self.calls.append(("test_ballots", eid, count, [choose(i) for i in range(count)]))
+        return {"cast": count, "expected": {"Ann": count}}
+
+
+def admin_client(client: FlaskClient) -> FlaskClient:
+    token = csrf_of(client, "/admin/login")
+    r = client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert r.status_code == 302
+    return client
+
+
+def voter_client(client: FlaskClient, eid: str = "e1") -> str:
+    token = csrf_of(client, f"/vote/{eid}")
+    r = client.post(f"/vote/{eid}", data={"credential": SECRET, "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/vote/{eid}/booth")
+    return csrf_of(client, f"/vote/{eid}/booth")
 
 
 class BoardServices(FakeServices):

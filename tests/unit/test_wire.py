@@ -18,6 +18,7 @@ from crypto.protocol.wire import (
     SKIPPED,
     Message,
     Reassembler,
+    SignedMessage,
     decode_body,
     decode_frame,
     decode_proof_files,
@@ -149,14 +150,15 @@ def test_chunking_round_trip_and_limits() -> None:
         Reassembler().feed(b"MXC1" + b"\x00" * 5)
 
 
-def auth(
+def auth_frame(
     session: NodeSession,
     who: NodeIdentity = IDENTITY,
     token: str = "",
     seq: int = 1,
     nonce: bytes | None = None,
     election: str = "e",
-) -> Message:
+) -> SignedMessage:
+    """A signed, decoded ``auth`` frame of ``who`` for ``session``."""
     msg = Message(
         "auth",
         election,
@@ -164,7 +166,7 @@ def auth(
         session.nonce,
         seq,
     )
-    return decode_frame(signed(msg, who)).message
+    return decode_frame(signed(msg, who))
 
 
 def test_session_authentication_and_ordering() -> None:
@@ -182,51 +184,11 @@ def test_session_authentication_and_ordering() -> None:
     with pytest.raises(ProtocolViolation, match="not authenticated"):
         s.accept(progress(1))
     with pytest.raises(ProtocolViolation, match="not enrolled"):
-        s.authenticate(
-            decode_frame(
-                signed(
-                    Message(
-                        "auth",
-                        "e",
-                        {"public_key": OTHER.public_bytes(), "token": "", "nonce": s.nonce},
-                        s.nonce,
-                        1,
-                    ),
-                    OTHER,
-                )
-            ),
-            enrol,
-        )
+        s.authenticate(auth_frame(s, OTHER), enrol)
     with pytest.raises(ProtocolViolation, match="nonce"):
-        s.authenticate(
-            decode_frame(
-                signed(
-                    Message(
-                        "auth",
-                        "e",
-                        {"public_key": IDENTITY.public_bytes(), "token": "", "nonce": b"\x00" * 32},
-                        s.nonce,
-                        1,
-                    )
-                )
-            ),
-            enrol,
-        )
+        s.authenticate(auth_frame(s, nonce=b"\x00" * 32), enrol)
     assert not s.authenticated
-    got = s.authenticate(
-        decode_frame(
-            signed(
-                Message(
-                    "auth",
-                    "e",
-                    {"public_key": IDENTITY.public_bytes(), "token": "", "nonce": s.nonce},
-                    s.nonce,
-                    1,
-                )
-            )
-        ),
-        enrol,
-    )
+    got = s.authenticate(auth_frame(s), enrol)
     assert got.position == 2 and s.position == 2
     assert s.accept(progress(2)).kind == "progress"
     with pytest.raises(ProtocolViolation, match="replay or reorder"):
@@ -243,33 +205,9 @@ def test_session_authentication_and_ordering() -> None:
 def test_session_one_time_token() -> None:
     s = NodeSession(b"\x05" * 32)
     enrol = [Enrolment("e", 3, None, "tok")]
-    frame = decode_frame(
-        signed(
-            Message(
-                "auth",
-                "e",
-                {"public_key": OTHER.public_bytes(), "token": "wrong", "nonce": s.nonce},
-                s.nonce,
-                1,
-            ),
-            OTHER,
-        )
-    )
     with pytest.raises(ProtocolViolation):
-        s.authenticate(frame, enrol)
-    frame = decode_frame(
-        signed(
-            Message(
-                "auth",
-                "e",
-                {"public_key": OTHER.public_bytes(), "token": "tok", "nonce": s.nonce},
-                s.nonce,
-                1,
-            ),
-            OTHER,
-        )
-    )
-    got = s.authenticate(frame, enrol)
+        s.authenticate(auth_frame(s, OTHER, token="wrong"), enrol)
+    got = s.authenticate(auth_frame(s, OTHER, token="tok"), enrol)
     assert got.public_key == OTHER.public_bytes() and got.position == 3
 
 
