@@ -268,9 +268,13 @@ def write_mixed(db: Any, eid: str, ok: bool, seconds: float, count: int) -> None
 
 
 def write_tally(db: Any, eid: str, result: Mapping[str, Any], seconds: float) -> None:
+    """Append the tally, once: a second decryption run that raced the first (publish pressed
+    while mixing ended) finds the election tallied and writes nothing."""
     summary = {k: v for k, v in result.items() if k != "plaintexts"}
     with db.transaction():
-        _p, _phase, state = db.election(eid)
+        _p, phase, state = db.election(eid)
+        if phase == "tallied":
+            return
         timings = {**state.get("timings", {}), "decryption": round(seconds, 4)}
         db.append_server(
             eid,
@@ -408,6 +412,8 @@ class Coordinator:
     snapshots: ClassVar[Mapping[str, tuple[str, Mapping[str, Any], int]]] = MappingProxyType({})
     runs: ClassVar[dict[str, Run]] = {}
     machines: ClassVar[dict[str, Machine]] = {}
+    #: (election, stage) of machines being rebuilt from the board, so one is never started twice
+    _starting: ClassVar[set[tuple[str, str]]] = set()
     busy: ClassVar[dict[str, str]] = {}
     listeners: ClassVar[dict[str, set[Callable[[dict[str, Any]], None]]]] = {}
     _status_due: ClassVar[dict[str, Any]] = {}
@@ -428,6 +434,7 @@ class Coordinator:
         for _ in range(max(1, cls.config.verify_workers)):
             pool.submit(jobs.warm_up)  # start the processes now, not at the first hop
         cls.nodes, cls.runs, cls.listeners, cls.machines, cls.busy = {}, {}, {}, {}, {}
+        cls._starting = set()
         cls.connected = MappingProxyType({})
         cls.progress = MappingProxyType({})
         cls.snapshots = MappingProxyType({})
@@ -833,14 +840,21 @@ class Coordinator:
         it with the nodes connected now."""
         session = os.urandom(6).hex()  # job ids never repeat across restarts
         timeouts = cls.config.timeouts()
+        key = (eid, stage)
+        if key in cls._starting:  # publish and the end of mixing may both ask for decryption
+            return
+        cls._starting.add(key)
 
         async def go() -> None:
-            if stage == "mix":
-                machine: Machine = await cls._io(load_mix, eid, session, timeouts)
-            else:
-                await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
-                machine = await cls._io(load_decrypt, eid, session, timeouts)
-            await cls._io(cls._snapshot_state, eid)
+            try:
+                if stage == "mix":
+                    machine: Machine = await cls._io(load_mix, eid, session, timeouts)
+                else:
+                    await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
+                    machine = await cls._io(load_decrypt, eid, session, timeouts)
+                await cls._io(cls._snapshot_state, eid)
+            finally:
+                cls._starting.discard(key)
             cls._run(eid).started[stage] = time.perf_counter()
             cls.machines[eid] = machine
             cls._ensure_ticker()
