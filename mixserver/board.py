@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from crypto.credentials import voter_id as credential_voter_id
 from crypto.errors import ProtocolViolation
-from crypto.receipts import Receipt, make_receipt
 from crypto.protocol.wire import Message, encode_body
+from crypto.receipts import Receipt, make_receipt
 from crypto.record import GENESIS, Entry, make_entry, public_key_bytes
 
 SCHEMA = """
@@ -256,7 +256,8 @@ class Board:
             query += (" AND NOT EXISTS (SELECT 1 FROM ballots b WHERE b.eid = t.eid AND "
                       "b.voter_id = t.voter_id)")
         with self._lock:
-            return [(r[0], bytes(r[1])) for r in self._db.execute(query + " ORDER BY rowid", (eid,))]
+            rows = self._db.execute(query + " ORDER BY rowid", (eid,)).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
 
     def set_node(
         self, eid: str, position: int, public_key: bytes | None, token: str | None

@@ -10,10 +10,10 @@ uploads only the signed public list, as a real election does.
 
 A thin command line over :mod:`mixserver.harness`: starts ``mixserver`` and K ``mixnode``
 processes, creates an election through the admin API, enrols the nodes, waits for key generation,
-casts N voter-signed ballots through the same HTTP endpoint voters use, closes, mixes, decrypts, exports the
-record and prints the tally (checked against the ballots cast) and per-phase timings. Exit codes
-(:mod:`crypto.io.commands`): 0 when the tally is right, 1 when it is not or a phase fails, 2 for bad
-arguments, 3 for an internal error.
+casts N voter-signed ballots through the same HTTP endpoint voters use, closes, mixes, decrypts,
+exports the record and prints the tally (checked against the ballots cast) and per-phase timings.
+Exit codes (:mod:`crypto.io.commands`): 0 when the tally is right, 1 when it is not or a phase
+fails, 2 for bad arguments, 3 for an internal error.
 """
 
 from __future__ import annotations

@@ -174,25 +174,9 @@ def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
     else:
         failures = len(report.failures)
         summary = "" if report.ok else f" ({failures} check{'s' if failures != 1 else ''} failed)"
-        if report.summary.get("test_election"):
-            print(TEST_ELECTION_NOTE, file=out)
         print(f"VERDICT: {verdict.upper()}{summary}", file=out)
     return EXIT_OK if report.ok else EXIT_REJECTED
 
-
-def read_receipts(path: Path) -> list[Receipt]:
-    """The receipts in a file: one receipt object, a JSON list of them, or one per line;
-    a malformed file is a usage error naming it."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        try:
-            value = json.loads(text)
-            items = value if isinstance(value, list) else [value]
-        except ValueError:
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
-        return [decode_receipt(item) for item in items]
-    except (ValueError, MixvoteError) as exc:
-        raise UsageError(f"{path}: not a receipt file ({exc})") from None
 
 
 #: Stages smaller than this get no progress bar (unless --progress is given).

@@ -2,7 +2,8 @@
 knowledge bound to the election and the voter, :func:`crypto.ballot.verify_ballot`; no replayed
 ciphertext; registered credentials; the counted ballot of each credential under the election's
 policy; the voter's signature over the fingerprint, row and proof, by a credential of the
-authority-signed list) and the closed list (exactly the counted ballots, in board order, with their trackers)."""
+authority-signed list) and the closed list (exactly the counted ballots, in board order, with
+their trackers)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation, error_class
-from crypto.receipts import check_receipts
 from crypto.protocol.wire import Message, decode_body
+from crypto.receipts import check_receipts
 from crypto.record import GENESIS, Entry, decode_entry, verify_body_signature
 from crypto.verify.state import (
     ENTRY_FILE,

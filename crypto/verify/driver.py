@@ -78,7 +78,8 @@ def verify_record(
     ``receipt_server_key`` (default: ``server_key``, else the record's own server key), and a
     broken promise is reported as server misbehaviour with the receipt as evidence.
     ``authority_key`` (32 bytes), if given, is the credential
-    authority's key, obtained from the authority: the credential list must be signed by it. The heavy proofs are cut into ``workers`` chunks that
+    authority's key, obtained from the authority: the credential list must be signed by it. The
+    heavy proofs are cut into ``workers`` chunks that
     ``mapper`` runs. ``progress(stage, done, total)`` is called with stages ``chain``,
     ``ballots``, ``shuffle``, ``decryption``. Never raises for a bad record: every problem is a
     failed check. Raises :class:`InternalError` when the verifier itself fails (a bug).

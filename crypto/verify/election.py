@@ -8,13 +8,13 @@ import json
 from typing import Any
 
 from crypto.ballot import BALLOT_POLICIES
-from crypto.dkg import ComplaintMsg, Deal, DkgParams, ResponseMsg, dkg_result
-from crypto.elgamal import encode_public_key
 from crypto.credentials import (
     credential_list_digest,
     decode_credential_list,
     verify_credential_list,
 )
+from crypto.dkg import ComplaintMsg, Deal, DkgParams, ResponseMsg, dkg_result
+from crypto.elgamal import encode_public_key
 from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
 from crypto.fingerprint import (
     ParameterError,
@@ -22,9 +22,9 @@ from crypto.fingerprint import (
     format_fingerprint,
     validate_parameters,
 )
-from crypto.record import GENESIS
 from crypto.groups import GROUPS, group
 from crypto.protocol.wire import canonical_json
+from crypto.record import GENESIS
 from crypto.transport import PublicIdentity
 from crypto.verify.state import RECORD_NODE_KINDS, Abort, Run
 

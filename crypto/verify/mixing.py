@@ -16,9 +16,9 @@ from crypto.groups import group
 from crypto.protocol.export import verificatum_files
 from crypto.protocol.wire import (
     ACCEPTED,
-    Message,
     REJECTED,
     SKIPPED,
+    Message,
     decode_proof_files,
     digest,
     shuffle_sid,
