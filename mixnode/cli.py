@@ -53,6 +53,8 @@ def fingerprint_text(text: str) -> str:
     """An argparse type: a fingerprint's full (64 hex digits) or short (32) form."""
     from crypto.fingerprint import fingerprint_matches
 
+    if not text:
+        return text  # the default: no fingerprint expected
     try:
         fingerprint_matches(bytes(32), text)
     except MixvoteError as exc:
