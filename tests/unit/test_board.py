@@ -117,11 +117,11 @@ def test_parameters_are_validated_at_creation_with_the_field(
 
 
 def test_tally_and_voters_rules(services: ElectionServices) -> None:
-    with pytest.raises(MalformedInput, match="^tally: this server runs mixnet only"):
+    with pytest.raises(MalformedInput, match=r"^tally: this server runs mixnet only"):
         services.create_election("T", "Q", ["a", "b"], tally="homomorphic")
-    with pytest.raises(MalformedInput, match="^tally"):
+    with pytest.raises(MalformedInput, match=r"^tally"):
         services.create_election("T", "Q", ["a", "b"], tally="magic")
-    with pytest.raises(MalformedInput, match="^voters: the credential authority"):
+    with pytest.raises(MalformedInput, match=r"^voters: the credential authority"):
         services.create_election("T", "Q", ["a", "b"], voters=5)
     e = services.create_election("T", "Q", ["a", "b"])
     assert e["test_election"] is False and e["tally"] == "mixnet" and e["voters"] == 0
