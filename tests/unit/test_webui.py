@@ -5,8 +5,8 @@ endpoint, the downloads, and the npm module route."""
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
