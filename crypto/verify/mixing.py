@@ -79,7 +79,7 @@ def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
             if v["result_entry"] != 0 or v["output_digest"] != b"":
                 run.fail("hop", where, "a skipped hop names a result", ProtocolViolation)
             else:
-                evidence = skip_evidence(run, v, prev_verdict, i)
+                evidence = skip_evidence(run, v, prev_verdict, i, count)
                 if evidence.startswith("no evidence"):
                     run.fail("hop skip evidence", where, evidence, ProtocolViolation)
                 else:
@@ -153,12 +153,14 @@ def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
     return current, excluded
 
 
-def skip_evidence(run: Run, v: Message, prev_verdict: int, i: int) -> str:
-    """Why a skipped hop was skipped, as the record shows it: the node's own signed
-    ``job.failed`` (between the previous verdict and this one), or a time-out whose recorded
-    times span at least the recorded time-out. Returns a description, or one starting with
-    "no evidence" saying what is missing."""
+def skip_evidence(run: Run, v: Message, prev_verdict: int, i: int, count: int) -> str:
+    """Why a skipped hop was skipped, as the record shows it: an empty ballot list (nothing to
+    shuffle), the node's own signed ``job.failed`` (between the previous verdict and this one),
+    or a time-out whose recorded times span at least the recorded time-out. Returns a
+    description, or one starting with "no evidence" saying what is missing."""
     position, e = v["position"], v["evidence_entry"]
+    if count == 0 and not (e or v["requested_ms"] or v["gave_up_ms"] or v["timeout_ms"]):
+        return "the closed list is empty: nothing to shuffle"
     if e:
         msg = run.messages[e] if 0 <= e < len(run.messages) else None
         if msg is None or msg.kind != "job.failed" or not prev_verdict < e < i:
