@@ -430,6 +430,24 @@ class Board:
         got = self.entries(eid, index, 1)
         return got[0] if got and got[0].entry.index == index else None
 
+    def entries_by_author(self, eid: str, author: bytes, start: int = 0) -> list[StoredEntry]:
+        """The entries signed by ``author`` (a node's key) from index ``start`` on."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._COLS} FROM entries WHERE eid = ? AND author = ? AND idx >= ? "
+                "ORDER BY idx",
+                (eid, author, start),
+            ).fetchall()
+        return [self._row(eid, r) for r in rows]
+
+    def hash_at(self, eid: str, index: int) -> bytes | None:
+        """The hash of entry ``index`` (None when there is none); reads no body."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT hash FROM entries WHERE eid = ? AND idx = ?", (eid, index)
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
     def entry_by_hash(self, eid: str, digest: bytes) -> StoredEntry | None:
         with self._lock:
             row = self._db.execute(
