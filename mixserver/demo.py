@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=port_or_any, default=0, help="server port (default 0: any free port)"
     )
     p.add_argument(
+        "--abstain",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N more registered voters who never vote (default 0)",
+    )
+    p.add_argument(
         "--normal-election",
         action="store_true",
         help="run a normal election: mixdemo acts as an external credential authority and "
@@ -145,7 +152,7 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
         seed=args.seed, node_workers=args.node_workers, server_workers=args.server_workers,
         hop_timeout=args.hop_timeout, timeout=args.timeout, port=args.port, log=args.log,
         faults=dict(args.cheat), crash_node=args.crash_node, pause_node=args.pause_node,
-        test=not args.normal_election,
+        test=not args.normal_election, abstain=args.abstain,
     )  # fmt: skip
 
 

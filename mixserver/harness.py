@@ -271,6 +271,8 @@ class DemoConfig:
     #: a test election (the server is the credential authority); False: the harness is an
     #: external authority and uploads the signed public list, as a real election does
     test: bool = True
+    #: registered voters who never vote (credentials beyond the ``ballots`` cast)
+    abstain: int = 0
 
     def check(self) -> None:
         """Raise ValueError for a configuration no election can have."""
@@ -477,10 +479,10 @@ def run_election(
             "title": "mixdemo", "question": "Which option?",
             "choices": [f"option {i}" for i in range(c.choices)], "group": c.group,
             "n": c.nodes, "t": c.threshold, "width": c.width, "test": c.test,
-            **({"voters": c.ballots} if c.test else {}),
+            **({"voters": c.ballots + c.abstain} if c.test else {}),
         })  # fmt: skip
         eid = election["id"]
-        creds = load_credentials(api, eid, c.test, c.ballots)
+        creds = load_credentials(api, eid, c.test, c.ballots + c.abstain)[: c.ballots]
         run.enrol_nodes(api, base, eid)
         election = run.timed(
             "keygen", lambda: wait_for(api, eid, lambda e: e["public_key"], "key generation", 120)

@@ -324,6 +324,9 @@ class ElectionServices:
             return
         fp = election_fingerprint(params, clist, [k for k in keys if k is not None])
         self.db.set_phase(eid, phase, fingerprint=fp.hex())
+        if self.loop is not None and self.coordinator is not None:
+            # key generation waits for the fingerprint: start it if the nodes are all in
+            self.loop.add_callback(self.coordinator.maybe_start_dkg, eid)
 
     def voter_credentials(self, eid: str) -> list[dict[str, str]]:
         """``[{voter_id, credential}]`` (the printed private credential) of a *test* election
