@@ -390,15 +390,28 @@ def authority_credentials(eid: str, count: int) -> tuple[list[bytes], dict[str, 
     return [c.private for c in creds], encode_credential_list(clist)
 
 
-def load_credentials(api: Api, eid: str, test: bool, count: int) -> list[bytes]:
+def load_credentials(
+    api: Api, eid: str, test: bool, count: int, authority_dir: Path | None = None
+) -> list[bytes]:
     """The private credentials the harness votes with: a test election's from the server (its
-    admin download), a normal election's made here as the authority, the list uploaded."""
+    admin download), a normal election's made here as the authority, the list uploaded (and, with
+    ``authority_dir``, the authority's files kept there: ``credentials.csv`` (0600) and
+    ``public-credentials.json``, never in the server's data directory)."""
+    from crypto.credentials import credential_from_private, format_credential, parse_credential
+
     if test:
         rows = api.request("GET", f"/api/elections/{eid}/credentials")["credentials"]
-        from crypto.credentials import parse_credential
-
         return [parse_credential(row["credential"]) for row in rows]
     creds, public = authority_credentials(eid, count)
+    if authority_dir is not None:
+        from mixserver.board import make_private_dir, write_private
+
+        make_private_dir(authority_dir)
+        lines = ["voter_id,credential"] + [
+            f"{credential_from_private(c).voter_id},{format_credential(c)}" for c in creds
+        ]
+        write_private(authority_dir / "credentials.csv", ("\n".join(lines) + "\n").encode())
+        (authority_dir / "public-credentials.json").write_text(json.dumps(public, indent=1))
     api.request("POST", f"/api/elections/{eid}/credentials", public)
     return creds
 
@@ -482,7 +495,8 @@ def run_election(
             **({"voters": c.ballots + c.abstain} if c.test else {}),
         })  # fmt: skip
         eid = election["id"]
-        creds = load_credentials(api, eid, c.test, c.ballots + c.abstain)[: c.ballots]
+        creds = load_credentials(api, eid, c.test, c.ballots + c.abstain,
+                                 data / "authority")[: c.ballots]
         run.enrol_nodes(api, base, eid)
         election = run.timed(
             "keygen", lambda: wait_for(api, eid, lambda e: e["public_key"], "key generation", 120)
