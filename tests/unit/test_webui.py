@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
+from crypto.credentials import credential_from_private, format_credential
 from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
 from crypto.groups import group
 from crypto.protocol.wire import Message, encode_body
@@ -24,7 +25,9 @@ from crypto.record import GENESIS, make_entry
 from webui import create_app
 
 ADMIN_TOKEN = "admin-token-123"
-SECRET = "a" * 32
+SEED = bytes(range(32))
+SECRET = format_credential(SEED)  # a printed voter credential
+VOTER = credential_from_private(SEED).public.hex()  # its public credential
 XSS = '<script>alert("x")</script>'
 
 
@@ -52,8 +55,8 @@ class FakeServices:
             "t": 2,
             "voters": 2,
             "width": 1,
-            "test_election": True,
-            "fingerprint": "0f" * 32,
+            "test_election": False,
+            "fingerprint": None,
             "phase": phase,
             "public_key": self.public_key if phase != "setup" else None,
             "ballots_cast": 0,
@@ -170,7 +173,7 @@ class FakeServices:
 
     def cast_ballot(self, eid: str, ballot: dict[str, Any]) -> dict[str, Any]:
         self._get(eid)
-        if ballot.get("credential") != "cc" * 32:
+        if ballot.get("credential") != VOTER:
             raise ProtocolViolation("credential: not a voter credential of this election")
         if ballot.get("proof") == "bad":
             raise InvalidProof("ballot proof: challenge mismatch")
@@ -607,6 +610,7 @@ def test_credentials_csv(client: FlaskClient) -> None:
 def test_voter_booth_signs_in_in_the_browser_and_casts(
     client: FlaskClient, svc: FakeServices
 ) -> None:
+    svc.elections["e1"]["fingerprint"] = "0f" * 32
     assert client.get("/vote/e1/booth").headers["Location"].endswith("/vote/e1")
     assert client.post("/vote/e1", data={"credential": SECRET}).status_code in (400, 405)
     booth_token = voter_client(client)
@@ -622,7 +626,7 @@ def test_voter_booth_signs_in_in_the_browser_and_casts(
     assert json.loads(params.group(1))["fingerprint"] == "0f" * 32
     assert client.get_cookie("session") is None or SECRET not in client.get_cookie(
         "session").value
-    ballot = {"credential": "cc" * 32, "width": 1, "ciphertext": "02" * 66,
+    ballot = {"credential": VOTER, "width": 1, "ciphertext": "02" * 66,
               "proof": "11" * 64, "signature": "22" * 64}
     r = client.post("/vote/e1/cast", json=ballot, headers={"X-CSRF-Token": booth_token})
     assert r.status_code == 200 and r.get_json()["tracker"] == "ab" * 32
@@ -638,7 +642,7 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
     assert r.status_code == 400  # no CSRF token
     token = voter_client(client)
     h = {"X-CSRF-Token": token}
-    ballot = {"credential": "cc" * 32, "width": 1, "ciphertext": "00", "proof": "bad",
+    ballot = {"credential": VOTER, "width": 1, "ciphertext": "00", "proof": "bad",
               "signature": "00" * 64}
     r = client.post("/vote/e1/cast", json=ballot, headers=h)
     assert r.status_code == 400 and r.get_json() == {"error": "ballot proof: challenge mismatch"}
@@ -664,7 +668,7 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
         assert r.status_code == status and phrase in r.get_json()["error"], (data[:30], r.data)
     svc.elections["e1"]["phase"] = "closed"
     html = client.get("/vote/e1").get_data(as_text=True)
-    assert "Voting is not open" in html and "election-params" not in html
+    assert "Voting is closed" in html and "election-params" not in html
     assert svc.ballots == []
 
 
@@ -716,6 +720,7 @@ def test_admin_uploads_the_signed_list_of_a_normal_election(
     assert "Credential list refused: credential list: the file is not JSON" in client.get(
         "/admin/elections/e5").get_data(as_text=True)
     # a test election shows its download and the test-ballot form instead
+    svc.elections["e1"]["test_election"] = True
     html = client.get("/admin/elections/e1").get_data(as_text=True)
     assert "credentials.csv" in html and 'id="test-ballots"' in html
     assert 'id="credentials-form"' not in html
