@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.unit.test_webui import XSS, FakeServices, admin_client, csrf_of, voter_client
+from tests.unit.test_webui import XSS, FakeServices, admin_client, csrf_of
 from webui import create_app
 from webui.charts import bar_chart
 from webui.site import ENTRY_KINDS, ballot_tracker, election_state, short_hash
