@@ -106,6 +106,11 @@ class Cluster:
         self.api.request("POST", f"/api/elections/{eid}/publish")
         return self.tallied(eid, timeout)
 
+    def finish_mixing_and_publish(self, eid: str, timeout: float = 180) -> dict[str, Any]:
+        assert self.api is not None
+        self.api.request("POST", f"/api/elections/{eid}/publish")
+        return self.tallied(eid, timeout)
+
     def tallied(self, eid: str, timeout: float = 180) -> dict[str, Any]:
         assert self.api is not None
         wait_for(self.api, eid, lambda x: x["phase"] == "tallied", "tally", timeout)
@@ -202,6 +207,14 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
     vmn = tmp_path / "record" / "verificatum"
     assert (vmn / "nizkp" / "default" / "proofs" / "activethreshold").read_bytes() == b"3"
     assert mixverify(["--verificatum", str(vmn)]) == 0
+    # the whole record, with every node's receipts; and each node's own audit of it
+    report = export_and_verify(cluster, e["id"])
+    assert report.summary["test_election"] is False
+    from mixnode.cli import main as mixnode
+
+    for i in (1, 2, 3):
+        node_dir = str(tmp_path / f"node{i}")
+        assert mixnode(["audit", str(tmp_path / "record"), "--data", node_dir]) == 0
     victim = tmp_path / "record" / index[len(index) // 2]["file"]
     data = bytearray(victim.read_bytes())
     data[-1] ^= 1
@@ -264,6 +277,13 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     )
     cluster.nodes[1].kill()
     cluster.nodes[1].wait(10)
+    # node 1 has the connect grace (2 s) to come back; it does not, so its hop is skipped as a
+    # time-out with the times recorded
+    wait_for(
+        cluster.api, eid,
+        lambda x: len(cluster.api.request("GET", f"/api/elections/{eid}/status")["hops"]) >= 1,
+        "hop 1 skipped", 30,
+    )
     # node 3 stays stuck in its stalled shuffle; node 1 comes back (with its key share on disk)
     # and decrypts with node 2
     cluster.procs.append(
@@ -277,6 +297,55 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     assert [h["status"] for h in hops] == ["skipped", "accepted", "skipped"]
     assert "disconnected" in hops[0]["reason"] and "timed out" in hops[2]["reason"]
     assert result["counts"] == expected(CHOICES)
+    # both skips are time-outs whose times the record shows, and the verifier accepts them
+    report = export_and_verify(cluster, eid)
+    skips = [c for c in report.checks if c.name == "hop" and "skipped" in c.detail]
+    assert len(skips) == 2 and all("time-out" in c.detail for c in skips), skips
+
+
+def test_a_killed_node_that_comes_back_in_time_is_asked_again(cluster: Cluster) -> None:
+    cluster.start_server(hop_timeout=60, grace=30)
+    e = cluster.election(cheats={1: "stall"})
+    cluster.cast(e, range(12), CHOICES)
+    assert cluster.api is not None
+    eid = e["id"]
+    cluster.api.request("POST", f"/api/elections/{eid}/close")
+    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
+    cluster.api.request("POST", f"/api/elections/{eid}/mix")
+    wait_for(
+        cluster.api, eid,
+        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
+        "hop 1 started", 30,
+    )
+    cluster.nodes[1].kill()
+    cluster.nodes[1].wait(10)
+    cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
+                                    cluster.tmp / "node1", 1, None, log=cluster.log))
+    result = cluster.finish_mixing_and_publish(eid)
+    assert [h["status"] for h in result["hops"]] == ["accepted"] * 3
+    assert result["counts"] == expected(CHOICES)
+
+
+def export_and_verify(cluster: Cluster, eid: str) -> Any:
+    """Export the record and verify it with every node's kept receipts; returns the report."""
+    from crypto.io.recorddir import read_directory
+    from crypto.verify import verify_record
+    from mixnode.client import load_receipts
+    from mixserver.board import Board
+    from mixserver.export import export_record
+
+    out = cluster.tmp / f"record-{eid}"
+    board = Board(cluster.tmp / "server")
+    try:
+        export_record(board, eid, out)
+    finally:
+        board.close()
+    receipts = [r for i in cluster.nodes
+                for r in load_receipts(cluster.tmp / f"node{i}", eid).get(eid, [])]
+    assert receipts
+    report = verify_record(read_directory(out), receipts=receipts)
+    assert report.ok, [str(c) for c in report.failures]
+    return report
 
 
 def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
@@ -311,7 +380,8 @@ def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) ->
     e = api.request(
         "POST",
         "/api/elections",
-        {"title": "h", "question": "?", "choices": ["a"], "n": 1, "t": 1, "voters": 1},
+        {"title": "h", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
+         "test": True},
     )
     before = api.request("GET", f"/api/elections/{e['id']}/board")["total"]
     url = cluster.base.replace("http://", "ws://") + "/ws/node"
@@ -389,7 +459,8 @@ def test_node_waits_for_the_server_and_for_its_enrolment(cluster: Cluster) -> No
     e = api.request(
         "POST",
         "/api/elections",
-        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1},
+        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
+         "test": True},
     )
     cluster.kill_server()
     key = cluster.tmp / "late.key"
