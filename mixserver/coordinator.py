@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -46,7 +47,40 @@ from crypto.protocol.wire import (
     digest,
     shuffle_sid,
 )
+from crypto.receipts import encode_receipt
 from mixserver import jobs
+
+#: Node messages that go on the record: each binds the fingerprint and the head the node saw.
+BOUND_KINDS = frozenset(
+    {"node.endorse", "dkg.deal", "dkg.complaint", "dkg.response", "mix.result", "decrypt.share",
+     "job.failed"}
+)
+NO_EVIDENCE = {"evidence_entry": 0, "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}
+
+
+def receipts_for(
+    db: Any, eid: str, positions: Any, since: dict[int, int]
+) -> tuple[dict[int, list[bytes]], dict[int, int]]:
+    """Receipts to send: for each node position, one for each of its entries after index
+    ``since[position]``, then one for the board's head. Returns (receipt JSON documents per
+    position, the newest index receipted per position)."""
+    head = db.head_receipt(eid)
+    if head is None:
+        return {}, {}
+    keys = {p: k[:32] for p, k, _t in db.nodes(eid) if k is not None}
+    out: dict[int, list[bytes]] = {}
+    newest: dict[int, int] = {}
+    for position in positions:
+        docs = []
+        key = keys.get(position)
+        start = since.get(position, -1) + 1
+        if key is not None:
+            for stored in db.entries_by_author(eid, key, start):
+                docs.append(canonical_json(encode_receipt(db.receipt(stored))))
+        docs.append(canonical_json(encode_receipt(head)))
+        out[position] = docs
+        newest[position] = head.index
+    return out, newest
 
 log = logging.getLogger("mixserver.coordinator")
 
@@ -85,6 +119,10 @@ class Run:
     decrypt_request: Message | None = None
     #: mix jobs dispatched ahead of time whose input was then not accepted
     abandoned: set[str] = field(default_factory=set)
+    #: each node's node.endorse of the fingerprint (recorded before its DKG deal)
+    endorsements: dict[int, SignedMessage] = field(default_factory=dict)
+    #: the newest board index each node holds a receipt for (a reconnection resends them)
+    receipted: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +134,7 @@ class Dispatch:
     future: asyncio.Future[SignedMessage]
     inputs: bytes
     started: float
+    request: Message  # sent again to a node that comes back
 
 
 class Coordinator:
@@ -222,11 +261,57 @@ class Coordinator:
         )
         cls.push_status(eid)
         run = cls._run(eid)
+        run.receipted.pop(position, None)  # a new connection: resend its receipts
+        cls._send_receipts(eid, [position])
         if phase in ("setup", "keygen") and not state.get("public_key"):
-            if len(cls.nodes[eid]) == params["n"]:
-                cls._spawn(eid, cls._dkg(eid))
+            cls.maybe_start_dkg(eid)
         elif run.decrypt_request is not None and run.decrypt_job is not None:
             link.send_message(run.decrypt_request)
+
+    @classmethod
+    def maybe_start_dkg(cls, eid: str) -> None:
+        """Start key generation once every node is connected and the fingerprint is fixed (the
+        credential list loaded and every node enrolled); the services call it when the
+        fingerprint gets fixed, :meth:`register` when a node connects."""
+        got = cls.services.db.election(eid)
+        if got is None:
+            return
+        params, phase, state = got
+        keygen = phase in ("setup", "keygen") and not state.get("public_key")
+        if keygen and state.get("fingerprint") and len(cls.nodes.get(eid, {})) == params["n"]:
+            cls._spawn(eid, cls._dkg(eid))
+
+    @classmethod
+    def _send_receipts(cls, eid: str, positions: Any = None) -> None:
+        """Send the connected nodes (or ``positions``) their new receipts and the head's."""
+        connected = set(cls.nodes.get(eid, {}))
+        targets = sorted(connected if positions is None else set(positions) & connected)
+        if not targets:
+            return
+        run = cls._run(eid)
+        docs, newest = receipts_for(cls.services.db, eid, targets, dict(run.receipted))
+        for position, items in docs.items():
+            for doc in items:
+                cls._send(eid, position, Message("receipt", eid, {"receipt": doc}))
+            run.receipted[position] = max(run.receipted.get(position, -1), newest[position])
+
+    @classmethod
+    def _check_bound(cls, eid: str, msg: Message) -> None:
+        """A node message for the record must bind this election's fingerprint and a chain head
+        that is a prefix of the board (else it is refused, not recorded)."""
+        _params, _phase, state = cls.services.db.election(eid)
+        fp = state.get("fingerprint")
+        if not fp or msg["fingerprint"] != bytes.fromhex(fp):
+            raise ProtocolViolation(f"{msg.kind}: the message binds another election fingerprint "
+                                    "than this election's")
+        size, head = msg["seen_size"], msg["seen_head"]
+        if size == 0:
+            if head != bytes(32):
+                raise ProtocolViolation(f"{msg.kind}: an empty seen head with a hash")
+            return
+        if cls.services.db.hash_at(eid, size - 1) != head:
+            raise ProtocolViolation(f"{msg.kind}: the seen head ({size} entries) is not a "
+                                    "prefix of this board")
 
     @classmethod
     def unregister(cls, eid: str, position: int, link: NodeLink) -> None:
@@ -252,6 +337,15 @@ class Coordinator:
         ProtocolViolation / MalformedInput (the adapter answers with an error, nothing stored)."""
         msg = signed.message
         run = cls._run(eid)
+        if msg.kind in BOUND_KINDS:
+            cls._check_bound(eid, msg)
+        if msg.kind == "node.endorse":
+            if run.dkg_round is None or run.dkg_kind != "dkg.deal":
+                raise ProtocolViolation("node.endorse: only when key generation starts")
+            if position in run.endorsements:
+                raise ProtocolViolation(f"node.endorse: node {position} already sent one")
+            run.endorsements[position] = signed
+            return "fingerprint endorsed"
         if msg.kind == "progress":
             cls._progress(
                 eid, node=position, stage=msg["stage"], done=msg["done"], total=msg["total"]
@@ -262,6 +356,9 @@ class Coordinator:
                 raise ProtocolViolation(f"{msg.kind}: not expected now (out of order)")
             if position in run.dkg_round:
                 raise ProtocolViolation(f"{msg.kind}: node {position} already sent one (replay)")
+            if position not in run.endorsements:
+                raise ProtocolViolation(f"{msg.kind}: node {position} has not signed the "
+                                        "election fingerprint (node.endorse) first")
             cls._check_dkg_message(eid, position, msg)
             run.dkg_round[position] = signed
             if run.dkg_event is not None and len(run.dkg_round) == len(cls._dkg_participants(eid)):
@@ -273,7 +370,9 @@ class Coordinator:
             fut = run.waiters.get((position, msg["job"]))
             if fut is None or fut.done():
                 return "noted"
-            fut.set_exception(NodeJobFailed(f"node {position} reported: {msg['reason']}"))
+            failure = NodeJobFailed(f"node {position} reported: {msg['reason']}")
+            failure.signed = signed  # type: ignore[attr-defined]  # the skip's evidence
+            fut.set_exception(failure)
             return "noted"
         if msg.kind == "mix.result" and msg["job"] in run.abandoned:
             run.abandoned.discard(msg["job"])
@@ -337,8 +436,10 @@ class Coordinator:
         got = [run.dkg_round[p] for p in sorted(run.dkg_round)]
         run.dkg_round, run.dkg_event = None, None
         db = cls.services.db
-        for signed in got:
+        endorsed = [run.endorsements[p] for p in sorted(run.endorsements)]
+        for signed in (endorsed if kind == "dkg.deal" else []) + got:
             db.append(eid, signed.message.kind, signed.body, signed.author, signed.signature)
+        cls._send_receipts(eid)
         return got
 
     @classmethod
@@ -348,9 +449,12 @@ class Coordinator:
 
         db = cls.services.db
         started = time.perf_counter()
-        params_row, _phase, _state = db.election(eid)
+        params_row, _phase, fstate = db.election(eid)
+        fingerprint = bytes.fromhex(fstate["fingerprint"])
         db.set_phase(eid, "keygen")
         cls.push_status(eid)
+        cls._run(eid).endorsements = {}
+        cls._send_receipts(eid)  # the nodes bind the head they were told of
         params = cls._dkg_params(eid)
         participants = list(params.participants)
         deals = await cls._dkg_round(
@@ -365,6 +469,7 @@ class Coordinator:
                     "t": params.t,
                     "position": p,
                     "participants": participants,
+                    "fingerprint": fingerprint,
                 },
             ),
         )
@@ -408,6 +513,7 @@ class Coordinator:
         )
         cls._timing(eid, "keygen", time.perf_counter() - started)
         cls.push_status(eid)
+        cls._send_receipts(eid)
 
     # --- admin actions (scheduled with loop.add_callback) ---------------------------------------
     @classmethod
@@ -518,8 +624,22 @@ class Coordinator:
         result_entry: int,
         output_digest: bytes,
         seconds: float,
+        timeout: float = 0.0,
+        evidence: SignedMessage | None = None,
     ) -> None:
+        """Record a hop's verdict; a skipped hop with its evidence: the node's own job.failed
+        (``evidence``, appended first) or a time-out (``timeout`` seconds, ``seconds`` after the
+        request; both times recorded in Unix milliseconds)."""
         db = cls.services.db
+        fields = dict(NO_EVIDENCE)
+        if status == SKIPPED and evidence is not None:
+            e = db.append(eid, evidence.message.kind, evidence.body, evidence.author,
+                          evidence.signature)
+            fields["evidence_entry"] = e.entry.index
+        elif status == SKIPPED and timeout > 0:
+            gave_up = int(time.time() * 1000)
+            fields.update(requested_ms=gave_up - math.ceil(seconds * 1000), gave_up_ms=gave_up,
+                          timeout_ms=int(timeout * 1000))
         _p, phase, state = db.election(eid)
         hops = [
             *state.get("hops", []),
@@ -543,6 +663,7 @@ class Coordinator:
                     "reason": reason[:4000],
                     "result_entry": result_entry,
                     "output_digest": output_digest,
+                    **fields,
                 },
             ),
             phase=phase,
@@ -550,6 +671,7 @@ class Coordinator:
         )
         log.info("election %s: hop %d (node %d) %s %s", eid, hop, position, status, reason)
         cls.push_status(eid)
+        cls._send_receipts(eid)
 
     @classmethod
     def _dispatch(cls, eid: str, hop: int, position: int, inputs: bytes, count: int) -> Dispatch:
@@ -558,24 +680,41 @@ class Coordinator:
         job = f"mix-{hop}-{position}-{int(time.time() * 1000)}"
         fut: asyncio.Future[SignedMessage] = asyncio.get_running_loop().create_future()
         cls._run(eid).waiters[(position, job)] = fut
-        cls._send(
+        request = Message(
+            "mix.request",
             eid,
-            position,
-            Message(
-                "mix.request",
-                eid,
-                {
-                    "job": job,
-                    "sid": shuffle_sid(eid),
-                    "group": params["group"],
-                    "public_key": bytes.fromhex(state["public_key"]),
-                    "width": params["width"],
-                    "count": count,
-                    "ciphertexts": inputs,
-                },
-            ),
+            {
+                "job": job,
+                "sid": shuffle_sid(eid),
+                "group": params["group"],
+                "public_key": bytes.fromhex(state["public_key"]),
+                "width": params["width"],
+                "count": count,
+                "ciphertexts": inputs,
+                "fingerprint": bytes.fromhex(state["fingerprint"]),
+            },
         )
-        return Dispatch(position, job, fut, inputs, time.perf_counter())
+        cls._send(eid, position, request)
+        return Dispatch(position, job, fut, inputs, time.perf_counter(), request)
+
+    @classmethod
+    async def _await_hop(cls, eid: str, dispatch: Dispatch) -> SignedMessage:
+        """The node's result, within the hop time-out. A node that disconnects has the connect
+        grace to come back, and is then sent its request again; else NodeGone (a time-out whose
+        times are recorded: no skip without evidence)."""
+        run = cls._run(eid)
+        while True:
+            remaining = cls.config.hop_timeout - (time.perf_counter() - dispatch.started)
+            try:
+                return await asyncio.wait_for(dispatch.future, max(remaining, 0.0))
+            except NodeGone:
+                if not await cls._wait_connected(eid, dispatch.position):
+                    raise NodeGone(f"node {dispatch.position} disconnected and did not come "
+                                   "back in time") from None
+            fut: asyncio.Future[SignedMessage] = asyncio.get_running_loop().create_future()
+            run.waiters[(dispatch.position, dispatch.job)] = fut
+            dispatch.future = fut
+            cls._send(eid, dispatch.position, dispatch.request)
 
     @classmethod
     def _abandon(cls, eid: str, dispatch: Dispatch) -> None:
@@ -631,18 +770,26 @@ class Coordinator:
                     "node not connected",
                     0,
                     b"",
-                    time.perf_counter() - t0,
+                    max(time.perf_counter() - t0, cls.config.connect_grace),
+                    timeout=cls.config.connect_grace,
                 )
                 continue
             try:
-                remaining = cls.config.hop_timeout - (time.perf_counter() - dispatch.started)
-                signed = await asyncio.wait_for(dispatch.future, max(remaining, 0.0))
+                signed = await cls._await_hop(eid, dispatch)
             except (TimeoutError, NodeGone, NodeJobFailed) as exc:
-                reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
                 cascade.record(position, SKIPPED)
-                cls._hop_verdict(
-                    eid, hop, position, SKIPPED, reason, 0, b"", time.perf_counter() - t0
-                )
+                elapsed = time.perf_counter() - dispatch.started
+                if isinstance(exc, NodeJobFailed):
+                    cls._hop_verdict(eid, hop, position, SKIPPED, str(exc), 0, b"", elapsed,
+                                     evidence=getattr(exc, "signed", None))
+                elif isinstance(exc, NodeGone):
+                    cls._hop_verdict(eid, hop, position, SKIPPED, str(exc), 0, b"",
+                                     max(elapsed, cls.config.connect_grace),
+                                     timeout=cls.config.connect_grace)
+                else:
+                    cls._hop_verdict(eid, hop, position, SKIPPED, "timed out", 0, b"",
+                                     max(elapsed, cls.config.hop_timeout),
+                                     timeout=cls.config.hop_timeout)
                 continue
             finally:
                 run.waiters.pop((position, dispatch.job), None)
@@ -755,6 +902,7 @@ class Coordinator:
                 "width": params["width"],
                 "count": count,
                 "ciphertexts": current,
+                "fingerprint": bytes.fromhex(state["fingerprint"]),
             },
         )
         futures: dict[int, asyncio.Future[SignedMessage]] = {}
@@ -818,6 +966,7 @@ class Coordinator:
                             },
                         ),
                     )
+                    cls._send_receipts(eid)
                     cls._progress(eid, stage="decrypting", done=len(collector.valid))
                 if collector.complete or collector.hopeless:
                     break
