@@ -493,3 +493,25 @@ def test_node_refused_by_the_server_gives_up_with_the_reason(cluster: Cluster) -
     assert "the server refused the node: [protocol-violation] auth: this key is not enrolled" in (
         result.stderr
     )
+
+
+def test_a_node_refuses_an_election_with_another_fingerprint(cluster: Cluster) -> None:
+    api = cluster.start_server()
+    e = api.request("POST", "/api/elections", {"title": "f", "question": "?",
+                                               "choices": ["a", "b"], "n": 1, "t": 1,
+                                               "voters": 2, "test": True})
+    key = cluster.tmp / "picky.key"
+    api.request("POST", f"/api/elections/{e['id']}/enrol", {"public_key": node_key(key)})
+    fp = api.request("GET", f"/api/elections/{e['id']}")["fingerprint"]
+    other = ("0" if fp[0] != "0" else "1") + fp[1:32]  # the short form, one digit off
+    argv = ["run", "--server", cluster.base, "--key", str(key), "--data",
+            str(cluster.tmp / "picky"), "--expect-fingerprint", other, "--give-up-after", "30"]
+    result = subprocess.run([sys.executable, "-m", "mixnode.cli", *argv], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"has fingerprint {fp[:4]} " in result.stderr
+    assert "refusing to take part" in result.stderr
+    assert f"not the expected {other}" in result.stderr
+    # it signed nothing: no endorsement, no key generation on the board
+    kinds = [x["kind"] for x in api.request("GET", f"/api/elections/{e['id']}/board")["entries"]]
+    assert "node.endorse" not in kinds and "dkg.deal" not in kinds
