@@ -208,7 +208,7 @@ def test_election_in_chromium(tmp_path: Path, processes: list[subprocess.Popen[b
         shot(admin, "01-admin-form-errors")
         admin.get_by_label("Choices (one per line)").fill("\n".join(CHOICES))
         admin.get_by_label("Decryption threshold (t)").fill("2")
-        admin.get_by_label("Test election").check()  # the server holds the credentials
+        admin.get_by_label("Test election", exact=True).check()  # the server holds them
         admin.get_by_label("Voter credentials").fill("3")
         admin.get_by_role("button", name="Create").click()
         eid = admin.locator("#election-id").inner_text()
