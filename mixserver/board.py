@@ -177,6 +177,12 @@ class Board:
     def _tx(self) -> _Tx:
         return _Tx(self)
 
+    def transaction(self) -> _Tx:
+        """``with board.transaction():`` — every append and phase change inside is committed
+        together, or (on an exception, or a crash) none is: a node's result and the server's
+        verdict on it, a closed list and the phase change."""
+        return _Tx(self)
+
     # --- elections ------------------------------------------------------------------------
     def create_election(self, eid: str, params: dict[str, Any], phase: str) -> None:
         with self._tx() as db:

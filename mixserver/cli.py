@@ -32,7 +32,7 @@ from crypto.io.commands import (
     positive_int,
     run_main,
 )
-from crypto.io.pool import exit_with_parent
+from mixserver import jobs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +92,7 @@ async def serve(args: argparse.Namespace) -> None:
     pool = ProcessPoolExecutor(
         max_workers=args.workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=exit_with_parent,
+        initializer=jobs.init_worker,
         initargs=(os.getpid(),),
     )
     Coordinator.configure(
@@ -103,6 +103,7 @@ async def serve(args: argparse.Namespace) -> None:
             hop_timeout=args.hop_timeout,
             connect_grace=args.connect_grace,
             dkg_timeout=args.dkg_timeout,
+            verify_workers=max(1, args.workers),
         ),
     )
     app = make_app(services, Coordinator, with_webui=not args.no_webui)

@@ -1,43 +1,54 @@
-"""The election coordinator: runs key generation, the mixing cascade and decryption on the IOLoop.
+"""The election coordinator: thin asyncio/Tornado adapter around :mod:`mixserver.machine`.
 
-The coordinator is a class with class-level state (the registry of connected nodes, the running
-elections) and classmethod entry points (``open_voting``, ``close_voting``, ``start_mixing``,
-``publish``) that the web UI schedules with ``IOLoop.add_callback`` — the only thread-safe IOLoop
-method — through :class:`mixserver.services.ElectionServices`. The IOLoop is the one captured by
-:meth:`Coordinator.configure` at start-up. Protocol decisions live in the sans-io pieces of
-:mod:`crypto.protocol` (:class:`~crypto.protocol.sessions.NodeSession`,
-:class:`~crypto.protocol.sessions.Cascade`, :class:`~crypto.protocol.sessions.ShareCollector`);
-proof checks run in a process pool (:mod:`mixserver.jobs`).
+The decisions (phases, the pipelined cascade, time-outs, verdicts, collecting decryption shares)
+are made by the sans-io machines of :mod:`mixserver.machine`; this module feeds them events (node
+messages, verification outcomes, (dis)connections, a tick every ``Config.tick`` seconds with the
+monotonic clock) and carries out their effects: messages to nodes on the IOLoop, proof checks in
+the process pool (:mod:`mixserver.jobs`, one hop split over every ``--workers`` process), and
+board writes in one I/O thread (in order, each result with its verdict in one transaction).
 
-Everything that matters is on the board before it is acted upon, so a restarted server resumes
-from the board alone (:meth:`Coordinator.resume`): the phase, the DKG result, the closed list, the
-verdict of every hop and the decryption shares.
+Nothing heavy runs on the IOLoop thread: reading and writing large board entries, closing voting
+(reading every ballot), combining shares and tallying run in executors; progress is kept in memory
+and pushed to status listeners at most ``Config.status_interval`` apart. The registry of connected
+nodes is changed on the loop only; other threads read :attr:`Coordinator.connected`, an immutable
+snapshot replaced atomically.
+
+The classmethod entry points (``open_voting``, ``close_voting``, ``start_mixing``, ``publish``) are
+what the web UI schedules with ``IOLoop.add_callback`` (the only thread-safe IOLoop method) through
+:class:`mixserver.services.ElectionServices`; they take a ``concurrent.futures.Future`` that
+receives the outcome, so an action that cannot happen now is refused to the caller, never dropped.
+
+Trust (``docs/trust.md``): key generation starts only once the election fingerprint is fixed
+(the credential list loaded and every node enrolled); ``dkg.start`` and every request carry it,
+and every node message that goes on the record must bind it (a node signs it first, in a
+``node.endorse``). After every board write the nodes get server-signed receipts (a ``receipt``
+message): for each of their own entries, and for the head, which they bind into their next
+messages. A hop is skipped only with evidence: the node's own ``job.failed`` (recorded with the
+verdict) or a time-out, with its times recorded.
+
+Everything is on the board before it is acted upon, so a restarted server resumes from the board
+alone (:meth:`Coordinator.resume`): a result being verified at the crash was never stored (it is
+asked for again); a verdict-less result left by an older server gets an ``abandoned`` verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import math
+import os
 import time
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from crypto import group
-from crypto.errors import (
-    MixvoteError,
-    NodeGone,
-    NodeJobFailed,
-    ProtocolViolation,
-    error_class,
-)
-from crypto.protocol.sessions import Cascade, ShareCollector
+from crypto.errors import MixvoteError, ProtocolViolation, error_class
 from crypto.protocol.wire import (
-    ACCEPTED,
-    REJECTED,
     SKIPPED,
     Message,
     SignedMessage,
@@ -45,44 +56,40 @@ from crypto.protocol.wire import (
     decode_body,
     decryption_context,
     digest,
-    shuffle_sid,
 )
-from crypto.receipts import encode_receipt
 from mixserver import jobs
+from mixserver.machine import (
+    ABANDONED,
+    RESTARTED,
+    AbandonHop,
+    AbandonShare,
+    BoardEntry,
+    Combine,
+    CommitHop,
+    CommitShare,
+    DecryptFailed,
+    DecryptMachine,
+    Effect,
+    MixFinished,
+    MixMachine,
+    Progress,
+    Send,
+    Timeouts,
+    VerifyHop,
+    VerifyShare,
+    check_action,
+    resume_stage,
+)
+
+log = logging.getLogger("mixserver.coordinator")
 
 #: Node messages that go on the record: each binds the fingerprint and the head the node saw.
 BOUND_KINDS = frozenset(
     {"node.endorse", "dkg.deal", "dkg.complaint", "dkg.response", "mix.result", "decrypt.share",
      "job.failed"}
 )
-NO_EVIDENCE = {"evidence_entry": 0, "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}
 
-
-def receipts_for(
-    db: Any, eid: str, positions: Any, since: dict[int, int]
-) -> tuple[dict[int, list[bytes]], dict[int, int]]:
-    """Receipts to send: for each node position, one for each of its entries after index
-    ``since[position]``, then one for the board's head. Returns (receipt JSON documents per
-    position, the newest index receipted per position)."""
-    head = db.head_receipt(eid)
-    if head is None:
-        return {}, {}
-    keys = {p: k[:32] for p, k, _t in db.nodes(eid) if k is not None}
-    out: dict[int, list[bytes]] = {}
-    newest: dict[int, int] = {}
-    for position in positions:
-        docs = []
-        key = keys.get(position)
-        start = since.get(position, -1) + 1
-        if key is not None:
-            for stored in db.entries_by_author(eid, key, start):
-                docs.append(canonical_json(encode_receipt(db.receipt(stored))))
-        docs.append(canonical_json(encode_receipt(head)))
-        out[position] = docs
-        newest[position] = head.index
-    return out, newest
-
-log = logging.getLogger("mixserver.coordinator")
+Machine = MixMachine | DecryptMachine
 
 
 class NodeLink(Protocol):
@@ -102,39 +109,361 @@ class Config:
     dkg_timeout: float = 60.0
     decrypt_timeout: float = 600.0
     verify_workers: int = 1
+    tick: float = 0.25
+    status_interval: float = 0.25
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.hop_timeout, self.connect_grace, self.decrypt_timeout)
 
 
 @dataclass
 class Run:
-    """In-memory state of one election's running protocol step (rebuilt from the board)."""
+    """In-memory state of one election's key generation (redone from scratch after a crash:
+    its transcript reaches the board in one transaction with the result)."""
 
     eid: str
     task: asyncio.Future[Any] | None = None
-    waiters: dict[tuple[int, str], asyncio.Future[SignedMessage]] = field(default_factory=dict)
     dkg_round: dict[int, SignedMessage] | None = None
     dkg_kind: str = ""
     dkg_event: asyncio.Event | None = None
-    publish_requested: bool = False
-    decrypt_job: str | None = None
-    decrypt_request: Message | None = None
-    #: mix jobs dispatched ahead of time whose input was then not accepted
-    abandoned: set[str] = field(default_factory=set)
-    #: each node's node.endorse of the fingerprint (recorded before its DKG deal)
+    started: dict[str, float] = field(default_factory=dict)
+    #: each node's node.endorse of the fingerprint (recorded with the DKG transcript)
     endorsements: dict[int, SignedMessage] = field(default_factory=dict)
-    #: the newest board index each node holds a receipt for (a reconnection resends them)
+    #: the newest board index each node holds a receipt for (in memory; a reconnection resends)
     receipted: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass
-class Dispatch:
-    """A mix request sent to a node, waiting for its result."""
+# --- board reads and writes (plain functions: the I/O thread runs them, tests call them) --------
 
-    position: int
-    job: str
-    future: asyncio.Future[SignedMessage]
-    inputs: bytes
-    started: float
-    request: Message  # sent again to a node that comes back
+
+def author_positions(db: Any, eid: str) -> dict[bytes, int]:
+    """Ed25519 signing key (first 32 bytes of the node identity) -> node position."""
+    return {bytes(k[:32]): p for p, k, _tok in db.nodes(eid) if k is not None}
+
+
+def board_entries(db: Any, eid: str, kinds: Iterable[str]) -> list[BoardEntry]:
+    """The entries of ``kinds`` in board order, decoded, with their author's node position."""
+    authors = author_positions(db, eid)
+    got = [s for kind in kinds for s in db.entries_of_kind(eid, kind)]
+    got.sort(key=lambda s: s.entry.index)
+    return [
+        BoardEntry(s.entry.index, s.kind, decode_body(s.entry.body), authors.get(s.entry.author))
+        for s in got
+    ]
+
+
+MIX_KINDS = ("voting.closed", "mix.result", "hop.verdict")
+DECRYPT_KINDS = (*MIX_KINDS, "decrypt.share", "decrypt.verdict")
+
+
+def load_mix(db: Any, eid: str, session: str, timeouts: Timeouts) -> MixMachine:
+    params, _phase, state = db.election(eid)
+    machine = MixMachine.from_board(
+        eid,
+        params,
+        bytes.fromhex(state["public_key"]),
+        board_entries(db, eid, MIX_KINDS),
+        session,
+        timeouts,
+    )
+    machine.fingerprint = bytes.fromhex(state["fingerprint"])
+    return machine
+
+
+def load_decrypt(db: Any, eid: str, session: str, timeouts: Timeouts) -> DecryptMachine:
+    params, _phase, state = db.election(eid)
+    machine = DecryptMachine.from_board(
+        eid,
+        params,
+        state.get("qualified", []),
+        board_entries(db, eid, DECRYPT_KINDS),
+        session,
+        timeouts,
+        [bytes.fromhex(v) for v in state.get("verification_keys", [])],
+    )
+    machine.fingerprint = bytes.fromhex(state["fingerprint"])
+    return machine
+
+
+def write_hop(db: Any, eid: str, c: CommitHop) -> int:
+    """The node's result (if any) and the server's verdict on it, in one transaction; returns
+    the verdict's index."""
+    with db.transaction():
+        result_entry, output_digest = 0, b""
+        if c.result is not None:
+            r = c.result
+            stored = db.append(eid, r.message.kind, r.body, r.author, r.signature)
+            result_entry, output_digest = stored.entry.index, digest(r.message["outputs"])
+        evidence = skip_evidence(db, eid, c)
+        _p, phase, state = db.election(eid)
+        hops = [
+            *state.get("hops", []),
+            {
+                "hop": c.hop,
+                "node": c.position,
+                "status": c.status,
+                "reason": c.reason,
+                "seconds": round(c.seconds, 3),
+            },
+        ]
+        verdict = Message(
+            "hop.verdict",
+            eid,
+            {
+                "hop": c.hop,
+                "position": c.position,
+                "status": c.status,
+                "reason": c.reason[:4000],
+                "result_entry": result_entry,
+                "output_digest": output_digest,
+                **evidence,
+            },
+        )
+        return int(db.append_server(eid, verdict, phase=phase, state={"hops": hops}).entry.index)
+
+
+NO_EVIDENCE = {"evidence_entry": 0, "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}
+
+
+def skip_evidence(db: Any, eid: str, c: CommitHop) -> dict[str, int]:
+    """The evidence fields of a hop verdict: a skipped hop's job.failed entry (appended here, in
+    the verdict's transaction), or the times of its time-out (Unix milliseconds, the request
+    time ``c.seconds`` before now); all 0 otherwise."""
+    if c.status != SKIPPED:
+        return dict(NO_EVIDENCE)
+    if c.evidence is not None:
+        e = c.evidence
+        stored = db.append(eid, e.message.kind, e.body, e.author, e.signature)
+        return {**NO_EVIDENCE, "evidence_entry": stored.entry.index}
+    if c.timeout > 0:
+        gave_up = int(time.time() * 1000)
+        return {
+            "evidence_entry": 0,
+            "requested_ms": gave_up - math.ceil(c.seconds * 1000),
+            "gave_up_ms": gave_up,
+            "timeout_ms": int(c.timeout * 1000),
+        }
+    return dict(NO_EVIDENCE)
+
+
+def write_abandoned_hop(db: Any, eid: str, a: AbandonHop) -> int:
+    verdict = Message(
+        "hop.verdict",
+        eid,
+        {
+            "hop": a.hop,
+            "position": a.position,
+            "status": ABANDONED,
+            "reason": RESTARTED,
+            "result_entry": a.result_entry,
+            "output_digest": a.output_digest,
+            **NO_EVIDENCE,
+        },
+    )
+    return int(db.append_server(eid, verdict).entry.index)
+
+
+def write_share(db: Any, eid: str, c: CommitShare) -> int:
+    """The node's decryption share and the verdict on it, in one transaction."""
+    with db.transaction():
+        s = c.share
+        stored = db.append(eid, s.message.kind, s.body, s.author, s.signature)
+        verdict = Message(
+            "decrypt.verdict",
+            eid,
+            {
+                "position": c.position,
+                "status": c.status,
+                "reason": c.reason[:4000],
+                "share_entry": stored.entry.index,
+            },
+        )
+        return int(db.append_server(eid, verdict).entry.index)
+
+
+def write_abandoned_share(db: Any, eid: str, a: AbandonShare) -> int:
+    verdict = Message(
+        "decrypt.verdict",
+        eid,
+        {
+            "position": a.position,
+            "status": ABANDONED,
+            "reason": RESTARTED,
+            "share_entry": a.share_entry,
+        },
+    )
+    return int(db.append_server(eid, verdict).entry.index)
+
+
+def receipts_for(
+    db: Any, eid: str, positions: Iterable[int], since: Mapping[int, int]
+) -> tuple[dict[int, list[bytes]], dict[int, int]]:
+    """Receipts to send: for each node position, one for each of its entries after index
+    ``since[position]``, then one for the board's head. Returns (receipt JSON documents per
+    position, the newest index receipted per position)."""
+    from crypto.receipts import encode_receipt
+
+    head = db.head_receipt(eid)
+    if head is None:
+        return {}, {}
+    keys = {p: k[:32] for p, k, _t in db.nodes(eid) if k is not None}
+    out: dict[int, list[bytes]] = {}
+    newest: dict[int, int] = {}
+    for position in positions:
+        docs = []
+        key = keys.get(position)
+        start = since.get(position, -1) + 1
+        if key is not None:
+            for stored in db.entries_by_author(eid, key, start):
+                docs.append(canonical_json(encode_receipt(db.receipt(stored))))
+        docs.append(canonical_json(encode_receipt(head)))
+        out[position] = docs
+        newest[position] = head.index
+    return out, newest
+
+
+def write_effect(db: Any, eid: str, effect: Effect) -> None:
+    """Carry out one board-writing effect."""
+    if isinstance(effect, CommitHop):
+        write_hop(db, eid, effect)
+    elif isinstance(effect, AbandonHop):
+        write_abandoned_hop(db, eid, effect)
+    elif isinstance(effect, CommitShare):
+        write_share(db, eid, effect)
+    elif isinstance(effect, AbandonShare):
+        write_abandoned_share(db, eid, effect)
+    else:
+        raise TypeError(f"write_effect: {type(effect).__name__} writes nothing")
+
+
+def write_mixed(db: Any, eid: str, ok: bool, seconds: float, count: int) -> None:
+    with db.transaction():
+        _p, phase, state = db.election(eid)
+        timings = {**state.get("timings", {}), "mixing": round(seconds, 4)}
+        if count:
+            timings["mixing_ballots_per_s"] = round(count / seconds if seconds else 0.0, 4)
+        db.set_phase(eid, phase, mixed=ok, timings=timings)
+
+
+def write_tally(db: Any, eid: str, result: Mapping[str, Any], seconds: float) -> None:
+    summary = {k: v for k, v in result.items() if k != "plaintexts"}
+    with db.transaction():
+        _p, _phase, state = db.election(eid)
+        timings = {**state.get("timings", {}), "decryption": round(seconds, 4)}
+        db.append_server(
+            eid,
+            Message(
+                "tally",
+                eid,
+                {"result": canonical_json(summary), "plaintexts": list(result["plaintexts"])},
+            ),
+            phase="tallied",
+            state={"result": summary, "timings": timings},
+        )
+
+
+def write_open(db: Any, eid: str) -> None:
+    with db.transaction():
+        _params, phase, state = db.election(eid)
+        check_action("open", phase, state)
+        db.append_server(
+            eid,
+            Message("voting.opened", eid, {"public_key": bytes.fromhex(state["public_key"])}),
+            phase="voting",
+            state={"voting_opened": time.time()},
+        )
+
+
+def write_close(db: Any, eid: str) -> int:
+    """Close voting in one transaction: the counted ballots (the latest per voter) become the
+    closed list, and no ballot is accepted from here on. Returns the count."""
+    with db.transaction():
+        params, phase, state = db.election(eid)
+        check_action("close", phase, state)
+        cts, trackers = [], []
+        for stored in db.latest_ballots(eid):
+            cts.append(decode_body(stored.entry.body)["ciphertext"])
+            trackers.append(stored.hash)
+        timings = {
+            **state.get("timings", {}),
+            "voting": round(time.time() - state.get("voting_opened", time.time()), 4),
+        }
+        db.append_server(
+            eid,
+            Message(
+                "voting.closed",
+                eid,
+                {
+                    "count": len(cts),
+                    "width": params["width"],
+                    "ciphertexts": b"".join(cts),
+                    "trackers": trackers,
+                },
+            ),
+            phase="closed",
+            state={"voting_closed": time.time(), "closed_count": len(cts), "timings": timings},
+        )
+        return len(cts)
+
+
+def write_start_mixing(db: Any, eid: str) -> None:
+    with db.transaction():
+        _params, phase, state = db.election(eid)
+        check_action("mix", phase, state)
+        db.set_phase(eid, "mixing", hops=[], mixed=False)
+
+
+def write_publish(db: Any, eid: str) -> bool:
+    """Note the publish request; True if decryption can start now (mixing is over)."""
+    with db.transaction():
+        _params, phase, state = db.election(eid)
+        check_action("publish", phase, state)
+        db.set_phase(eid, phase, publish_requested=True)
+        return phase == "decrypting" or bool(state.get("mixed"))
+
+
+def dkg_outcome(
+    params: Any, deals: list[bytes], complaints: list[bytes], responses: list[bytes]
+) -> tuple[Message, dict[str, Any]]:
+    """The dkg.result entry and the election state it implies, from the three rounds' items."""
+    from crypto.dkg import ComplaintMsg, Deal, ResponseMsg, dkg_result
+    from crypto.elgamal import encode_public_key
+
+    result = dkg_result(
+        params,
+        {d.dealer: d for d in (Deal.from_bytes(params, x) for x in deals)},
+        {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in complaints)},
+        {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in responses)},
+    )
+    g = params.group
+    pk = encode_public_key(result.public_key)
+    vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
+    msg = Message(
+        "dkg.result",
+        params.election_id,
+        {
+            "public_key": pk,
+            "verification_keys": vkeys,
+            "qualified": [str(i).encode() for i in result.qualified],
+        },
+    )
+    state = {
+        "public_key": pk.hex(),
+        "verification_keys": [v.hex() for v in vkeys],
+        "qualified": list(result.qualified),
+    }
+    return msg, state
+
+
+def write_dkg(
+    db: Any, eid: str, transcript: list[SignedMessage], result: Message, state: dict[str, Any]
+) -> None:
+    """The whole DKG transcript and its result in one transaction (a crash mid-way leaves no
+    part of it, and key generation is redone)."""
+    with db.transaction():
+        for signed in transcript:
+            db.append(eid, signed.message.kind, signed.body, signed.author, signed.signature)
+        db.append_server(eid, result, phase="keygen", state=state)
 
 
 class Coordinator:
@@ -143,10 +472,25 @@ class Coordinator:
     services: ClassVar[Any] = None
     loop: ClassVar[Any] = None
     pool: ClassVar[Executor | None] = None
+    io: ClassVar[ThreadPoolExecutor | None] = None
     config: ClassVar[Config] = Config()
+    clock: ClassVar[Callable[[], float]] = time.monotonic
     nodes: ClassVar[dict[str, dict[int, NodeLink]]] = {}
+    #: immutable snapshot of the connected positions per election, for any thread to read
+    connected: ClassVar[Mapping[str, frozenset[int]]] = MappingProxyType({})
+    #: immutable snapshot of each election's live progress, for any thread to read
+    progress: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+    #: immutable (phase, state, ballots cast) of each election a machine drives, refreshed by the
+    #: board's I/O thread after each of its writes: status requests read it instead of waiting
+    #: for the board while a large hop is being stored
+    snapshots: ClassVar[Mapping[str, tuple[str, Mapping[str, Any], int]]] = MappingProxyType({})
     runs: ClassVar[dict[str, Run]] = {}
+    machines: ClassVar[dict[str, Machine]] = {}
+    busy: ClassVar[dict[str, str]] = {}
     listeners: ClassVar[dict[str, set[Callable[[dict[str, Any]], None]]]] = {}
+    _status_due: ClassVar[dict[str, Any]] = {}
+    _ticker: ClassVar[asyncio.Future[None] | None] = None
+    _tasks: ClassVar[set[asyncio.Future[Any]]] = set()
 
     # --- set-up ---------------------------------------------------------------------------
     @classmethod
@@ -156,7 +500,17 @@ class Coordinator:
         """Bind the services, the IOLoop captured at start-up and the process pool."""
         cls.services, cls.loop, cls.pool = services, loop, pool
         cls.config = config or Config()
-        cls.nodes, cls.runs, cls.listeners = {}, {}, {}
+        if cls.io is not None:
+            cls.io.shutdown(wait=False)
+        cls.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board")
+        for _ in range(max(1, cls.config.verify_workers)):
+            pool.submit(jobs.warm_up)  # start the processes now, not at the first hop
+        cls.nodes, cls.runs, cls.listeners, cls.machines, cls.busy = {}, {}, {}, {}, {}
+        cls.connected = MappingProxyType({})
+        cls.progress = MappingProxyType({})
+        cls.snapshots = MappingProxyType({})
+        cls._status_due = {}
+        cls._ticker = None
 
     @classmethod
     def _run(cls, eid: str) -> Run:
@@ -184,21 +538,54 @@ class Coordinator:
             cls._progress(eid, error=f"{type(exc).__name__}: {exc}")
 
     @classmethod
+    def _background(cls, eid: str, coro: Any) -> None:
+        """Run ``coro`` as a task kept referenced until done; its failure is reported."""
+        task = asyncio.ensure_future(coro)
+        cls._tasks.add(task)
+        task.add_done_callback(cls._tasks.discard)
+        task.add_done_callback(lambda f: cls._task_done(eid, f))
+
+    @classmethod
+    async def _io(cls, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(db, *args)`` in the board's I/O thread (in submission order)."""
+        return await asyncio.get_running_loop().run_in_executor(cls.io, fn, cls.services.db, *args)
+
+    @classmethod
     def resume(cls) -> None:
         """After a (re)start: pick up every election where the board says it was."""
         db = cls.services.db
         for eid in db.election_ids():
             _params, phase, state = db.election(eid)
-            if phase == "mixing" and not state.get("mixed"):
-                cls._spawn(eid, cls._mix(eid))
-            elif phase == "decrypting" or (phase == "mixing" and state.get("publish_requested")):
-                cls._run(eid).publish_requested = True
-                cls._spawn(eid, cls._decrypt(eid))
+            stage = resume_stage(phase, state)
+            if stage is not None:
+                cls._start_machine(eid, stage)
 
     # --- status -------------------------------------------------------------------------------
     @classmethod
     def connected_positions(cls, eid: str) -> list[int]:
-        return sorted(cls.nodes.get(eid, {}))
+        """Safe from any thread (reads the immutable snapshot)."""
+        return sorted(cls.connected.get(eid, frozenset()))
+
+    @classmethod
+    def status_snapshot(cls, eid: str) -> tuple[str, Mapping[str, Any], int] | None:
+        """(phase, state, ballots cast) while a machine drives the election, else None; safe
+        from any thread."""
+        return cls.snapshots.get(eid)
+
+    @classmethod
+    def _snapshot_state(cls, db: Any, eid: str, keep: bool = True) -> None:
+        """Refresh (or, with ``keep`` False, drop) the election's status snapshot. I/O thread."""
+        rest = {k: v for k, v in cls.snapshots.items() if k != eid}
+        if keep:
+            _params, phase, state = db.election(eid)
+            cast, _counted = db.ballot_count(eid)
+            rest[eid] = (phase, MappingProxyType(state), cast)
+        cls.snapshots = MappingProxyType(rest)
+
+    @classmethod
+    def live_progress(cls, eid: str) -> Mapping[str, Any] | None:
+        """The in-memory progress of an election (None if none yet); safe from any thread."""
+        return cls.progress.get(eid)
 
     @classmethod
     def add_listener(cls, eid: str, fn: Callable[[dict[str, Any]], None]) -> None:
@@ -210,34 +597,44 @@ class Coordinator:
 
     @classmethod
     def push_status(cls, eid: str) -> None:
-        fns = list(cls.listeners.get(eid, ()))
-        if not fns:
+        """Coalesced: at most one status computation per ``status_interval``, computed in the
+        I/O thread and delivered to the listeners on the loop."""
+        if not cls.listeners.get(eid) or eid in cls._status_due or cls.loop is None:
             return
-        status = cls.services.status(eid)
-        for fn in fns:
+        cls._status_due[eid] = True
+
+        async def deliver() -> None:
             try:
-                fn(status)
-            except Exception:  # a broken listener must not stop the others
-                cls.remove_listener(eid, fn)
+                await asyncio.sleep(cls.config.status_interval)
+                status = await asyncio.get_running_loop().run_in_executor(
+                    cls.io, cls.services.status, eid
+                )
+            finally:
+                cls._status_due.pop(eid, None)
+            for fn in list(cls.listeners.get(eid, ())):
+                try:
+                    fn(status)
+                except Exception:  # a broken listener must not stop the others
+                    cls.remove_listener(eid, fn)
+
+        cls._background(eid, deliver())
 
     @classmethod
     def _progress(cls, eid: str, replace: bool = False, **progress: Any) -> None:
         """Merge ``progress`` into the election's live progress (or, with ``replace``, start a
-        fresh one, so that no stale hop or count outlives the stage it belonged to)."""
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        merged = progress if replace else {**state.get("progress", {}), **progress}
-        db.set_phase(eid, phase, progress=merged)
+        fresh one, so that no stale hop or count outlives the stage it belonged to). In memory
+        only; listeners get it coalesced."""
+        old = {} if replace else dict(cls.progress.get(eid, {}))
+        cls.progress = MappingProxyType(
+            {**cls.progress, eid: MappingProxyType({**old, **progress})}
+        )
         cls.push_status(eid)
 
-    @classmethod
-    def _timing(cls, eid: str, name: str, seconds: float) -> None:
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        timings = {**state.get("timings", {}), name: round(seconds, 4)}
-        db.set_phase(eid, phase, timings=timings)
-
     # --- node registry --------------------------------------------------------------------------
+    @classmethod
+    def _snapshot(cls, eid: str) -> None:
+        cls.connected = MappingProxyType({**cls.connected, eid: frozenset(cls.nodes.get(eid, {}))})
+
     @classmethod
     def register(cls, eid: str, position: int, link: NodeLink) -> None:
         """A node authenticated: replace any older connection of the same node."""
@@ -245,7 +642,8 @@ class Coordinator:
         if old is not None and old is not link:
             old.close_link("replaced by a newer connection of the same node")
         cls.nodes[eid][position] = link
-        params, phase, state = cls.services.db.election(eid)
+        cls._snapshot(eid)
+        params, phase, _state = cls.services.db.election(eid)
         link.send_message(
             Message(
                 "welcome",
@@ -260,13 +658,12 @@ class Coordinator:
             )
         )
         cls.push_status(eid)
-        run = cls._run(eid)
-        run.receipted.pop(position, None)  # a new connection: resend its receipts
-        cls._send_receipts(eid, [position])
-        if phase in ("setup", "keygen") and not state.get("public_key"):
-            cls.maybe_start_dkg(eid)
-        elif run.decrypt_request is not None and run.decrypt_job is not None:
-            link.send_message(run.decrypt_request)
+        cls._run(eid).receipted.pop(position, None)  # a new connection: resend its receipts
+        cls._background(eid, cls._send_receipts(eid, [position]))
+        cls.maybe_start_dkg(eid)
+        machine = cls.machines.get(eid)
+        if machine is not None:
+            cls._apply(eid, machine, machine.node_connected(position, cls.clock()))
 
     @classmethod
     def maybe_start_dkg(cls, eid: str) -> None:
@@ -282,18 +679,102 @@ class Coordinator:
             cls._spawn(eid, cls._dkg(eid))
 
     @classmethod
-    def _send_receipts(cls, eid: str, positions: Any = None) -> None:
+    async def _send_receipts(cls, eid: str, positions: Iterable[int] | None = None) -> None:
         """Send the connected nodes (or ``positions``) their new receipts and the head's."""
-        connected = set(cls.nodes.get(eid, {}))
-        targets = sorted(connected if positions is None else set(positions) & connected)
+        targets = sorted(set(cls.nodes.get(eid, {})) if positions is None else set(positions))
         if not targets:
             return
         run = cls._run(eid)
-        docs, newest = receipts_for(cls.services.db, eid, targets, dict(run.receipted))
+        docs, newest = await cls._io(receipts_for, eid, targets, dict(run.receipted))
         for position, items in docs.items():
             for doc in items:
                 cls._send(eid, position, Message("receipt", eid, {"receipt": doc}))
             run.receipted[position] = max(run.receipted.get(position, -1), newest[position])
+
+    @classmethod
+    def unregister(cls, eid: str, position: int, link: NodeLink) -> None:
+        if cls.nodes.get(eid, {}).get(position) is link:
+            del cls.nodes[eid][position]
+            cls._snapshot(eid)
+            machine = cls.machines.get(eid)
+            if machine is not None:
+                cls._apply(eid, machine, machine.node_gone(position, cls.clock()))
+            cls.push_status(eid)
+
+    @classmethod
+    def _send(cls, eid: str, position: int, msg: Message) -> bool:
+        link = cls.nodes.get(eid, {}).get(position)
+        if link is None:
+            return False
+        link.send_message(msg)
+        return True
+
+    # --- messages from nodes ----------------------------------------------------------------------
+    @classmethod
+    def on_node_message(cls, eid: str, position: int, signed: SignedMessage) -> str:
+        """Dispatch an authenticated, ordered node message; returns an ack note or raises
+        ProtocolViolation / MalformedInput (the adapter answers with an error, nothing stored)."""
+        msg = signed.message
+        run = cls._run(eid)
+        machine = cls.machines.get(eid)
+        now = cls.clock()
+        if msg.kind in BOUND_KINDS:
+            cls._check_bound(eid, msg)
+        if msg.kind == "node.endorse":
+            if run.dkg_round is None or run.dkg_kind != "dkg.deal":
+                raise ProtocolViolation("node.endorse: only when key generation starts")
+            if position in run.endorsements:
+                raise ProtocolViolation(f"node.endorse: node {position} already sent one")
+            run.endorsements[position] = signed
+            return "fingerprint endorsed"
+        if msg.kind == "progress":
+            cls._progress(
+                eid, node=position, stage=msg["stage"], done=msg["done"], total=msg["total"]
+            )
+            return "progress noted"
+        if msg.kind in ("dkg.deal", "dkg.complaint", "dkg.response"):
+            if run.dkg_round is None or run.dkg_kind != msg.kind:
+                raise ProtocolViolation(f"{msg.kind}: not expected now (out of order)")
+            if position not in run.endorsements:
+                raise ProtocolViolation(f"{msg.kind}: node {position} has not signed the "
+                                        "election fingerprint (node.endorse) first")
+            if position in run.dkg_round:
+                raise ProtocolViolation(f"{msg.kind}: node {position} already sent one (replay)")
+            cls._check_dkg_message(eid, position, msg)
+            run.dkg_round[position] = signed
+            if run.dkg_event is not None and len(run.dkg_round) == len(cls._dkg_participants(eid)):
+                run.dkg_event.set()
+            return "recorded"
+        if msg.kind == "dkg.done":
+            return "key share confirmed"
+        if msg.kind == "job.failed":
+            if isinstance(machine, MixMachine):
+                cls._apply(
+                    eid, machine,
+                    machine.job_failed(position, msg["job"], msg["reason"], now, signed),
+                )
+            else:
+                log.warning(
+                    "election %s: node %d: job %s failed: %s",
+                    eid,
+                    position,
+                    msg["job"],
+                    msg["reason"],
+                )
+            return "noted"
+        if msg.kind == "mix.result":
+            if not isinstance(machine, MixMachine):
+                raise ProtocolViolation("mix.result: no mixing is under way")
+            note, effects = machine.result(position, signed, now)
+            cls._apply(eid, machine, effects)
+            return note
+        if msg.kind == "decrypt.share":
+            if not isinstance(machine, DecryptMachine):
+                raise ProtocolViolation("decrypt.share: no decryption is under way")
+            note, effects = machine.share(position, signed, now)
+            cls._apply(eid, machine, effects)
+            return note
+        raise ProtocolViolation(f"{msg.kind}: a node may not send this here")
 
     @classmethod
     def _check_bound(cls, eid: str, msg: Message) -> None:
@@ -312,80 +793,6 @@ class Coordinator:
         if cls.services.db.hash_at(eid, size - 1) != head:
             raise ProtocolViolation(f"{msg.kind}: the seen head ({size} entries) is not a "
                                     "prefix of this board")
-
-    @classmethod
-    def unregister(cls, eid: str, position: int, link: NodeLink) -> None:
-        if cls.nodes.get(eid, {}).get(position) is link:
-            del cls.nodes[eid][position]
-            for (pos, _job), fut in list(cls._run(eid).waiters.items()):
-                if pos == position and not fut.done():
-                    fut.set_exception(NodeGone(f"node {position} disconnected"))
-            cls.push_status(eid)
-
-    @classmethod
-    def _send(cls, eid: str, position: int, msg: Message) -> bool:
-        link = cls.nodes.get(eid, {}).get(position)
-        if link is None:
-            return False
-        link.send_message(msg)
-        return True
-
-    # --- messages from nodes ----------------------------------------------------------------------
-    @classmethod
-    def on_node_message(cls, eid: str, position: int, signed: SignedMessage) -> str:
-        """Dispatch an authenticated, ordered node message; returns an ack note or raises
-        ProtocolViolation / MalformedInput (the adapter answers with an error, nothing stored)."""
-        msg = signed.message
-        run = cls._run(eid)
-        if msg.kind in BOUND_KINDS:
-            cls._check_bound(eid, msg)
-        if msg.kind == "node.endorse":
-            if run.dkg_round is None or run.dkg_kind != "dkg.deal":
-                raise ProtocolViolation("node.endorse: only when key generation starts")
-            if position in run.endorsements:
-                raise ProtocolViolation(f"node.endorse: node {position} already sent one")
-            run.endorsements[position] = signed
-            return "fingerprint endorsed"
-        if msg.kind == "progress":
-            cls._progress(
-                eid, node=position, stage=msg["stage"], done=msg["done"], total=msg["total"]
-            )
-            return "progress noted"
-        if msg.kind in ("dkg.deal", "dkg.complaint", "dkg.response"):
-            if run.dkg_round is None or run.dkg_kind != msg.kind:
-                raise ProtocolViolation(f"{msg.kind}: not expected now (out of order)")
-            if position in run.dkg_round:
-                raise ProtocolViolation(f"{msg.kind}: node {position} already sent one (replay)")
-            if position not in run.endorsements:
-                raise ProtocolViolation(f"{msg.kind}: node {position} has not signed the "
-                                        "election fingerprint (node.endorse) first")
-            cls._check_dkg_message(eid, position, msg)
-            run.dkg_round[position] = signed
-            if run.dkg_event is not None and len(run.dkg_round) == len(cls._dkg_participants(eid)):
-                run.dkg_event.set()
-            return "recorded"
-        if msg.kind == "dkg.done":
-            return "key share confirmed"
-        if msg.kind == "job.failed":
-            fut = run.waiters.get((position, msg["job"]))
-            if fut is None or fut.done():
-                return "noted"
-            failure = NodeJobFailed(f"node {position} reported: {msg['reason']}")
-            failure.signed = signed  # type: ignore[attr-defined]  # the skip's evidence
-            fut.set_exception(failure)
-            return "noted"
-        if msg.kind == "mix.result" and msg["job"] in run.abandoned:
-            run.abandoned.discard(msg["job"])
-            return "discarded: the list this job was given was not accepted"
-        if msg.kind in ("mix.result", "decrypt.share"):
-            fut = run.waiters.get((position, msg["job"]))
-            if fut is None or fut.done():
-                raise ProtocolViolation(
-                    f"{msg.kind}: no job {msg['job']!r} pending for node {position}"
-                )
-            fut.set_result(signed)
-            return "received"
-        raise ProtocolViolation(f"{msg.kind}: a node may not send this here")
 
     # --- key generation ---------------------------------------------------------------------------
     @classmethod
@@ -412,7 +819,7 @@ class Coordinator:
 
         params = cls._dkg_params(eid)
         parser = {"dkg.deal": Deal, "dkg.complaint": ComplaintMsg, "dkg.response": ResponseMsg}
-        parsed = parser[msg.kind].from_bytes(params, msg["data"])
+        parsed = parser[msg.kind].from_bytes(params, msg["data"])  # bound fields: _check_bound
         sender = getattr(parsed, "dealer", getattr(parsed, "sender", None))
         if sender != position:
             raise ProtocolViolation(
@@ -435,26 +842,20 @@ class Coordinator:
             )
         got = [run.dkg_round[p] for p in sorted(run.dkg_round)]
         run.dkg_round, run.dkg_event = None, None
-        db = cls.services.db
-        endorsed = [run.endorsements[p] for p in sorted(run.endorsements)]
-        for signed in (endorsed if kind == "dkg.deal" else []) + got:
-            db.append(eid, signed.message.kind, signed.body, signed.author, signed.signature)
-        cls._send_receipts(eid)
-        return got
+        return got  # on the board only with the result (write_dkg)
 
     @classmethod
     async def _dkg(cls, eid: str) -> None:
-        from crypto.dkg import ComplaintMsg, Deal, ResponseMsg, dkg_result
-        from crypto.elgamal import encode_public_key
 
         db = cls.services.db
         started = time.perf_counter()
         params_row, _phase, fstate = db.election(eid)
         fingerprint = bytes.fromhex(fstate["fingerprint"])
-        db.set_phase(eid, "keygen")
+        db.set_phase(eid, "keygen")  # no entry: a crash here only leaves the phase to redo
         cls.push_status(eid)
-        cls._run(eid).endorsements = {}
-        cls._send_receipts(eid)  # the nodes bind the head they were told of
+        run = cls._run(eid)
+        run.endorsements = {}
+        await cls._send_receipts(eid)  # the nodes bind the head they were told of
         params = cls._dkg_params(eid)
         participants = list(params.participants)
         deals = await cls._dkg_round(
@@ -473,6 +874,7 @@ class Coordinator:
                 },
             ),
         )
+        endorsements = [run.endorsements[p] for p in sorted(run.endorsements)]
         items = [s.message["data"] for s in deals]
         complaints = await cls._dkg_round(
             eid, "dkg.complaint", lambda p: Message("dkg.deals", eid, {"items": items})
@@ -484,537 +886,278 @@ class Coordinator:
         items3 = [s.message["data"] for s in responses]
         for p in range(1, params.n + 1):
             cls._send(eid, p, Message("dkg.responses", eid, {"items": items3}))
-        result = dkg_result(
-            params,
-            {d.dealer: d for d in (Deal.from_bytes(params, x) for x in items)},
-            {c.sender: c for c in (ComplaintMsg.from_bytes(params, x) for x in items2)},
-            {r.dealer: r for r in (ResponseMsg.from_bytes(params, x) for x in items3)},
-        )
-        g = params.group
-        pk = encode_public_key(result.public_key)
-        vkeys = [g.encode(result.verification_keys[j]) for j in range(1, params.n + 1)]
-        db.append_server(
+        result_msg, result_state = dkg_outcome(params, items, items2, items3)
+        _p, _ph, state = db.election(eid)
+        await cls._io(
+            write_dkg,
             eid,
-            Message(
-                "dkg.result",
-                eid,
-                {
-                    "public_key": pk,
-                    "verification_keys": vkeys,
-                    "qualified": [str(i).encode() for i in result.qualified],
+            [*endorsements, *deals, *complaints, *responses],
+            result_msg,
+            {
+                **result_state,
+                "timings": {
+                    **state.get("timings", {}),
+                    "keygen": round(time.perf_counter() - started, 4),
                 },
-            ),
-            phase="keygen",
-            state={
-                "public_key": pk.hex(),
-                "verification_keys": [v.hex() for v in vkeys],
-                "qualified": list(result.qualified),
             },
         )
-        cls._timing(eid, "keygen", time.perf_counter() - started)
         cls.push_status(eid)
-        cls._send_receipts(eid)
+        await cls._send_receipts(eid)
 
     # --- admin actions (scheduled with loop.add_callback) ---------------------------------------
     @classmethod
-    def open_voting(cls, eid: str) -> None:
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        if phase != "keygen" or not state.get("public_key"):
-            log.warning("open %s ignored in phase %s", eid, phase)
-            return
-        db.append_server(
-            eid,
-            Message("voting.opened", eid, {"public_key": bytes.fromhex(state["public_key"])}),
-            phase="voting",
-            state={"voting_opened": time.time()},
-        )
-        cls.push_status(eid)
-
-    @classmethod
-    def close_voting(cls, eid: str) -> None:
-        """Close voting: the counted ballots (the latest per voter) become the closed list."""
-        db = cls.services.db
-        params, phase, state = db.election(eid)
-        if phase != "voting":
-            log.warning("close %s ignored in phase %s", eid, phase)
-            return
-        db.set_phase(eid, "closed")  # no ballot is accepted from here on
-        ballots = db.latest_ballots(eid)
-        cts, trackers = [], []
-        for stored in ballots:
-            cts.append(decode_body(stored.entry.body)["ciphertext"])
-            trackers.append(stored.hash)
-        db.append_server(
-            eid,
-            Message(
-                "voting.closed",
-                eid,
-                {
-                    "count": len(cts),
-                    "width": params["width"],
-                    "ciphertexts": b"".join(cts),
-                    "trackers": trackers,
-                },
-            ),
-            phase="closed",
-            state={"voting_closed": time.time(), "closed_count": len(cts)},
-        )
-        cls._timing(eid, "voting", time.time() - state.get("voting_opened", time.time()))
-        cls.push_status(eid)
-
-    @classmethod
-    def start_mixing(cls, eid: str) -> None:
-        _params, phase, _state = cls.services.db.election(eid)
-        if phase != "closed":
-            log.warning("mix %s ignored in phase %s", eid, phase)
-            return
-        cls.services.db.set_phase(eid, "mixing", hops=[], mixed=False)
-        cls._spawn(eid, cls._mix(eid))
-
-    @classmethod
-    def publish(cls, eid: str) -> None:
-        """Decrypt and tally once mixing is over (now, or as soon as it finishes)."""
-        db = cls.services.db
-        _params, phase, state = db.election(eid)
-        if phase not in ("mixing", "decrypting"):
-            log.warning("publish %s ignored in phase %s", eid, phase)
-            return
-        cls._run(eid).publish_requested = True
-        db.set_phase(eid, phase, publish_requested=True)
-        if phase == "decrypting" or state.get("mixed"):
-            cls._spawn(eid, cls._decrypt(eid))
-
-    # --- mixing -----------------------------------------------------------------------------------
-    @classmethod
-    def _mix_state(cls, eid: str) -> tuple[Cascade, bytes, int]:
-        """(cascade with the verdicts on the board, current list, count) — from the board alone."""
-        db = cls.services.db
-        params, _phase, _state = db.election(eid)
-        closed = db.entries_of_kind(eid, "voting.closed")[-1]
-        closed_msg = decode_body(closed.entry.body)
-        current, count = closed_msg["ciphertexts"], closed_msg["count"]
-        cascade = Cascade(list(range(1, params["n"] + 1)))
-        for stored in db.entries_of_kind(eid, "hop.verdict"):
-            verdict = decode_body(stored.entry.body)
-            cascade.record(verdict["position"], verdict["status"])
-            if verdict["status"] == ACCEPTED:
-                result = db.entry(eid, verdict["result_entry"])
-                assert result is not None
-                current = decode_body(result.entry.body)["outputs"]
-        return cascade, current, count
-
-    @classmethod
-    async def _wait_connected(cls, eid: str, position: int) -> bool:
-        deadline = time.monotonic() + cls.config.connect_grace
-        while position not in cls.nodes.get(eid, {}):
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.1)
-        return True
-
-    @classmethod
-    def _hop_verdict(
+    def _action(
         cls,
         eid: str,
-        hop: int,
-        position: int,
-        status: str,
-        reason: str,
-        result_entry: int,
-        output_digest: bytes,
-        seconds: float,
-        timeout: float = 0.0,
-        evidence: SignedMessage | None = None,
+        action: str,
+        write: Callable[..., Any],
+        then: Callable[[Any], None] | None,
+        done: concurrent.futures.Future[Any] | None,
     ) -> None:
-        """Record a hop's verdict; a skipped hop with its evidence: the node's own job.failed
-        (``evidence``, appended first) or a time-out (``timeout`` seconds, ``seconds`` after the
-        request; both times recorded in Unix milliseconds)."""
-        db = cls.services.db
-        fields = dict(NO_EVIDENCE)
-        if status == SKIPPED and evidence is not None:
-            e = db.append(eid, evidence.message.kind, evidence.body, evidence.author,
-                          evidence.signature)
-            fields["evidence_entry"] = e.entry.index
-        elif status == SKIPPED and timeout > 0:
-            gave_up = int(time.time() * 1000)
-            fields.update(requested_ms=gave_up - math.ceil(seconds * 1000), gave_up_ms=gave_up,
-                          timeout_ms=int(timeout * 1000))
-        _p, phase, state = db.election(eid)
-        hops = [
-            *state.get("hops", []),
-            {
-                "hop": hop,
-                "node": position,
-                "status": status,
-                "reason": reason,
-                "seconds": round(seconds, 3),
-            },
-        ]
-        db.append_server(
-            eid,
-            Message(
-                "hop.verdict",
-                eid,
-                {
-                    "hop": hop,
-                    "position": position,
-                    "status": status,
-                    "reason": reason[:4000],
-                    "result_entry": result_entry,
-                    "output_digest": output_digest,
-                    **fields,
-                },
-            ),
-            phase=phase,
-            state={"hops": hops},
-        )
-        log.info("election %s: hop %d (node %d) %s %s", eid, hop, position, status, reason)
-        cls.push_status(eid)
-        cls._send_receipts(eid)
-
-    @classmethod
-    def _dispatch(cls, eid: str, hop: int, position: int, inputs: bytes, count: int) -> Dispatch:
-        """Send a node its mix request and register the future its result will resolve."""
-        params, _phase, state = cls.services.db.election(eid)
-        job = f"mix-{hop}-{position}-{int(time.time() * 1000)}"
-        fut: asyncio.Future[SignedMessage] = asyncio.get_running_loop().create_future()
-        cls._run(eid).waiters[(position, job)] = fut
-        request = Message(
-            "mix.request",
-            eid,
-            {
-                "job": job,
-                "sid": shuffle_sid(eid),
-                "group": params["group"],
-                "public_key": bytes.fromhex(state["public_key"]),
-                "width": params["width"],
-                "count": count,
-                "ciphertexts": inputs,
-                "fingerprint": bytes.fromhex(state["fingerprint"]),
-            },
-        )
-        cls._send(eid, position, request)
-        return Dispatch(position, job, fut, inputs, time.perf_counter(), request)
-
-    @classmethod
-    async def _await_hop(cls, eid: str, dispatch: Dispatch) -> SignedMessage:
-        """The node's result, within the hop time-out. A node that disconnects has the connect
-        grace to come back, and is then sent its request again; else NodeGone (a time-out whose
-        times are recorded: no skip without evidence)."""
-        run = cls._run(eid)
-        while True:
-            remaining = cls.config.hop_timeout - (time.perf_counter() - dispatch.started)
-            try:
-                return await asyncio.wait_for(dispatch.future, max(remaining, 0.0))
-            except NodeGone:
-                if not await cls._wait_connected(eid, dispatch.position):
-                    raise NodeGone(f"node {dispatch.position} disconnected and did not come "
-                                   "back in time") from None
-            fut: asyncio.Future[SignedMessage] = asyncio.get_running_loop().create_future()
-            run.waiters[(dispatch.position, dispatch.job)] = fut
-            dispatch.future = fut
-            cls._send(eid, dispatch.position, dispatch.request)
-
-    @classmethod
-    def _abandon(cls, eid: str, dispatch: Dispatch) -> None:
-        """Forget a dispatched hop whose input turned out not to be the accepted list."""
-        run = cls._run(eid)
-        run.waiters.pop((dispatch.position, dispatch.job), None)
-        run.abandoned.add(dispatch.job)
-
-    @classmethod
-    async def _mix(cls, eid: str) -> None:
-        """Run the cascade. Hops are pipelined: while the server verifies hop i's proof (in the
-        process pool), node i+1 already shuffles hop i's output. Node i+1's result is used only if
-        hop i is accepted (its input must then equal the accepted list); otherwise it is abandoned
-        and node i+1 is asked again with the last accepted list. Verdicts stay strictly in order."""
-        db = cls.services.db
-        params, _phase, state = db.election(eid)
-        started = time.perf_counter()
-        cascade, current, count = cls._mix_state(eid)
-        loop = asyncio.get_running_loop()
-        run = cls._run(eid)
-        ahead: Dispatch | None = None
-        while (position := cascade.next_hop()) is not None:
-            hop = cascade.positions.index(position) + 1
-            t0 = time.perf_counter()
-            cls._progress(
-                eid,
-                hop=hop,
-                hops=len(cascade.positions),
-                node=position,
-                stage="waiting",
-                done=0,
-                total=count,
-            )
-            if count == 0:
-                cascade.record(position, SKIPPED)
-                cls._hop_verdict(eid, hop, position, SKIPPED, "empty ballot list", 0, b"", 0.0)
-                continue
-            if ahead is not None and (ahead.position != position or ahead.inputs != current):
-                cls._abandon(eid, ahead)
-                ahead = None
-            if ahead is not None:
-                dispatch, ahead = ahead, None
-                t0 = dispatch.started
-            elif await cls._wait_connected(eid, position):
-                dispatch = cls._dispatch(eid, hop, position, current, count)
+        """Validate and carry out an admin action in the board's I/O thread (one transaction, so
+        the phase check and the write cannot be split by another action); the outcome (or the
+        reason it cannot happen now) goes to ``done``. One action at a time per election."""
+        if eid in cls.busy:
+            exc = ProtocolViolation(f"{action}: {cls.busy[eid]} is still under way")
+            if done is not None and not done.done():
+                done.set_exception(exc)
             else:
-                cascade.record(position, SKIPPED)
-                cls._hop_verdict(
-                    eid,
-                    hop,
-                    position,
-                    SKIPPED,
-                    "node not connected",
-                    0,
-                    b"",
-                    max(time.perf_counter() - t0, cls.config.connect_grace),
-                    timeout=cls.config.connect_grace,
-                )
-                continue
+                log.warning("election %s: %s", eid, exc)
+            return
+        cls.busy[eid] = action
+
+        async def go() -> None:
             try:
-                signed = await cls._await_hop(eid, dispatch)
-            except (TimeoutError, NodeGone, NodeJobFailed) as exc:
-                cascade.record(position, SKIPPED)
-                elapsed = time.perf_counter() - dispatch.started
-                if isinstance(exc, NodeJobFailed):
-                    cls._hop_verdict(eid, hop, position, SKIPPED, str(exc), 0, b"", elapsed,
-                                     evidence=getattr(exc, "signed", None))
-                elif isinstance(exc, NodeGone):
-                    cls._hop_verdict(eid, hop, position, SKIPPED, str(exc), 0, b"",
-                                     max(elapsed, cls.config.connect_grace),
-                                     timeout=cls.config.connect_grace)
+                outcome = await cls._io(write, eid)
+            except BaseException as exc:
+                if done is not None and not done.done():
+                    done.set_exception(exc)
                 else:
-                    cls._hop_verdict(eid, hop, position, SKIPPED, "timed out", 0, b"",
-                                     max(elapsed, cls.config.hop_timeout),
-                                     timeout=cls.config.hop_timeout)
-                continue
+                    log.warning("election %s: %s refused: %s", eid, action, exc)
+                return
             finally:
-                run.waiters.pop((position, dispatch.job), None)
-            msg = signed.message
-            stored = db.append(eid, msg.kind, signed.body, signed.author, signed.signature)
-            cls._progress(eid, stage="verifying", node=position)
-            if msg["input_digest"] != digest(current):
-                ok, reason = False, "the result is not for the list this node was given"
+                cls.busy.pop(eid, None)
+            if done is not None and not done.done():
+                done.set_result({"election": eid, "done": action})
+            cls.push_status(eid)
+            if then is not None:
+                then(outcome)
+
+        cls._background(eid, go())
+
+    @classmethod
+    def open_voting(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        cls._action(eid, "open", write_open, None, done)
+
+    @classmethod
+    def close_voting(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        """Close voting: the counted ballots (the latest per voter) become the closed list."""
+        cls._action(eid, "close", write_close, None, done)
+
+    @classmethod
+    def start_mixing(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        cls._action(eid, "mix", write_start_mixing, lambda _: cls._start_machine(eid, "mix"), done)
+
+    @classmethod
+    def publish(cls, eid: str, done: concurrent.futures.Future[Any] | None = None) -> None:
+        """Decrypt and tally once mixing is over (now, or as soon as it finishes)."""
+
+        def then(ready: bool) -> None:
+            if ready and not isinstance(cls.machines.get(eid), DecryptMachine):
+                cls._start_machine(eid, "decrypt")
+
+        cls._action(eid, "publish", write_publish, then, done)
+
+    # --- driving the machines ---------------------------------------------------------------------
+    @classmethod
+    def _start_machine(cls, eid: str, stage: str) -> None:
+        """Rebuild the mixing or decryption machine from the board (in the I/O thread) and start
+        it with the nodes connected now."""
+        session = os.urandom(6).hex()  # job ids never repeat across restarts
+        timeouts = cls.config.timeouts()
+
+        async def go() -> None:
+            if stage == "mix":
+                machine: Machine = await cls._io(load_mix, eid, session, timeouts)
             else:
+                await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
+                machine = await cls._io(load_decrypt, eid, session, timeouts)
+            await cls._io(cls._snapshot_state, eid)
+            cls._run(eid).started[stage] = time.perf_counter()
+            cls.machines[eid] = machine
+            cls._ensure_ticker()
+            cls._apply(eid, machine, machine.start(cls.clock(), cls.nodes.get(eid, {})))
+
+        cls._background(eid, go())
+
+    @classmethod
+    def _ensure_ticker(cls) -> None:
+        if cls._ticker is not None and not cls._ticker.done():
+            return
+
+        async def tick() -> None:
+            while cls.machines:
+                await asyncio.sleep(cls.config.tick)
+                for eid, machine in list(cls.machines.items()):
+                    if cls.machines.get(eid) is machine:
+                        cls._apply(eid, machine, machine.tick(cls.clock()))
+
+        cls._ticker = asyncio.ensure_future(tick())
+
+    @classmethod
+    def _apply(cls, eid: str, machine: Machine, effects: list[Effect]) -> None:
+        """Carry out a machine's effects, in order (on the loop; the heavy ones in executors)."""
+        loop = asyncio.get_running_loop()
+        for effect in effects:
+            if isinstance(effect, Send):
+                cls._send(eid, effect.position, effect.message)
+            elif isinstance(effect, Progress):
+                cls._progress(eid, replace=effect.replace, **effect.fields)
+            elif isinstance(effect, (CommitHop, AbandonHop, CommitShare, AbandonShare)):
+                fut = loop.run_in_executor(cls.io, cls._write, eid, effect)
+                fut.add_done_callback(lambda f, e=eid: cls._written(e, f))
+                if isinstance(effect, CommitHop):
+                    log.info(
+                        "election %s: hop %d (node %d) %s %s",
+                        eid,
+                        effect.hop,
+                        effect.position,
+                        effect.status,
+                        effect.reason,
+                    )
+            elif isinstance(effect, VerifyHop):
+                assert isinstance(machine, MixMachine)
+                msg = effect.result.message
                 verification = loop.run_in_executor(
                     cls.pool,
                     jobs.verify_hop,
-                    params["group"],
+                    machine.group,
                     eid,
-                    bytes.fromhex(state["public_key"]),
-                    params["width"],
-                    current,
+                    machine.public_key,
+                    machine.width,
+                    effect.inputs,
                     msg["outputs"],
                     msg["proof"],
                     cls.config.verify_workers,
                 )
-                nxt = cascade.after(position)
-                if nxt is not None and nxt in cls.nodes.get(eid, {}):
-                    nhop = cascade.positions.index(nxt) + 1
-                    ahead = cls._dispatch(eid, nhop, nxt, msg["outputs"], count)
-                try:
-                    await verification
-                    ok, reason = True, ""
-                except MixvoteError as exc:  # the reason as the record states it
-                    ok, reason = False, f"{error_class(exc).__name__}: {exc}"
-            status = ACCEPTED if ok else REJECTED
-            cascade.record(position, status)
-            cls._hop_verdict(
-                eid,
-                hop,
-                position,
-                status,
-                reason or "proof verified",
-                stored.entry.index,
-                digest(msg["outputs"]),
-                time.perf_counter() - t0,
-            )
-            if ok:
-                current = msg["outputs"]
-            if not ok:
-                cls.nodes.get(eid, {}).get(position) and cls._send(
-                    eid,
-                    position,
-                    Message(
-                        "error", eid, {"code": "hop-rejected", "reason": reason[:4000], "ref": 0}
-                    ),
+                verification.add_done_callback(
+                    lambda f, job=effect.job: cls._verified(eid, machine, job, f)
                 )
-        if ahead is not None:
-            cls._abandon(eid, ahead)
-        elapsed = time.perf_counter() - started
-        if not cascade.accepted and count:
-            cls._progress(eid, error="mixing failed: no hop was accepted")
-            return
-        db.set_phase(eid, "mixing", mixed=True)
-        cls._timing(eid, "mixing", elapsed)
-        if count:
-            cls._timing(eid, "mixing_ballots_per_s", count / elapsed if elapsed else 0.0)
-        cls._progress(eid, replace=True, stage="mixed")
-        if run.publish_requested or db.election(eid)[2].get("publish_requested"):
-            run.task = None
-            cls._spawn(eid, cls._decrypt(eid))
+            elif isinstance(effect, VerifyShare):
+                assert isinstance(machine, DecryptMachine)
+                position = effect.position
+                verification = loop.run_in_executor(
+                    cls.pool,
+                    jobs.verify_share,
+                    machine.group,
+                    machine.verification_keys[position - 1],
+                    machine.width,
+                    machine.final,
+                    effect.share.message["share"],
+                    decryption_context(eid, machine.final),
+                    position,
+                )
+                verification.add_done_callback(
+                    lambda f, p=position: cls._verified(eid, machine, p, f)
+                )
+            elif isinstance(effect, MixFinished):
+                cls._mix_finished(eid, machine, effect)
+            elif isinstance(effect, Combine):
+                cls._spawn_tally(eid, machine, effect)
+            elif isinstance(effect, DecryptFailed):
+                cls.machines.pop(eid, None)
+                cls.io.submit(cls._snapshot_state, cls.services.db, eid, False)
+                cls._progress(eid, error=effect.reason)
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
 
-    # --- decryption -------------------------------------------------------------------------------
     @classmethod
-    async def _decrypt(cls, eid: str) -> None:
+    def _write(cls, eid: str, effect: Effect) -> None:
         db = cls.services.db
-        params, phase, state = db.election(eid)
-        if phase == "tallied":
+        write_effect(db, eid, effect)
+        cls._snapshot_state(db, eid)
+
+    @classmethod
+    def _written(cls, eid: str, fut: asyncio.Future[Any]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            log.error("election %s: board write failed: %s", eid, exc, exc_info=exc)
+            cls._progress(eid, error=f"board write failed: {exc}")
+        else:
+            cls.push_status(eid)
+            cls._background(eid, cls._send_receipts(eid))
+
+    @classmethod
+    def _verified(cls, eid: str, machine: Machine, key: Any, fut: asyncio.Future[Any]) -> None:
+        if cls.machines.get(eid) is not machine:
             return
-        db.set_phase(eid, "decrypting")
-        started = time.perf_counter()
-        cascade, current, count = cls._mix_state(eid)
+        exc = fut.exception()
+        if isinstance(exc, MixvoteError):  # the check failed: the reason as the record states it
+            ok, reason = False, f"{error_class(exc).__name__}: {exc}"
+        elif exc is not None:
+            # the server could not check (its pool broke): no verdict is recorded; the job is
+            # redone when the coordinator restarts, never held against the node
+            log.error("election %s: verification failed to run: %s", eid, exc, exc_info=exc)
+            cls._progress(eid, error=f"verification failed to run: {exc}")
+            return
+        else:
+            ok, reason = True, ""
+        cls._apply(eid, machine, machine.verified(key, ok, reason, cls.clock()))
+
+    @classmethod
+    def _mix_finished(cls, eid: str, machine: Machine, effect: MixFinished) -> None:
+        assert isinstance(machine, MixMachine)
+        cls.machines.pop(eid, None)
+        elapsed = time.perf_counter() - cls._run(eid).started.get("mix", time.perf_counter())
+
+        async def go() -> None:
+            await cls._io(write_mixed, eid, effect.ok, elapsed, machine.count)
+            await cls._io(cls._snapshot_state, eid, False)
+            if not effect.ok:
+                cls._progress(eid, error=effect.reason)
+                return
+            cls._progress(eid, replace=True, stage="mixed")
+            _p, _phase, state = await cls._io(lambda db, e: db.election(e), eid)
+            if state.get("publish_requested"):
+                cls._start_machine(eid, "decrypt")
+
+        cls._background(eid, go())
+
+    @classmethod
+    def _spawn_tally(cls, eid: str, machine: Machine, effect: Combine) -> None:
+        assert isinstance(machine, DecryptMachine)
         loop = asyncio.get_running_loop()
-        run = cls._run(eid)
-        if count == 0:
-            cls._publish_tally(
-                eid,
-                {
+
+        async def go() -> None:
+            params, _phase, _state = await cls._io(lambda db, e: db.election(e), eid)
+            if machine.count == 0:
+                result: dict[str, Any] = {
                     "counts": {c: 0 for c in params["choices"]},
                     "invalid": 0,
                     "ballots": 0,
                     "plaintexts": [],
-                },
-                started,
-            )
-            return
-        eligible = set(state.get("qualified", [])) - set(cascade.excluded)
-        collector = ShareCollector(params["t"], eligible)
-        for stored in db.entries_of_kind(eid, "decrypt.verdict"):
-            v = decode_body(stored.entry.body)
-            if v["status"] == ACCEPTED:
-                share_entry = db.entry(eid, v["share_entry"])
-                assert share_entry is not None
-                collector.add(v["position"], decode_body(share_entry.entry.body)["share"])
+                }
             else:
-                collector.add(v["position"], None, v["reason"])
-        context = decryption_context(eid, current)
-        job = f"decrypt-{int(time.time() * 1000)}"
-        request = Message(
-            "decrypt.request",
-            eid,
-            {
-                "job": job,
-                "group": params["group"],
-                "width": params["width"],
-                "count": count,
-                "ciphertexts": current,
-                "fingerprint": bytes.fromhex(state["fingerprint"]),
-            },
-        )
-        futures: dict[int, asyncio.Future[SignedMessage]] = {}
-        pending = eligible - set(collector.valid) - set(collector.invalid)
-        for position in pending:
-            futures[position] = run.waiters[(position, job)] = loop.create_future()
-        run.decrypt_job, run.decrypt_request = job, request
-        for position in pending:
-            cls._send(eid, position, request)
-        cls._progress(
-            eid, replace=True, stage="decrypting", done=len(collector.valid), total=params["t"]
-        )
-        deadline = time.monotonic() + cls.config.decrypt_timeout
-        vkeys = [bytes.fromhex(v) for v in state["verification_keys"]]
-        try:
-            while not collector.complete and not collector.hopeless:
-                live = [f for f in futures.values() if not f.done()]
-                ready = [(p, f) for p, f in futures.items() if f.done()]
-                for p, f in ready:
-                    del futures[p]
-                    exc = f.exception()
-                    if isinstance(exc, (NodeGone, NodeJobFailed)):
-                        # it may come back (reconnect, restart): wait for a fresh answer to
-                        # the same request, which a reconnecting node is sent again
-                        if isinstance(exc, NodeJobFailed):
-                            log.warning("election %s: %s", eid, exc)
-                        futures[p] = run.waiters[(p, job)] = loop.create_future()
-                        continue
-                    signed = f.result()
-                    msg = signed.message
-                    stored = db.append(eid, msg.kind, signed.body, signed.author, signed.signature)
-                    if msg["input_digest"] != digest(current):
-                        ok, reason = False, "the share is not for the final list"
-                    else:
-                        try:
-                            await loop.run_in_executor(
-                                cls.pool,
-                                jobs.verify_share,
-                                params["group"],
-                                vkeys[p - 1],
-                                params["width"],
-                                current,
-                                msg["share"],
-                                context,
-                                p,
-                            )
-                            ok, reason = True, ""
-                        except MixvoteError as exc:  # the reason as the record states it
-                            ok, reason = False, f"{error_class(exc).__name__}: {exc}"
-                    collector.add(p, msg["share"] if ok else None, reason)
-                    db.append_server(
-                        eid,
-                        Message(
-                            "decrypt.verdict",
-                            eid,
-                            {
-                                "position": p,
-                                "status": ACCEPTED if ok else REJECTED,
-                                "reason": reason or "share verified",
-                                "share_entry": stored.entry.index,
-                            },
-                        ),
-                    )
-                    cls._send_receipts(eid)
-                    cls._progress(eid, stage="decrypting", done=len(collector.valid))
-                if collector.complete or collector.hopeless:
-                    break
-                if time.monotonic() > deadline:
-                    cls._progress(eid, error="decryption timed out")
-                    return
-                live = [f for f in futures.values() if not f.done()]
-                if live:
-                    await asyncio.wait(live, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    await asyncio.sleep(0.2)
-        finally:
-            for p in list(futures):
-                run.waiters.pop((p, job), None)
-            run.decrypt_job, run.decrypt_request = None, None
-        if not collector.complete:
-            cls._progress(eid, error="decryption failed: fewer than t valid shares")
-            return
-        shares = dict(sorted(collector.valid.items())[: params["t"]])
-        result = await loop.run_in_executor(
-            cls.pool,
-            jobs.combine_and_tally,
-            params["group"],
-            params["width"],
-            current,
-            shares,
-            params["t"],
-            params["choices"],
-        )
-        cls._publish_tally(eid, result, started)
+                result = await loop.run_in_executor(
+                    cls.pool,
+                    jobs.combine_and_tally,
+                    params["group"],
+                    params["width"],
+                    machine.final,
+                    dict(effect.shares),
+                    params["t"],
+                    params["choices"],
+                )
+            elapsed = time.perf_counter() - cls._run(eid).started.get("decrypt", 0.0)
+            await cls._io(write_tally, eid, result, elapsed)
+            await cls._io(cls._snapshot_state, eid, False)
+            if cls.machines.get(eid) is machine:
+                del cls.machines[eid]
+            summary = {k: v for k, v in result.items() if k != "plaintexts"}
+            log.info("election %s tallied: %s", eid, json.dumps(summary))
+            cls._progress(eid, replace=True, stage="tallied")
 
-    @classmethod
-    def _publish_tally(cls, eid: str, result: dict[str, Any], started: float) -> None:
-        db = cls.services.db
-        summary = {k: v for k, v in result.items() if k != "plaintexts"}
-        db.append_server(
-            eid,
-            Message(
-                "tally",
-                eid,
-                {"result": canonical_json(summary), "plaintexts": list(result["plaintexts"])},
-            ),
-            phase="tallied",
-            state={"result": summary},
-        )
-        cls._timing(eid, "decryption", time.perf_counter() - started)
-        log.info("election %s tallied: %s", eid, json.dumps(summary))
-        cls._progress(eid, replace=True, stage="tallied")
+        cls._background(eid, go())
 
 
 def error_code(exc: BaseException) -> str:

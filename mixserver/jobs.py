@@ -6,10 +6,44 @@ check raises its :class:`crypto.errors.MixvoteError`, which pickles back to the 
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
+import os
 from collections.abc import Sequence
 
 from crypto import group
+from crypto.io import pool
 from crypto.verify import check_hop, check_share
+
+#: CPU priority of the server's verification processes relative to the server (higher = lower
+#: priority): the IOLoop's process comes first, so it stays responsive while a hop is checked.
+NICENESS = 5
+
+
+def init_worker(parent: int) -> None:
+    """Initializer of the server's verification pool (``initargs=(os.getpid(),)``).
+
+    The worker exits with its parent (:func:`crypto.io.pool.exit_with_parent`), runs at a lower
+    CPU priority than the IOLoop, and may itself spread one hop's per-row work over ``workers - 1``
+    helper processes (:func:`crypto.io.pool.pmap` runs serially in any pool worker, to prevent
+    nested pools; a verification worker is the one exception, and its own helpers are not)."""
+    pool.exit_with_parent(parent)
+    # a pool worker runs no atexit handlers, and at exit multiprocessing would wait forever for
+    # the idle helpers of its own pool: end them first (they hold no work by then)
+    multiprocessing.util.Finalize(None, _end_helpers, exitpriority=10)
+    os.nice(NICENESS)
+    pool.allow_nested_pools()
+
+
+def _end_helpers() -> None:
+    for child in multiprocessing.active_children():
+        child.terminate()
+
+
+def warm_up() -> int:
+    """A no-op the server submits once per worker at start-up, so the processes exist before
+    the first hop arrives (starting them costs the loop nothing later)."""
+    return os.getpid()
 
 
 def verify_hop(
@@ -24,8 +58,12 @@ def verify_hop(
 ) -> None:
     """Check one hop exactly as the standalone verifier will (:func:`crypto.verify.check_hop`):
     the output list decodes (every element validated) and the shuffle proof verifies against
-    (inputs, outputs). Returns None or raises the error that says why."""
-    check_hop(group_name, election_id, public_key, width, inputs, outputs, proof_items, workers)
+    (inputs, outputs), the per-row work spread over ``workers`` processes. Returns None or
+    raises the error that says why."""
+    check_hop(
+        group_name, election_id, public_key, width, inputs, outputs, proof_items, workers,
+        mapper=pool.process_map(workers),
+    )
 
 
 def verify_share(

@@ -26,6 +26,7 @@ entry (:meth:`crypto.record.Entry.tracker`)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import secrets
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ from crypto.protocol.wire import Message, canonical_json, decode_body
 from crypto.receipts import encode_receipt
 from mixserver.adminauth import AdminAuth
 from mixserver.board import Board, write_private
+from mixserver.machine import check_action
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")
 MAX_BALLOT_HEX = 1 << 16
@@ -106,6 +108,8 @@ class ElectionServices:
         self.loop = loop
         self.coordinator = coordinator
         self.admin = AdminAuth(self.data_dir, self.db)
+        #: seconds a web thread waits for the coordinator to carry out an admin action
+        self.action_timeout = 60.0
 
     # --- helpers ----------------------------------------------------------------------------
     def _election(self, eid: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -117,10 +121,21 @@ class ElectionServices:
         return got
 
     def _schedule(self, action: str, eid: str) -> dict[str, Any]:
+        """Run ``Coordinator.<action>(eid, done)`` on the IOLoop (scheduled with
+        ``add_callback``) and wait for its outcome: an action that cannot happen now raises
+        ProtocolViolation here, in the caller's thread, instead of being dropped on the loop."""
         if self.loop is None or self.coordinator is None:
             raise ProtocolViolation(f"{action}: no coordinator is running in this process")
-        self.loop.add_callback(getattr(self.coordinator, action), eid)
-        return {"election": eid, "scheduled": action}
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.loop.add_callback(getattr(self.coordinator, action), eid, done)
+        try:
+            done.result(timeout=self.action_timeout)
+        except concurrent.futures.TimeoutError:
+            raise ProtocolViolation(
+                f"{action}: the server did not finish it within {self.action_timeout:.0f} s; "
+                "check the election's phase before trying again"
+            ) from None
+        return {"election": eid, "done": action}
 
     # --- admin authentication (mixserver.adminauth) ------------------------------------------
     @property
@@ -186,7 +201,7 @@ class ElectionServices:
             "ballots_counted": counted,
             "nodes": nodes,
             "timings": state.get("timings", {}),
-            "progress": state.get("progress", {}),
+            "progress": self._live_progress(eid, state),
         }
 
     def create_election(
@@ -382,6 +397,10 @@ class ElectionServices:
         )
         self._fix_fingerprint(eid)
 
+    def _live_progress(self, eid: str, state: dict[str, Any]) -> dict[str, Any]:
+        live = self.coordinator.live_progress(eid) if self.coordinator is not None else None
+        return dict(live) if live is not None else state.get("progress", {})
+
     def connected_nodes(self, eid: str) -> list[int]:
         """Positions of the nodes currently connected and authenticated for ``eid``."""
         if self.coordinator is None:
@@ -389,34 +408,30 @@ class ElectionServices:
         return sorted(self.coordinator.connected_positions(eid))
 
     # --- actions scheduled on the IOLoop ----------------------------------------------------------
-    def _require(self, eid: str, action: str, phases: tuple[str, ...]) -> dict[str, Any]:
+    def _require(self, eid: str, action: str) -> None:
+        """Refuse at once (from a snapshot of the board) what the coordinator would refuse."""
         _params, phase, state = self._election(eid)
-        if phase not in phases:
-            raise ProtocolViolation(
-                f"{action}: not allowed in phase {phase} (needs {'/'.join(phases)})"
-            )
-        return state
+        check_action(action, phase, state)
 
     def open_voting(self, eid: str) -> dict[str, Any]:
-        """Schedule ``Coordinator.open_voting`` (needs a completed key generation)."""
-        state = self._require(eid, "open", ("keygen",))
-        if not state.get("public_key"):
-            raise ProtocolViolation("open: key generation has not finished")
+        """Open voting (needs a completed key generation); raises ProtocolViolation if it
+        cannot happen now."""
+        self._require(eid, "open")
         return self._schedule("open_voting", eid)
 
     def close_voting(self, eid: str) -> dict[str, Any]:
-        """Schedule ``Coordinator.close_voting``."""
-        self._require(eid, "close", ("voting",))
+        """Close voting: the counted ballots become the closed list."""
+        self._require(eid, "close")
         return self._schedule("close_voting", eid)
 
     def start_mixing(self, eid: str) -> dict[str, Any]:
-        """Schedule ``Coordinator.start_mixing``."""
-        self._require(eid, "mix", ("closed",))
+        """Start the mixing cascade (it runs on after this returns)."""
+        self._require(eid, "mix")
         return self._schedule("start_mixing", eid)
 
     def publish(self, eid: str) -> dict[str, Any]:
-        """Schedule ``Coordinator.publish`` (decryption, then the tally)."""
-        self._require(eid, "publish", ("mixing", "decrypting"))
+        """Ask for decryption and the tally (now, or as soon as mixing finishes)."""
+        self._require(eid, "publish")
         return self._schedule("publish", eid)
 
     # --- voters -------------------------------------------------------------------------------
@@ -547,12 +562,16 @@ class ElectionServices:
     def status(self, eid: str) -> dict[str, Any]:
         """Live status for the websocket: ``{election, phase, progress, timings, hops, nodes,
         ballots_cast}``."""
-        _params, phase, state = self._election(eid)
-        cast, _ = self.db.ballot_count(eid)
+        snapshot = self.coordinator.status_snapshot(eid) if self.coordinator else None
+        if snapshot is not None:  # a machine drives it: no wait for the board
+            phase, state, cast = snapshot
+        else:
+            _params, phase, state = self._election(eid)
+            cast, _ = self.db.ballot_count(eid)
         return {
             "election": eid,
             "phase": phase,
-            "progress": state.get("progress", {}),
+            "progress": self._live_progress(eid, state),
             "timings": state.get("timings", {}),
             "hops": state.get("hops", []),
             "nodes": self.connected_nodes(eid),

@@ -84,8 +84,8 @@ def _lib() -> Any:
     return _native
 
 
-def _split(blob: bytes, width: int) -> list[bytes]:
-    return [blob[i : i + width] for i in range(0, len(blob), width)]
+def _split(blob: bytes, width: int) -> list[Element]:
+    return [Element(blob[i : i + width]) for i in range(0, len(blob), width)]
 
 
 class _NativeGroup(Group):
@@ -100,7 +100,7 @@ class _NativeGroup(Group):
         self._elem, wire, scalar = self._lib.sizes(self.curve)
         if (wire, scalar) != (self.element_size, self.scalar_size):
             raise RuntimeError(f"{self.name}: native sizes {wire}/{scalar} do not match")
-        self.identity = bytes(self._elem)
+        self.identity = Element(bytes(self._elem))
         self.generator = self.base_mul(1)
 
     # --- column helpers ---------------------------------------------------------------------
@@ -125,28 +125,28 @@ class _NativeGroup(Group):
     # --- primitives ---------------------------------------------------------------------------
     def add(self, a: Element, b: Element) -> Element:
         out: bytes = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
-        return out
+        return Element(out)
 
     def neg(self, a: Element) -> Element:
         out: bytes = self._lib.neg_many(self.curve, self._column([a]), 1)
-        return out
+        return Element(out)
 
     def mul(self, a: Element, k: int) -> Element:
         """k·a, constant time in k."""
         out: bytes = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
-        return out
+        return Element(out)
 
     def base_mul(self, k: int) -> Element:
         """k·g, constant time in k."""
         out: bytes = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
-        return out
+        return Element(out)
 
     def encode(self, a: Element) -> bytes:
         out: bytes = self._lib.encode_many(self.curve, self._column([a]))
         return out
 
     def _decode(self, data: bytes) -> Element:
-        return self._decode_blob(bytes(data), True)
+        return Element(self._decode_blob(bytes(data), True))
 
     def decode(self, data: bytes, *, allow_identity: bool = False) -> Element:
         if not isinstance(data, (bytes, bytearray)):
@@ -159,7 +159,7 @@ class _NativeGroup(Group):
             out: bytes = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
         except self._lib.DecodeError as exc:
             raise InvalidElement(f"{self.name}: {exc.args[1]}") from None
-        return out
+        return Element(out)
 
     # --- batch operations ---------------------------------------------------------------------
     def batch_add(self, a: Sequence[Element], b: Sequence[Element]) -> list[Element]:
@@ -188,7 +188,7 @@ class _NativeGroup(Group):
 
     def sum(self, elements: Sequence[Element]) -> Element:
         out: bytes = self._lib.sum(self.curve, self._column(elements), _threads)
-        return out
+        return Element(out)
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         """Σ k_i·P_i, constant time in the scalars (one multiplication per term)."""
@@ -198,7 +198,7 @@ class _NativeGroup(Group):
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
         out: bytes = self._lib.sum(self.curve, products, _threads)
-        return out
+        return Element(out)
 
     def vartime_msm(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
         """Σ k_i·P_i by a multi-scalar multiplication (Pippenger/Straus): variable time, for
@@ -208,7 +208,7 @@ class _NativeGroup(Group):
         out: bytes = self._lib.vartime_msm(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
-        return out
+        return Element(out)
 
     def reencrypt_many(
         self,
@@ -230,7 +230,8 @@ class _NativeGroup(Group):
         return _split(a, self._elem), _split(b, self._elem)
 
     def batch_encode(self, elements: Sequence[Element]) -> list[bytes]:
-        return _split(self.encode_many(elements), self.element_size)
+        blob, size = self.encode_many(elements), self.element_size
+        return [blob[i : i + size] for i in range(0, len(blob), size)]
 
     def encode_many(self, elements: Sequence[Element]) -> bytes:
         out: bytes = self._lib.encode_many(self.curve, self._column(elements))
@@ -279,7 +280,7 @@ class _NativeWeierstrass(_NativeGroup):
         super().__init__()
 
     def _even_y(self, x: int) -> Element:
-        return self._decode_blob(b"\x02" + x.to_bytes(self._fb, "big"), False)
+        return Element(self._decode_blob(b"\x02" + x.to_bytes(self._fb, "big"), False))
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         return self._even_y(hash_to_x(self._view, dst, data))
@@ -311,7 +312,7 @@ class _NativeWeierstrass(_NativeGroup):
             raise InvalidElement(f"{self.name}: point is not on the curve") from None
         if int.from_bytes(element[fb:], "big") != y:
             raise InvalidElement(f"{self.name}: point is not on the curve")
-        return element
+        return Element(element)
 
 
 class Secp256k1Native(_NativeWeierstrass):
@@ -364,7 +365,7 @@ class Ristretto255Native(_NativeGroup):
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         uniform = hash_bytes("hash-to-group/" + dst, data, size=64)
         out: bytes = self._lib.ristretto255_from_uniform_bytes(uniform)
-        return out
+        return Element(out)
 
     def embed(self, payload: bytes) -> Element:
         n, cap = len(payload), RISTRETTO_EMBED_CAPACITY
@@ -374,7 +375,7 @@ class Ristretto255Native(_NativeGroup):
         for counter in range(128):
             candidate = bytes([counter << 1]) + tail
             if self._is_valid(candidate):
-                return candidate
+                return Element(candidate)
         raise ValueError("ristretto255: no embedding found for this payload")  # ~2**-53
 
     def extract(self, a: Element) -> bytes:

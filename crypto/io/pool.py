@@ -52,9 +52,20 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+_NESTED_OK_PID = 0
+
+
+def allow_nested_pools() -> None:
+    """Let this pool worker start pools of its own (its helpers may not): for a worker whose
+    one job is to spread a large task over helpers, such as the server's hop verification."""
+    global _NESTED_OK_PID
+    _NESTED_OK_PID = os.getpid()
+
+
 def _in_worker() -> bool:
-    # A pool worker never starts pools of its own (no fork bombs from nested pmap calls).
-    return multiprocessing.parent_process() is not None
+    # A pool worker never starts pools of its own (no fork bombs from nested pmap calls),
+    # unless it was made for that (allow_nested_pools).
+    return multiprocessing.parent_process() is not None and os.getpid() != _NESTED_OK_PID
 
 
 def get_pool(workers: int) -> ProcessPoolExecutor:

@@ -421,6 +421,9 @@ class Reassembler:
 
 #: The fate of a hop or a decryption share.
 ACCEPTED, REJECTED, SKIPPED = "accepted", "rejected", "skipped"
+#: The status of a verdict that closes, unjudged, a result the server received before it
+#: restarted (docs/record.md): the result is ignored and the job is redone.
+ABANDONED = "abandoned"
 
 
 # --- small helpers both ends use --------------------------------------------------------------

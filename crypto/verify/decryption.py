@@ -14,6 +14,7 @@ from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolVi
 from crypto.executor import outcome, starmap
 from crypto.groups import group
 from crypto.protocol.wire import (
+    ABANDONED,
     ACCEPTED,
     REJECTED,
     Message,
@@ -51,9 +52,9 @@ def check_decryption(run: Run, final: bytes, excluded: list[int]) -> dict[int, b
     context = decryption_context(run.eid, final)
     shares = {i: m for i, m in run.of_kind("decrypt.share")}
     eligible = set(run.qualified) - set(excluded)
-    verdicts = run.of_kind("decrypt.verdict")
+    used = run.check_abandoned("decrypt.verdict", "share_entry", shares)
+    verdicts = [(i, v) for i, v in run.of_kind("decrypt.verdict") if v["status"] != ABANDONED]
     seen: set[int] = set()
-    used: set[int] = set()
     jobs: list[tuple[int, int, str, Message, str]] = []
     prev_verdict = max((i for i, _m in run.of_kind("hop.verdict")), default=-1)
     for i, v in verdicts:
@@ -73,7 +74,7 @@ def check_decryption(run: Run, final: bytes, excluded: list[int]) -> dict[int, b
                      MalformedInput)
             continue
         share = shares.get(s)
-        if share is None or not prev_verdict < s < i:
+        if share is None or s in used or not prev_verdict < s < i:
             run.fail("decryption share", where, f"share entry {s} is not a decrypt.share "
                      "before this verdict", ProtocolViolation)
             continue

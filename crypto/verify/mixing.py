@@ -15,6 +15,7 @@ from crypto.executor import Mapper, outcome, starmap
 from crypto.groups import group
 from crypto.protocol.export import verificatum_files
 from crypto.protocol.wire import (
+    ABANDONED,
     ACCEPTED,
     REJECTED,
     SKIPPED,
@@ -61,9 +62,9 @@ def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
     n, width = run.params["n"], run.params["width"]
     row = 2 * width * run.group.element_size
     count = len(current) // row
-    verdicts = run.of_kind("hop.verdict")
     results = {i: m for i, m in run.of_kind("mix.result")}
-    used: set[int] = set()
+    used = run.check_abandoned("hop.verdict", "result_entry", results)
+    verdicts = [(i, v) for i, v in run.of_kind("hop.verdict") if v["status"] != ABANDONED]
     excluded: list[int] = []
     accepted = 0
     pending: list[tuple[str, str, int, int, HopTask | None]] = []
@@ -96,7 +97,7 @@ def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
             continue
         r = v["result_entry"]
         result = results.get(r)
-        if result is None or not prev_verdict < r < i:
+        if result is None or r in used or not prev_verdict < r < i:
             run.fail("hop", where, f"result entry {r} is not a mix.result between the "
                      "previous verdict and this one", ProtocolViolation)
             if status == REJECTED:

@@ -7,12 +7,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from hashlib import sha256
 from typing import Any
 
 from crypto.credentials import PUBLIC_SIZE, CredentialList, voter_id
+from crypto.errors import InvalidProof, ProtocolViolation
 from crypto.executor import Mapper
 from crypto.groups import Group
-from crypto.protocol.wire import Message
+from crypto.protocol.wire import ABANDONED, Message
 from crypto.receipts import Receipt
 from crypto.record import Entry
 from crypto.report import Progress, Recorder
@@ -141,6 +143,32 @@ class Run(Recorder):
         phase-order stage reports a kind that must occur once but does not, or occurs twice."""
         found = self.of_kind(kind)
         return found[0] if found else None
+
+    def check_abandoned(self, kind: str, field: str, results: Mapping[int, Message]) -> set[int]:
+        """Verdicts of ``kind`` with status ``abandoned`` (the server restarted before judging a
+        result): each closes one earlier result of its node that no other verdict uses; the
+        result is not checked and counts for nothing. Returns the indices of the results closed."""
+        closed: set[int] = set()
+        for i, v in self.of_kind(kind):
+            if v["status"] != ABANDONED:
+                continue
+            r, position = v[field], v["position"]
+            where = f"node {position} ({self.where(i)})"
+            if r not in results or r in closed or not r < i:
+                self.fail("abandoned", where, f"entry {r} is not an earlier result that this "
+                          "verdict alone closes", ProtocolViolation)
+            elif self.author_position(r) != position:
+                self.fail("abandoned", where, f"entry {r} is signed by node "
+                          f"{self.author_position(r)}, not node {position}", ProtocolViolation)
+            elif "output_digest" in v.fields and v["output_digest"] != sha256(
+                    bytes(results[r]["outputs"])).digest():
+                self.fail("abandoned", where, "the verdict's output digest is not that of the "
+                          "result", InvalidProof)
+            else:
+                self.ok("abandoned", where, f"result entry {r} left unjudged when the server "
+                        "restarted; the job was redone")
+            closed.add(r)
+        return closed
 
     def author_position(self, i: int) -> int | None:
         entry = self.entries[i]

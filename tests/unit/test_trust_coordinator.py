@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ def setup(tmp_path: Path) -> Iterator[tuple[ElectionServices, str, dict[int, Nod
     ids = {p: NodeIdentity.generate(random.Random(p)) for p in (1, 2)}
     for p, ident in ids.items():
         svc.enrol_node(eid, ident.public_bytes().hex(), p)
-    Coordinator.configure(svc, None, None)  # type: ignore[arg-type]
+    pool = ThreadPoolExecutor(1)  # no proofs are checked here
+    Coordinator.configure(svc, None, pool)
     yield svc, eid, ids
+    pool.shutdown()
     svc.db.close()
 
 
