@@ -47,14 +47,6 @@ class ConfigError(UsageError):
     """A configuration that cannot be used (unreadable, unknown key, bad value)."""
 
 
-class NodeGone(MixvoteError):
-    """A mix node disconnected while it was being waited for."""
-
-
-class NodeJobFailed(MixvoteError):
-    """A mix node reported that its job failed (it will not send a result)."""
-
-
 class InternalError(MixvoteError):
     """A bug in mixvote: an exception no check raised on purpose."""
 
@@ -81,8 +73,6 @@ ERROR_TABLE: dict[type[MixvoteError], Medium] = {
     UnknownElection: Medium(404, "unknown-election", EXIT_REJECTED),
     UsageError: Medium(400, "usage", EXIT_USAGE),
     ConfigError: Medium(400, "config", EXIT_USAGE),
-    NodeGone: Medium(503, "node-gone", EXIT_REJECTED),
-    NodeJobFailed: Medium(502, "node-job-failed", EXIT_REJECTED),
     InternalError: Medium(500, "internal-error", EXIT_INTERNAL),
 }
 
@@ -115,8 +105,6 @@ __all__ = [
     "MalformedInput",
     "Medium",
     "MixvoteError",
-    "NodeGone",
-    "NodeJobFailed",
     "ProtocolViolation",
     "UnknownElection",
     "UsageError",

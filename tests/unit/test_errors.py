@@ -20,7 +20,6 @@ from crypto.errors import (
     InvalidProof,
     MalformedInput,
     MixvoteError,
-    NodeGone,
     ProtocolViolation,
     UnknownElection,
     UsageError,
@@ -39,11 +38,11 @@ def test_every_error_class_is_in_the_hierarchy_and_the_table() -> None:
 
 
 def test_the_classes_that_lived_elsewhere_are_subclasses_now() -> None:
+    from crypto.io import commands
     from experiments import grid
-    from mixserver import coordinator
 
     assert grid.ConfigError is ConfigError and issubclass(ConfigError, UsageError)
-    assert coordinator.NodeGone is NodeGone
+    assert commands.UsageError is UsageError and commands.ConfigError is ConfigError
     assert issubclass(UnknownElection, ProtocolViolation)
 
 
