@@ -46,6 +46,10 @@ HTTP_CODES = {
 }
 
 
+#: An uploaded credential list: about 70 bytes of JSON per credential, up to 1,000,000.
+CREDENTIALS_BODY_LIMIT = 80 << 20
+
+
 def ballot_body_limit(width: int) -> int:
     """Body limit of a ballot POST for an election of ``width`` columns."""
     return BALLOT_BODY_BASE + BALLOT_BODY_PER_COLUMN * max(1, min(int(width), 64))
@@ -190,7 +194,8 @@ class ElectionsApi(ApiHandler):
     admin_methods = frozenset({"POST"})
     json_methods = frozenset({"POST"})
     FIELDS: ClassVar[set[str]] = {
-        "title", "question", "choices", "group", "n", "t", "voters", "width", "policy"
+        "title", "question", "choices", "group", "n", "t", "voters", "width", "policy", "test",
+        "tally",
     }
 
     async def get(self) -> None:
@@ -218,7 +223,6 @@ class ActionApi(ApiHandler):
         "mix": "start_mixing",
         "publish": "publish",
         "enrol": "enrol_node",
-        "credentials": "voter_credentials",
         "test-ballots": "generate_test_ballots",
     }
 
@@ -243,7 +247,31 @@ class ActionApi(ApiHandler):
             await self.call(fn, eid)
 
 
+class CredentialsApi(ApiHandler):
+    """``POST``: upload the authority-signed public credential list of a normal election (the
+    body is ``public-credentials.json``); ``GET``: a test election's credentials (the server is
+    its authority). Both admin only."""
+
+    admin_methods = frozenset({"GET", "POST"})
+    json_methods = frozenset({"POST"})
+
+    def body_limit(self) -> int:
+        return CREDENTIALS_BODY_LIMIT if self.request.method == "POST" else 0
+
+    async def get(self, eid: str) -> None:
+        creds = await IOLoop.current().run_in_executor(
+            self.executor, self.services.voter_credentials, eid
+        )
+        self.write_json({"election": eid, "credentials": creds})
+
+    async def post(self, eid: str) -> None:
+        body = self.json_body()
+        await self.call(self.services.upload_credentials, eid, body)
+
+
 class BallotsApi(ApiHandler):
+    """A voter-signed ballot; no Authorization header (the signature is the authorisation)."""
+
     json_methods = frozenset({"POST"})
 
     def body_limit(self) -> int:
@@ -253,31 +281,12 @@ class BallotsApi(ApiHandler):
             raise UnknownElection(f"unknown election {eid[:40]!r}")
         return ballot_body_limit(got[0].get("width", 1))
 
-    def prepare(self) -> None:
-        header = self.request.headers.get("Authorization", "")
-        if not header.startswith("Voter "):
-            raise tornado.web.HTTPError(
-                401, reason="credential: send 'Authorization: Voter <secret>'"
-            )
-        super().prepare()
-
     async def post(self, eid: str) -> None:
-        header = self.request.headers.get("Authorization", "")
         body = self.json_body()
         result = await IOLoop.current().run_in_executor(
-            self.executor, self.services.cast_ballot, eid, header[6:].strip(), body
+            self.executor, self.services.cast_ballot, eid, body
         )
         self.write_json(result, 201)
-
-
-class VoterApi(ApiHandler):
-    async def get(self, eid: str) -> None:
-        header = self.request.headers.get("Authorization", "")
-        await self.call(
-            self.services.voter_session,
-            eid,
-            header[6:].strip() if header.startswith("Voter ") else None,
-        )
 
 
 class BoardApi(ApiHandler):

@@ -1,13 +1,19 @@
 """``mixdemo``: a whole election on loopback — one server, K mix nodes, N generated ballots.
 
     mixdemo --ballots N --nodes K --threshold T [--group G] [--data DIR] [--export DIR] [--json]
+            [--normal-election]
+
+By default the election is a *test* election: the server is the credential authority and hands
+mixdemo the credentials (shown on every page, in the results and by ``mixverify``). With
+``--normal-election`` mixdemo is an external authority: it makes the credentials itself and
+uploads only the signed public list, as a real election does.
 
 A thin command line over :mod:`mixserver.harness`: starts ``mixserver`` and K ``mixnode``
 processes, creates an election through the admin API, enrols the nodes, waits for key generation,
-casts N ballots through the same HTTP endpoint voters use, closes, mixes, decrypts, exports the
-record and prints the tally (checked against the ballots cast) and per-phase timings. Exit codes
-(:mod:`crypto.io.commands`): 0 when the tally is right, 1 when it is not or a phase fails, 2 for bad
-arguments, 3 for an internal error.
+casts N voter-signed ballots through the same HTTP endpoint voters use, closes, mixes, decrypts,
+exports the record and prints the tally (checked against the ballots cast) and per-phase timings.
+Exit codes (:mod:`crypto.io.commands`): 0 when the tally is right, 1 when it is not or a phase
+fails, 2 for bad arguments, 3 for an internal error.
 """
 
 from __future__ import annotations
@@ -89,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port", type=port_or_any, default=0, help="server port (default 0: any free port)"
     )
+    p.add_argument(
+        "--abstain",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N more registered voters who never vote (default 0)",
+    )
+    p.add_argument(
+        "--normal-election",
+        action="store_true",
+        help="run a normal election: mixdemo acts as an external credential authority and "
+        "uploads the signed public list (default: a test election, the server holds the "
+        "credentials)",
+    )
     f = p.add_argument_group("fault injection (tests and experiments)")
     f.add_argument(
         "--cheat",
@@ -121,6 +141,7 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
         seed=args.seed, node_workers=args.node_workers, server_workers=args.server_workers,
         hop_timeout=args.hop_timeout, timeout=args.timeout, port=args.port, log=args.log,
         faults=dict(args.cheat), crash_node=args.crash_node, pause_node=args.pause_node,
+        test=not args.normal_election, abstain=args.abstain,
     )  # fmt: skip
 
 
@@ -156,6 +177,8 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(summary, indent=1))
         return
     print(f"tally: {summary['tally']}  ({'correct' if summary['correct'] else 'WRONG'})")
+    if summary.get("test_election"):
+        print("test election: the server held the credentials")
     for hop in summary["hops"] or []:
         print(
             f"  hop {hop['hop']} node {hop['node']}: {hop['status']} ({hop['reason']}, "

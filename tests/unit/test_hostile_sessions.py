@@ -160,11 +160,11 @@ def test_files_are_private_from_creation(tmp_path: Path) -> None:
     try:
         data = tmp_path / "fresh" / "data"
         svc = ElectionServices(data)
-        svc.create_election(title="T", question="Q", choices=["a"], voters=3)
+        svc.create_election(title="T", question="Q", choices=["a", "b"], voters=3, test=True)
         svc.open_admin_session()
         assert _mode(data) == 0o700
         for name in ("board.sqlite3", "board.sqlite3-wal", "board.sqlite3-shm", "server_key",
-                     "admin_token"):
+                     "admin_token", "authority_key"):  # a test election's authority key too
             assert (data / name).exists(), name
             assert _mode(data / name) == 0o600, (name, oct(_mode(data / name)))
         svc.db.close()

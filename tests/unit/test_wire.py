@@ -27,7 +27,6 @@ from crypto.protocol.wire import (
     encode_proof_files,
     sign_message,
     split_frame,
-    voter_id_from_secret,
 )
 from crypto.transport import NodeIdentity
 
@@ -43,7 +42,8 @@ def test_body_round_trip_every_field_type() -> None:
     msg = Message(
         "mix.result",
         "e1",
-        {"job": "j", "input_digest": b"\x01" * 32, "outputs": b"xyz", "proof": [b"a", b"", b"c"]},
+        {"job": "j", "input_digest": b"\x01" * 32, "outputs": b"xyz", "proof": [b"a", b"", b"c"],
+         "fingerprint": b"\x02" * 32, "seen_size": 9, "seen_head": b"\x03" * 32},
         b"n" * 32,
         7,
     )
@@ -85,10 +85,23 @@ def test_bad_magic_and_non_utf8_text() -> None:
 
 
 def test_oversized_field_is_rejected() -> None:
-    body = encode_body(Message("dkg.deal", "e", {"data": b""}))
-    big = body[:-4] + (5 << 20).to_bytes(4, "big") + b"\x00" * (5 << 20)
+    body = encode_body(Message("ack", "e", {"ref": 1, "note": ""}))
+    big = body[:-4] + (5000).to_bytes(4, "big") + b"a" * 5000
     with pytest.raises(MalformedInput, match="at most"):
         decode_body(big)
+
+
+def test_every_recorded_node_message_binds_the_fingerprint_and_the_seen_head() -> None:
+    from crypto.protocol.wire import BOUND, SCHEMAS
+    from crypto.verify.state import RECORD_NODE_KINDS
+
+    for kind in RECORD_NODE_KINDS:
+        assert SCHEMAS[kind][-len(BOUND):] == BOUND, kind
+        assert kind in NODE_KINDS
+    # a ballot carries the public credential and the voter's signature, not a bare voter id
+    assert [name for name, _t, _n in SCHEMAS["ballot"]] == [
+        "credential", "width", "ciphertext", "proof", "signature"]
+    assert "voters.registered" not in SCHEMAS
 
 
 def test_kind_not_allowed_from_a_node() -> None:
@@ -260,10 +273,6 @@ def test_proof_files_and_voter_id() -> None:
         decode_proof_files([b"a"])
     with pytest.raises(MalformedInput, match="twice"):
         decode_proof_files([b"a", b"1", b"a", b"2"])
-    import hashlib
-
-    assert voter_id_from_secret("s") == hashlib.sha256(b"mixvote-voter-ids").hexdigest()[:32]
-    assert len(voter_id_from_secret("abc")) == 32
 
 
 def test_split_frame_takes_its_transfer_id_from_the_injected_rng() -> None:
