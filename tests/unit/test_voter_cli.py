@@ -1,0 +1,225 @@
+"""``mixvote-vote`` and ``mixbench load`` without a server: argument validation (one line, exit 2),
+the booth's bytes for the same randomness (the ballot known-answer vectors the browser also
+passes), the audit check and its refusals, the receipt and audit file parsers, the credential
+file and CSV readers."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from crypto import group
+from crypto.credentials import generate_credential
+from crypto.elgamal import PublicKey, decode_public_key, keygen
+from crypto.errors import UsageError
+from crypto.io import voter
+from crypto.receipts import encode_receipt, make_receipt
+from experiments import cli as bench_cli
+from experiments.load import read_credentials_csv
+
+KAT = json.loads((Path(__file__).parents[1] / "vectors" / "data" / "kat_ballot.json").read_text())
+
+
+def usage(capsys: pytest.CaptureFixture[str], main: object, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)  # type: ignore[operator]
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ([], "required: COMMAND"),
+        (["vote"], "invalid choice: 'vote'"),
+        (["show", "--election", "e1"], "--server"),
+        (["show", "--server", "ftp://h", "--election", "e1"], "scheme http, https"),
+        (["show", "--server", "http://", "--election", "e1"], "has no host"),
+        (["show", "--server", "http://h:0", "--election", "e1"], "port 0"),
+        (["show", "--server", "http://h", "--election", "bad id!"], "--election"),
+        (["show", "--server", "http://h", "--election", "e1", "--timeout", "0"], "positive"),
+        (["cast", "--server", "http://h", "--election", "e1", "--choice", "1"], "--credential"),
+        (["cast", "--server", "http://h", "--election", "e1", "--credential", "/no/such",
+          "--choice", "1"], "/no/such: no such file"),
+        (["cast", "--server", "http://h", "--election", "e1", "--credential", "{card}",
+          "--choice", " "], "a choice number"),
+        (["cast", "--server", "http://h", "--election", "e1", "--credential", "{card}",
+          "--choice", "1", "--expect-fingerprint", "abc"], "is not a fingerprint"),
+        (["cast", "--server", "http://h", "--election", "e1", "--credential", "{card}",
+          "--choice", "1", "--receipt-out", "{card}"], "exists already"),
+        (["cast", "--server", "http://h", "--election", "e1", "--credential", "{card}",
+          "--choice", "1", "--receipt-out", "/no/such/dir/r.json"], "no such directory"),
+        (["audit", "--server", "http://h", "--election", "e1"], "needs --election and --choice"),
+        (["audit", "--server", "http://h", "--check", "{card}", "--choice", "1"],
+         "takes no --choice"),
+        (["check", "--server", "http://h"], "--receipt"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_one_line_exit_2(
+    argv: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "card.txt"
+    path.write_text(generate_credential().printed)
+    err = usage(capsys, voter.main, [a.replace("{card}", str(path)) for a in argv])
+    assert err.startswith("mixvote-vote") and words in err, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        voter.main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("mixvote-vote ")
+
+
+def test_unreachable_server_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = voter.main(["show", "--server", f"http://127.0.0.1:{port}", "--election", "e1",
+                       "--timeout", "2"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot reach the server" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["load", "--voters", "3"], "needs --server, --election and --credentials"),
+        (["load", "--start-demo", "--voters", "3", "--server", "http://h"], "takes no --server"),
+        (["load", "--start-demo", "--voters", "3", "--threshold", "4"], "more than --nodes"),
+        (["load", "--start-demo", "--voters", "3", "--demo-choices", "1"], "at least 2"),
+        (["load", "--voters", "0", "--start-demo"], "positive integer"),
+        (["load", "--voters", "3", "--start-demo", "--concurrency", "-1"], "positive integer"),
+        (["load", "--voters", "3", "--start-demo", "--choices", "1,x"], "not an integer"),
+        (["load", "--voters", "3", "--server", "ws://h", "--election", "e1",
+          "--credentials", "{csv}"], "scheme http, https"),
+        (["load", "--voters", "3", "--server", "http://h", "--election", "e1",
+          "--credentials", "{csv}", "--tally"], "--tally needs --start-demo"),
+    ],
+)  # fmt: skip
+def test_mixbench_load_arguments(
+    argv: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("voter_id,credential\n")
+    err = usage(capsys, bench_cli.main, [a.replace("{csv}", str(path)) for a in argv])
+    assert err.startswith("mixbench") and words in err, err
+
+
+# --- the ballot ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["secp256k1", "ristretto255", "P-256"])
+def test_same_bytes_as_the_booth_for_the_same_randomness(name: str) -> None:
+    """The known-answer vectors the browser's makeBallot also reproduces (single choices)."""
+    cases = [c for c in KAT["groups"][name] if isinstance(c["choice"], int)]
+    assert cases
+    g = group(name)
+    for case in cases:
+        pk = decode_public_key(g, bytes.fromhex(case["y"]))
+        made = voter.make_ballot_with(
+            pk, case["election_id"], case["voter_id"], case["choice"], case["width"],
+            [int(r, 16) for r in case["r"]], [int(a, 16) for a in case["a"]],
+        )  # fmt: skip
+        assert made.wire == {"ciphertext": case["ciphertext"], "proof": case["proof"],
+                             "width": case["width"]}  # fmt: skip
+
+
+def _ballot(width: int = 1, choice: int = 1) -> tuple[PublicKey, voter.MadeBallot]:
+    g = group("secp256k1")
+    _x, pk = keygen(g, random.Random(5))
+    return pk, voter.make_ballot(pk, "e1", "ab" * 16, choice, width, random.Random(6))
+
+
+def test_audit_opens_the_choice_and_catches_each_lie() -> None:
+    pk, made = _ballot(width=2, choice=2)
+    report = voter.audit_ballot(pk, "e1", "ab" * 16, made.wire, made.randomness)
+    assert report.ok and report.choice == 2 and len(report.checks) == 5
+    # wrong randomness, another voter id (the proof is bound to it), a tampered ciphertext
+    bad_r = voter.audit_ballot(pk, "e1", "ab" * 16, made.wire,
+                               [made.randomness[0] + 1, made.randomness[1]])  # fmt: skip
+    assert not bad_r.ok and bad_r.choice is None
+    assert ("alpha_k = r_k·g for every position", False) in bad_r.checks
+    other = voter.audit_ballot(pk, "e1", "cd" * 16, made.wire, made.randomness)
+    assert not other.ok and other.checks[-1] == (
+        "the proof of knowledge verifies for this election and credential", False)
+    row = bytearray.fromhex(made.wire["ciphertext"])
+    row[-1] ^= 1
+    tampered = voter.audit_ballot(pk, "e1", "ab" * 16, {**made.wire, "ciphertext": row.hex()},
+                                  made.randomness)  # fmt: skip
+    assert not tampered.ok
+
+
+def test_audit_document_round_trips_through_the_parser() -> None:
+    pk, made = _ballot()
+    election = voter.Election("e1", "t", "q", ("a", "b"), "voting", group("secp256k1"), 1,
+                              "last-ballot-counts", True, bytes(32), pk)
+    doc = voter.audit_document(election, made)
+    assert doc["kind"] == "mixvote-audited-ballot" and doc["version"] == 1
+    eid, vid, wire, rs = voter.parse_audit(json.loads(json.dumps(doc)))
+    assert (eid, vid, wire, tuple(rs)) == ("e1", made.voter_id, made.wire, made.randomness)
+    for broken in ({**doc, "kind": "x"}, {**doc, "randomness": ["-1"]},
+                   {**doc, "randomness": []}, {**doc, "voter_id": "zz"},
+                   {**doc, "ballot": {**doc["ballot"], "width": True}},
+                   {**doc, "election": "bad id!"}, []):  # fmt: skip
+        with pytest.raises(UsageError):
+            voter.parse_audit(broken)
+
+
+def test_receipt_file_parser() -> None:
+    seed = generate_credential().private
+    receipt = make_receipt(seed, "e1", 5, b"\x01" * 32, 6, b"\x01" * 32)
+    doc = {"kind": "mixvote-receipt", "election": "e1", "voter_id": "ab", "tracker": "22" * 32,
+           "board_entry": 5, "entry_hash": "01" * 32, "cast_at": "x", "fingerprint": "33" * 32,
+           "server_receipt": encode_receipt(receipt)}  # fmt: skip
+    assert voter.parse_receipt_file(doc)[1] == receipt
+    for broken in ({**doc, "kind": "receipt"}, {**doc, "board_entry": 4},
+                   {**doc, "entry_hash": "02" * 32}, {**doc, "election": "e2"},
+                   {**doc, "tracker": "2"}, {**doc, "server_receipt": {}}):  # fmt: skip
+        with pytest.raises(UsageError):
+            voter.parse_receipt_file(broken)
+
+
+def test_choice_by_number_or_name() -> None:
+    pk, _made = _ballot()
+    e = voter.Election("e1", "t", "q", ("Alice", "Bob", "bob"), "voting", group("secp256k1"),
+                       1, "last-ballot-counts", False, None, pk)
+    assert voter.choice_index(e, "1") == 0 and voter.choice_index(e, "Bob") == 1
+    assert voter.choice_index(e, "alice") == 0
+    for bad in ("0", "4", "BOB", "Carol"):  # BOB: two choices fold to it
+        with pytest.raises(UsageError):
+            voter.choice_index(e, bad)
+
+
+def test_credential_files(tmp_path: Path) -> None:
+    cred = generate_credential()
+    card = tmp_path / "card.txt"
+    card.write_text(f"mixvote voter credential\nVoter id: {cred.voter_id}\n"
+                    f"Credential:   {cred.printed}\n")  # fmt: skip
+    assert voter.read_credential(card) == cred
+    bare = tmp_path / "bare.txt"
+    bare.write_text(cred.printed.lower().replace("-", " ") + "\n")
+    assert voter.read_credential(bare) == cred
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Credential: AAAA\n")
+    with pytest.raises(UsageError, match="not a voter credential"):
+        voter.read_credential(bad)
+
+    other = generate_credential()
+    csv_ok = tmp_path / "c.csv"
+    csv_ok.write_text(f"voter_id,credential\n{cred.voter_id},{cred.printed}\n"
+                      f"{other.voter_id},{other.printed}\n")  # fmt: skip
+    assert read_credentials_csv(csv_ok) == [cred, other]
+    for text, words in (
+        ("id,cred\n", "header"),
+        ("voter_id,credential\n", "no credentials"),
+        (f"voter_id,credential\n{other.voter_id},{cred.printed}\n", "not the credential's"),
+        (f"voter_id,credential\n{cred.voter_id},{cred.printed},x\n", "2 columns"),
+    ):
+        csv_ok.write_text(text)
+        with pytest.raises(UsageError, match=words):
+            read_credentials_csv(csv_ok)
