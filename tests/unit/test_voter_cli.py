@@ -6,7 +6,10 @@ file and CSV readers."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -223,3 +226,65 @@ def test_credential_files(tmp_path: Path) -> None:
         csv_ok.write_text(text)
         with pytest.raises(UsageError, match=words):
             read_credentials_csv(csv_ok)
+
+
+# --- the browser's code on the same inputs (node, as tests/unit/test_webui_js.py) -------------
+ROOT = Path(__file__).resolve().parents[2]
+JS = ROOT / "webui" / "static" / "js"
+NOBLE = ROOT / "node_modules" / "@noble" / "curves" / "package.json"
+HAVE_NODE = shutil.which("node") is not None and NOBLE.is_file()
+if os.environ.get("CI"):
+    assert HAVE_NODE, "CI needs node and `npm ci`"
+
+JS_DRIVER = r"""
+import { readFileSync } from 'node:fs';
+const booth = await import(%(booth)s);
+const audit = await import(%(audit)s);
+const crypto = await import(%(crypto)s);
+const c = JSON.parse(readFileSync(0, 'utf8'));
+const voter = { private: c.private, ...crypto.credentialFromPrivate(c.private) };
+const params = { ...c.params, voterId: voter.voterId };
+const ballot = crypto.makeBallot(params, c.choice, { fixed: c.fixed });
+// the audit document exactly as booth.js builds it after "Audit"
+const auditDoc = { kind: 'mixvote-audited-ballot', version: 1, election: params.electionId,
+  group: params.group, voter_id: params.voterId, tracker: booth.ballotTracker(ballot.wire),
+  ballot: ballot.wire, randomness: ballot.randomness };
+const doc = audit.parseAudit(c.pythonAudit, params);
+const report = crypto.auditBallot({ ...params, voterId: doc.voter_id }, doc.ballot, doc.randomness);
+process.stdout.write(JSON.stringify({
+  signed: booth.signedBallot(ballot.wire, voter, params.fingerprint), auditDoc,
+  checked: { ok: report.ok, choice: report.choice },
+}));
+"""
+
+
+@pytest.mark.skipif(not HAVE_NODE, reason="needs node and `npm ci` (run ./dev install)")
+def test_the_booth_and_the_voter_tool_agree() -> None:
+    """Same randomness, same signed ballot bytes; the booth's audit file passes `audit --check`'s
+    check, and the voter tool's audit file passes the browser's audit page."""
+    g = group("secp256k1")
+    _x, pk = keygen(g, random.Random(9))
+    cred = generate_credential(random.Random(10))
+    fingerprint = bytes(range(32))
+    r, a = [g.random_scalar(random.Random(11))], [g.random_scalar(random.Random(12))]
+    made = voter.make_ballot_with(pk, "e-js", cred.voter_id, 1, 1, r, a)
+    election = voter.Election("e-js", "t", "q", ("a", "b"), "voting", g, 1,
+                              "last-ballot-counts", False, fingerprint, pk)  # fmt: skip
+    ours = voter.audit_document(election, voter.make_ballot(pk, "e-js", cred.voter_id, 0, 1))
+    params = {"group": "secp256k1", "publicKey": g.encode(pk.y).hex(), "width": 1,
+              "electionId": "e-js", "fingerprint": fingerprint.hex(), "choices": ["a", "b"]}
+    case = {"private": cred.private.hex(), "params": params, "choice": 1,
+            "fixed": {"randomness": [str(r[0])], "nonces": [str(a[0])]},
+            "pythonAudit": json.dumps(ours)}  # fmt: skip
+    files = {k: json.dumps((JS / f"{k}.js").as_uri()) for k in ("booth", "audit")}
+    files["crypto"] = json.dumps((JS / "mixvote-crypto.js").as_uri())
+    got = json.loads(subprocess.run(
+        ["node", "--input-type=module", "-e", JS_DRIVER % files], input=json.dumps(case).encode(),
+        capture_output=True, check=True, timeout=60, cwd=ROOT,
+    ).stdout)  # fmt: skip
+    assert got["signed"] == voter.signed_ballot(made, cred, fingerprint)
+    assert got["checked"] == {"ok": True, "choice": 0}
+    eid, vid, wire, rs = voter.parse_audit(got["auditDoc"])
+    report = voter.audit_ballot(pk, eid, vid, wire, rs)
+    assert report.ok and report.choice == 1
+    assert got["auditDoc"]["tracker"] == made.tracker
