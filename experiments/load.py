@@ -11,6 +11,7 @@ credentials are reused round-robin: those ballots replace earlier ones.
 ``--start-demo`` starts a server and mix nodes on loopback (:mod:`mixserver.harness`), creates a
 test election with as many credentials as ballots, opens it and runs the load against it;
 ``--tally`` then closes, mixes and decrypts, and checks the tally against the ballots that count.
+Its temporary data directory is removed at the end (``--demo-data DIR`` keeps it).
 Only test elections are accepted: a load run must never touch a real election.
 """
 
@@ -20,6 +21,7 @@ import csv
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -272,6 +274,7 @@ class Demo:
     credentials: list[Credential]
     procs: list[subprocess.Popen[bytes]]
     data: Path
+    owned: bool = False  # a temporary directory made here: removed by stop()
 
     def tally(self, timeout: float) -> dict[str, int]:
         """Close, mix and decrypt; the published counts."""
@@ -291,6 +294,8 @@ class Demo:
         from mixserver.harness import stop_processes
 
         stop_processes(self.procs)
+        if self.owned:
+            shutil.rmtree(self.data, ignore_errors=True)
 
 
 def start_demo(
@@ -310,6 +315,7 @@ def start_demo(
         wait_for,
     )
 
+    owned = data is None
     data = data or Path(tempfile.mkdtemp(prefix="mixbench-load-"))
     data.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
@@ -333,9 +339,11 @@ def start_demo(
         wait_for(api, eid, lambda e: e["phase"] == "voting", "open", 30)
         say("key generation done, voting open")
         creds = [credential_from_private(p) for p in privates]
-        return Demo(base, token, eid, creds, procs, data)
+        return Demo(base, token, eid, creds, procs, data, owned)
     except BaseException:
         stop_processes(procs)
+        if owned:
+            shutil.rmtree(data, ignore_errors=True)
         raise
 
 
