@@ -681,6 +681,8 @@ def cmd_cast(args: argparse.Namespace, out: Output) -> int:
     receipt = check_cast_answer(answer, election.id, made, server_key)
     doc = receipt_document(election, made, answer, receipt)
     _write_new(receipt_path, doc)
+    out.say(f"receipt saved to {receipt_path}; looking for the ballot on the board")
+    on_board = check_receipt_on_board(client, doc, receipt)
     policy = ("this election counts your first ballot: it is final"
               if election.policy == FIRST_BALLOT_COUNTS
               else "you may vote again until voting closes: a new ballot replaces this one")
@@ -689,6 +691,8 @@ def cmd_cast(args: argparse.Namespace, out: Output) -> int:
         f"Tracker:      {made.tracker}",
         f"Entry hash:   {receipt.entry_hash.hex()}",
         f"Receipt:      {receipt_path} (signed by server {server_key.hex()[:16]}…, checked)",
+        f"On the board: entry {on_board.index}"
+        + (", with this tracker" if on_board.tracker_checked else ""),
         f"Note:         {policy}.",
     ])  # fmt: skip
     out.result(text, {**doc, "receipt_file": str(receipt_path)})

@@ -18,7 +18,7 @@ import pytest
 from crypto.credentials import Credential, generate_credential
 from crypto.io import voter
 from experiments.load import Demo, start_demo
-from mixserver.harness import Api
+from mixserver.harness import Api, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +81,7 @@ def test_cast_recast_check_audit_refusals_and_tally(
     doc = json.loads(first.read_text())
     assert doc["kind"] == "mixvote-receipt" and doc["voter_id"] == demo.credentials[0].voter_id
     assert f"Tracker:      {doc['tracker']}" in out
+    assert f"On the board: entry {doc['board_entry']}, with this tracker" in out
     assert "fingerprint matches" in err
     found = api.request("GET", f"/api/elections/{eid}/receipts/{doc['entry_hash']}")
     assert found["counted"] is True and found["index"] == doc["board_entry"]
@@ -162,9 +163,13 @@ def test_cast_recast_check_audit_refusals_and_tally(
     assert proc.returncode == 0 and "Fingerprint:" in proc.stdout and proc.stderr == ""
 
     # closed: refused before anything is sent
+    api.request("POST", f"/api/elections/{eid}/close")
+    wait_for(api, eid, lambda e: e["phase"] == "closed", "close", 60)
+    code, _, err = vote(capsys, "cast", *common, "--credential", str(bob), "--choice", "1",
+                        "--quiet")  # fmt: skip
+    assert code == 1 and err == (f"mixvote-vote: voting is not open in election {eid} (phase "
+                                 "closed): no ballot was sent\n")  # fmt: skip
     demo_tally = demo.tally(300)
-    code, _, err = vote(capsys, "cast", *common, "--credential", str(bob), "--choice", "1")
-    assert code == 1 and "voting is not open" in err and "tallied" in err
     # alice's second ballot (option 2) and bob's (option 3) count; alice's first does not
     assert demo_tally == {"option 1": 0, "option 2": 1, "option 3": 1}
     code, out, _ = vote(capsys, "check", *common, "--receipt", str(second))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -288,3 +289,73 @@ def test_the_booth_and_the_voter_tool_agree() -> None:
     report = voter.audit_ballot(pk, eid, vid, wire, rs)
     assert report.ok and report.choice == 1
     assert got["auditDoc"]["tracker"] == made.tracker
+
+
+# --- check: a receipt against a board that keeps or breaks its promise ------------------------
+class FakeBoard(voter.Client):
+    """A server whose board is a list of entry descriptions (the API's shape)."""
+
+    def __init__(self, entries: list[dict[str, object]], counted: bool = True) -> None:
+        super().__init__("http://fake")
+        self.entries, self.counted = entries, counted
+
+    def request(self, method: str, path: str, body: object = None) -> object:
+        if "/board?" in path:
+            offset = int(path.split("offset=")[1].split("&")[0])
+            return {"entries": self.entries[offset : offset + 1]}
+        if "/receipts/" in path:
+            return {"counted": self.counted}
+        raise AssertionError(path)
+
+
+def _board_and_receipt() -> tuple[list[dict[str, object]], dict[str, object], voter.Receipt]:
+    import hashlib
+
+    server = generate_credential(random.Random(20))
+    ciphertext = "02" + "11" * 32 + "03" + "22" * 32
+    hashes = [hashlib.sha256(bytes([i])).digest() for i in range(4)]
+    entries: list[dict[str, object]] = [
+        {"index": 0, "kind": "election.params", "hash": hashes[0].hex(),
+         "server_key": server.public.hex()},
+        {"index": 1, "kind": "credentials.list", "hash": hashes[1].hex()},
+        {"index": 2, "kind": "ballot", "hash": hashes[2].hex(), "voter_id": "ab" * 16,
+         "ciphertext": ciphertext},
+        {"index": 3, "kind": "ballot", "hash": hashes[3].hex(), "voter_id": "cd" * 16},
+    ]  # fmt: skip
+    receipt = make_receipt(server.private, "e1", 2, hashes[2], 4, hashes[3])
+    doc = {"kind": "mixvote-receipt", "election": "e1", "voter_id": "ab" * 16,
+           "tracker": hashlib.sha256(bytes.fromhex(ciphertext)).hexdigest(), "board_entry": 2,
+           "entry_hash": hashes[2].hex(), "cast_at": "x", "fingerprint": "33" * 32,
+           "server_receipt": encode_receipt(receipt)}  # fmt: skip
+    return entries, doc, receipt
+
+
+def test_check_finds_the_ballot_and_reports_whether_it_counts() -> None:
+    entries, doc, receipt = _board_and_receipt()
+    result = voter.check_receipt_on_board(FakeBoard(entries), doc, receipt)
+    assert (result.index, result.counted, result.tracker_checked) == (2, True, True)
+    replaced = voter.check_receipt_on_board(FakeBoard(entries, counted=False), doc, receipt)
+    assert replaced.counted is False
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda e: e.pop(), "the receipted head (entry 3) is missing or altered"),
+        (lambda e: e[3].update(hash="00" * 32), "the receipted head (entry 3) is missing"),
+        (lambda e: e[2].update(hash="00" * 32), "entry 2 on the board has hash 0000"),
+        (lambda e: e[2].update(ciphertext="02" + "11" * 32 + "03" + "23" * 32),
+         "does not have the tracker"),
+        (lambda e: e[2].update(voter_id="cd" * 16), "is not this voter's ballot"),
+        (lambda e: e[0].update(server_key=generate_credential().public.hex()),
+         "not signed by the expected server"),
+        (lambda e: [e.pop() for _ in range(2)], "entry 2 is not on the board"),
+    ],
+)  # fmt: skip
+def test_check_reports_a_broken_promise(change: object, words: str) -> None:
+    from crypto.errors import InvalidProof
+
+    entries, doc, receipt = _board_and_receipt()
+    change(entries)  # type: ignore[operator]
+    with pytest.raises(InvalidProof, match=re.escape(words)):
+        voter.check_receipt_on_board(FakeBoard(entries), doc, receipt)
