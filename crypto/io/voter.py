@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import sys
 import time
@@ -285,6 +286,9 @@ class Client:
         except (OSError, urllib.error.URLError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ServerError(f"cannot reach the server at {self.base} ({reason})") from None
+        except http.client.HTTPException as exc:
+            raise ServerError(f"{self.base} does not speak HTTP as a mixvote server does "
+                              f"({type(exc).__name__})") from None
         if status >= 400:
             message = answer.get("error") if isinstance(answer, dict) else None
             cls = _STATUS_ERRORS.get(status, ServerError)
@@ -463,9 +467,7 @@ def parse_audit(doc: object) -> tuple[str, str, dict[str, Any], list[int]]:
 
 
 # --- receipts ------------------------------------------------------------------------------------
-def receipt_document(
-    election: Election, made: MadeBallot, answer: Mapping[str, Any], receipt: Receipt
-) -> dict[str, Any]:
+def receipt_document(election: Election, made: MadeBallot, receipt: Receipt) -> dict[str, Any]:
     """The receipt file, in the booth's format (``booth.js``)."""
     assert election.fingerprint is not None
     return {
@@ -679,7 +681,7 @@ def cmd_cast(args: argparse.Namespace, out: Output) -> int:
             ) from None
         raise
     receipt = check_cast_answer(answer, election.id, made, server_key)
-    doc = receipt_document(election, made, answer, receipt)
+    doc = receipt_document(election, made, receipt)
     _write_new(receipt_path, doc)
     out.say(f"receipt saved to {receipt_path}; looking for the ballot on the board")
     on_board = check_receipt_on_board(client, doc, receipt)

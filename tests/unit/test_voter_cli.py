@@ -359,3 +359,27 @@ def test_check_reports_a_broken_promise(change: object, words: str) -> None:
     change(entries)  # type: ignore[operator]
     with pytest.raises(InvalidProof, match=re.escape(words)):
         voter.check_receipt_on_board(FakeBoard(entries), doc, receipt)
+
+
+def test_a_server_that_is_not_http_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import threading
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def answer_garbage() -> None:
+            conn, _addr = listener.accept()  # once: a reply that is not HTTP is not retried
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        code = voter.main(["show", "--server", f"http://127.0.0.1:{port}", "--election", "e1",
+                           "--timeout", "5"])  # fmt: skip
+        thread.join(5)
+    err = capsys.readouterr().err
+    assert code == 1 and "does not speak HTTP" in err and err.count("\n") == 1
