@@ -174,3 +174,31 @@ def test_cast_recast_check_audit_refusals_and_tally(
     assert demo_tally == {"option 1": 0, "option 2": 1, "option 3": 1}
     code, out, _ = vote(capsys, "check", *common, "--receipt", str(second))
     assert code == 0 and "Counted:      yes" in out
+
+
+def test_first_ballot_counts_refuses_a_second_ballot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from experiments import cli as bench_cli
+
+    first = start_demo(2, data=tmp_path / "demo", policy="first-ballot-counts")
+    try:
+        common = ["--server", first.base, "--election", first.election, "--quiet"]
+        alice = card(tmp_path / "alice.txt", first.election, first.credentials[0])
+        code, out, _ = vote(capsys, "cast", *common, "--credential", str(alice), "--choice", "2",
+                            "--receipt-out", str(tmp_path / "r1.json"))  # fmt: skip
+        assert code == 0 and "counts your first ballot: it is final" in out
+        code, _, err = vote(capsys, "cast", *common, "--credential", str(alice), "--choice", "1",
+                            "--receipt-out", str(tmp_path / "r2.json"))  # fmt: skip
+        assert code == 1 and "already voted" in err and err.count("\n") == 1
+        assert not (tmp_path / "r2.json").exists()
+        # mixbench load cannot reuse credentials here
+        csv = tmp_path / "c.csv"
+        csv.write_text("voter_id,credential\n" + "".join(
+            f"{c.voter_id},{c.printed}\n" for c in first.credentials))  # fmt: skip
+        code = bench_cli.main(["load", "--server", first.base, "--election", first.election,
+                               "--credentials", str(csv), "--voters", "3", "--no-progress"])
+        assert code == 2 and "counts first ballots only" in capsys.readouterr().err
+        assert first.tally(300) == {"option 1": 0, "option 2": 1, "option 3": 0}
+    finally:
+        first.stop()
