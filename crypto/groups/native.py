@@ -295,6 +295,25 @@ class _NativeWeierstrass(_NativeGroup):
         return extract_x(self._view, int.from_bytes(a[: self._fb], "big"))
 
     # --- affine coordinates (for the Verificatum byte-tree encoding) ------------------------------
+    def affine_trees(
+        self,
+        elements: Sequence[Element],
+        point_head: bytes,
+        coord_head: bytes,
+        coord_size: int,
+        infinity: bytes,
+    ) -> bytes:
+        """The concatenated byte trees ``point_head || X || coord_head || Y`` of a column, the
+        coordinates big-endian in ``coord_size`` bytes, and ``infinity`` for the identity: what
+        :meth:`crypto.verificatum.Codec.points` gives, in one native call."""
+        if not isinstance(coord_size, int) or coord_size < self._fb:
+            raise ValueError(f"affine_trees: coord_size must be at least {self._fb}")
+        pad = coord_size - self._fb
+        out: bytes = self._lib.affine_trees(
+            self._column(elements), self._fb, point_head, coord_head, pad, infinity
+        )
+        return out
+
     def to_affine(self, a: Element) -> tuple[int, int] | None:
         """(x, y), or None for the identity."""
         if a == self.identity:

@@ -30,7 +30,7 @@ from crypto.verificatum import (
     random_oracle,
     validate_identifier,
 )
-from crypto.verificatum.bytetree import leaf_bytes, node_header
+from crypto.verificatum.bytetree import leaf_bytes, leaf_header, node_header
 
 Columns = list[list[Element]]
 
@@ -124,8 +124,23 @@ def _parts(pool: int, n: int) -> list[tuple[int, int]]:
 
 def _encode_chunk(group: Group, arrays: list[list[Element]]) -> list[bytes]:
     """The concatenated byte trees of the elements of each array (a chunk of rows)."""
+    return [_trees(group, a) for a in arrays]
+
+
+def _trees(group: Group, elements: Sequence[Element]) -> bytes:
+    """The concatenated byte trees of a column (``codec(group).points``, joined). A native
+    short-Weierstrass group builds them in one call from its ``x || y`` form (the format of
+    ``verificatum-format.md`` §1.3: a node of two leaves of ``fb`` bytes, 0xFF…FF for the
+    point at infinity); ``tests/unit/test_shuffle_batch.py`` holds the two paths equal."""
     c = codec(group)
-    return [b"".join(c.points(a)) for a in arrays]
+    fast = getattr(group, "affine_trees", None)
+    if fast is None or not c.vmn:
+        return b"".join(c.points(elements))
+    coord = leaf_header(c.fb)
+    head = node_header(2) + coord
+    infinity = head + b"\xff" * c.fb + coord + b"\xff" * c.fb
+    out: bytes = fast(elements, head, coord, c.fb, infinity)
+    return out
 
 
 

@@ -941,6 +941,44 @@ fn vartime_msm<'py>(py: Python<'py>, curve_name: &str, points: &[u8], scalars: &
     Ok(PyBytes::new(py, &out))
 }
 
+/// Verificatum byte trees (`verificatum-format.md` §1.3) of a column of affine points in the
+/// internal `x || y` form (`2·fb` bytes each): `infinity` for the all-zero identity, else
+/// `point_head || 0^pad || x || coord_head || 0^pad || y`. Plain byte copying, no arithmetic.
+#[pyfunction]
+fn affine_trees<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    fb: usize,
+    point_head: &[u8],
+    coord_head: &[u8],
+    pad: usize,
+    infinity: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    if fb == 0 || data.len() % (2 * fb) != 0 {
+        return Err(PyValueError::new_err("affine_trees: data is not a whole number of 2·fb-byte points"));
+    }
+    let size = point_head.len() + coord_head.len() + 2 * (pad + fb);
+    if infinity.len() != size {
+        return Err(PyValueError::new_err("affine_trees: the infinity tree has the wrong size"));
+    }
+    let n = data.len() / (2 * fb);
+    let zeros = vec![0u8; pad];
+    let mut out = Vec::with_capacity(size * n);
+    for e in data.chunks_exact(2 * fb) {
+        if is_zero(e) {
+            out.extend_from_slice(infinity);
+        } else {
+            out.extend_from_slice(point_head);
+            out.extend_from_slice(&zeros);
+            out.extend_from_slice(&e[..fb]);
+            out.extend_from_slice(coord_head);
+            out.extend_from_slice(&zeros);
+            out.extend_from_slice(&e[fb..]);
+        }
+    }
+    Ok(PyBytes::new(py, &out))
+}
+
 /// ristretto255 element from 64 uniform bytes (RFC 9496 §4.3.4).
 #[pyfunction]
 fn ristretto255_from_uniform_bytes<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
@@ -977,6 +1015,7 @@ fn mixvote_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(base_mul_many, m)?)?;
     m.add_function(wrap_pyfunction!(reencrypt_many, m)?)?;
     m.add_function(wrap_pyfunction!(vartime_msm, m)?)?;
+    m.add_function(wrap_pyfunction!(affine_trees, m)?)?;
     m.add_function(wrap_pyfunction!(ristretto255_from_uniform_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(sizes, m)?)?;
     Ok(())

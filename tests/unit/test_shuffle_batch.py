@@ -222,3 +222,26 @@ def test_parallel_chunks_agree(case: Case) -> None:
     for workers in (1, 2, 3):
         with pytest.raises(MixvoteError, match=r"equation \(2\) fails at i=70\b"):
             verify_shuffle(big.session, big.pk, big.inputs, big.outputs, bad, workers=workers)
+
+
+# --- the native byte-tree encoding ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["secp256k1", "P-256", "P-384", "ristretto255"])
+def test_native_trees_equal_the_codec(name: str) -> None:
+    from crypto.shuffle.session import _trees
+    from crypto.verificatum import codec
+
+    g = group(name)
+    rng = random.Random(3)
+    elements = [g.base_mul(rng.randrange(1, g.order)) for _ in range(20)] + [g.identity]
+    assert _trees(g, elements) == b"".join(codec(g).points(elements))
+    ref = group(name, backend="reference")
+    enc = g.encode_many(elements)
+    ref_elements = ref.decode_many(enc, allow_identity=True)
+    assert _trees(g, elements) == b"".join(codec(ref).points(ref_elements))
+
+
+def test_affine_trees_rejects_misuse() -> None:
+    with pytest.raises(ValueError, match="coord_size"):
+        SECP.affine_trees([SECP.generator], b"", b"", 10, b"")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="infinity"):
+        SECP.affine_trees([SECP.generator], b"", b"", 33, b"x")  # type: ignore[attr-defined]
