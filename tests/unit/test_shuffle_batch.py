@@ -245,3 +245,45 @@ def test_affine_trees_rejects_misuse() -> None:
         SECP.affine_trees([SECP.generator], b"", b"", 10, b"")  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="infinity"):
         SECP.affine_trees([SECP.generator], b"", b"", 33, b"x")  # type: ignore[attr-defined]
+
+
+# --- the fast proof decoder ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["secp256k1", "P-256", "P-384"])
+def test_fast_proof_decoder_agrees_with_the_strict_one(name: str) -> None:
+    from crypto.shuffle import codec as proof_codec
+    from crypto.shuffle import decode_proof, encode_proof
+
+    c = Case(group(name), n=5, width=2)
+    files = encode_proof(c.session, c.proof)
+    fast = proof_codec._decode_proof_columns(c.session, files, 5, 2)
+    assert fast == proof_codec._decode_proof_trees(c.session, files, 5, 2) == c.proof
+    point = codec_point_size(c)
+    com = files["PoSCommitment"]
+    # deviations the fast path must hand to the strict parser (which rejects them)
+    bad = {
+        "off-curve u_0": {
+            **files,
+            "PermutationCommitment": _flip(files["PermutationCommitment"], 5 + 20),
+        },
+        "padding byte of B_1": {**files, "PoSCommitment": _flip(com, 10 + point + 10)},
+        "off-curve B'_4": {
+            **files,
+            "PoSCommitment": _flip(com, 10 + 6 * point + 5 + 4 * point + 30),
+        },
+        "truncated": {**files, "PoSCommitment": com[:-1]},
+        "trailing byte": {**files, "PoSCommitment": com + b"\x00"},
+    }
+    for label, tampered in bad.items():
+        assert proof_codec._decode_proof_columns(c.session, tampered, 5, 2) is None, label
+        with pytest.raises(MixvoteError):
+            decode_proof(c.session, tampered, 5, 2)
+
+
+def codec_point_size(c: Case) -> int:
+    from crypto.verificatum import codec
+
+    return codec(c.group).point_size
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1 :]
