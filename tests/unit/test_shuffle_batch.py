@@ -247,7 +247,7 @@ def test_affine_trees_rejects_misuse() -> None:
         SECP.affine_trees([SECP.generator], b"", b"", 33, b"x")  # type: ignore[attr-defined]
 
 
-# --- the fast proof decoder ------------------------------------------------------------------------
+# --- the fast proof decoder ---------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["secp256k1", "P-256", "P-384"])
 def test_fast_proof_decoder_agrees_with_the_strict_one(name: str) -> None:
     from crypto.shuffle import codec as proof_codec
