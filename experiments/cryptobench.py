@@ -21,8 +21,11 @@ var = any other point, including ``k·y`` for the election key and ``k·h_0``):
 * reencrypt (``shuffle``): ``w`` base (``s·g``) + ``w`` var (``s·y``);
 * prove (``prove_shuffle``): 3 base (``r_i·g`` for ``u``, ``x_i·g`` for ``B``, ``β_i·g`` for
   ``B'``) + ``3 + 2w`` var (``y_i·h_0``, ``ε_i·B_(i-1)``, ``ε_i·h_i``, ``ε_i·w'_i`` per component);
-* verify (``verify_shuffle``): 1 base (``k_B,i·g``) + ``4 + 4w`` var (``e_i·u_i``, ``k_E,i·h_i``,
-  ``v·B_i``, ``k_E,i·B_(i-1)``, ``e_i·w_i`` and ``k_E,i·w'_i`` per component);
+* verify: 1 base (``k_B,i·g``) + ``4 + 4w`` var (``e_i·u_i``, ``k_E,i·h_i``, ``v·B_i``,
+  ``k_E,i·B_(i-1)``, ``e_i·w_i`` and ``k_E,i·w'_i`` per component) — the per-term floor, what
+  the reference ``verify_shuffle_per_equation`` does. ``verify_shuffle`` batches all equations
+  into one multi-scalar multiplication over ``4 + 4w`` points per row, so it beats this floor;
+  its own floor (the MSM rate per point) is in ``mixbench crypto --backends``;
 * decrypt_share (``decryption_share``): ``2w`` var (``x_j·alpha`` and the batched
   Chaum–Pedersen proof's random linear combination of the alphas);
 * combine (``combine`` of ``t`` shares): ``t·w`` var (``λ_j·D_j``).
