@@ -287,3 +287,16 @@ def codec_point_size(c: Case) -> int:
 
 def _flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1 :]
+
+
+def test_msm_pieces_agree(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows cut into MSMs of 3 rows (pieces end inside the chain of equation (2))."""
+    monkeypatch.setattr(verify_module, "MSM_ROWS", 3)
+    assert verify_module._pieces([(0, 7)]) == [(0, 3), (3, 6), (6, 7)]
+    assert _batch_alone(case)
+    for i in (2, 3, 6):
+        k_b = _row(case.proof.k_B, i, (case.proof.k_B[i] + 1) % case.group.order)
+        bad = dataclasses.replace(case.proof, k_B=k_b)
+        assert not _batch_alone(case, proof=bad)
+        b = _row(case.proof.B, i, _bump(case.proof.B[i], case.group))
+        assert not _batch_alone(case, proof=dataclasses.replace(case.proof, B=b))
