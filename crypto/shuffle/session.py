@@ -117,9 +117,18 @@ def _pool(workers: int, n: int) -> int:
     return 1 if n < 64 * workers else workers
 
 
+#: Rows per piece when everything runs inline: the transient columns of one piece (elements,
+#: encodings, scalars) stay near 100 MB whatever N is, and a piece is large enough that the
+#: native batch calls and the verifier's MSM run at full speed.
+PIECE_ROWS = 1 << 16
+
+
 def _parts(pool: int, n: int) -> list[tuple[int, int]]:
-    """Index ranges: one per chunk."""
-    return [(c.start, c.stop) for c in chunked(n, pool)]
+    """Index ranges: one per chunk when a pool of ``pool`` processes shares the rows, else
+    (inline) pieces of at most PIECE_ROWS rows, run one after the other."""
+    if pool > 1:
+        return [(c.start, c.stop) for c in chunked(n, pool)]
+    return [(lo, min(lo + PIECE_ROWS, n)) for lo in range(0, n, PIECE_ROWS)]
 
 
 def _encode_chunk(group: Group, arrays: list[list[Element]]) -> list[bytes]:

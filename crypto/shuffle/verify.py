@@ -293,7 +293,7 @@ def _weights(rng: RNG, count: int) -> list[int]:
 
 #: Rows per MSM of the batch test: large enough that Pippenger is at full speed (its rate per
 #: point barely grows beyond a few hundred thousand points), small enough that the scalars and
-#: point columns of one MSM stay near 100 MB whatever N is.
+#: point columns of one MSM stay near 100 MB whatever N is (a chunk of a process pool too).
 MSM_ROWS = 1 << 16
 
 

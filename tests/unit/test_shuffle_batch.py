@@ -300,3 +300,37 @@ def test_msm_pieces_agree(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
         assert not _batch_alone(case, proof=bad)
         b = _row(case.proof.B, i, _bump(case.proof.B[i], case.group))
         assert not _batch_alone(case, proof=dataclasses.replace(case.proof, B=b))
+
+
+def test_inline_pieces_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inline runs cut the rows into pieces of PIECE_ROWS (bounded memory); the outputs and the
+    proof do not depend on the cut."""
+    from crypto.shuffle import prove_shuffle, shuffle
+    from crypto.shuffle import session as session_module
+
+    whole = Case(n=11, width=2)
+    monkeypatch.setattr(session_module, "PIECE_ROWS", 4)
+    assert session_module._parts(1, 11) == [(0, 4), (4, 8), (8, 11)]
+    assert session_module._parts(2, 11) == [(0, 6), (6, 11)]
+    cut = Case(n=11, width=2)
+    assert cut.outputs == whole.outputs
+    assert cut.proof == whole.proof
+    res = shuffle(cut.pk, cut.inputs, random.Random(7))
+    assert (
+        prove_shuffle(
+            cut.session,
+            cut.pk,
+            cut.inputs,
+            res.outputs,
+            res.permutation,
+            res.randomness,
+            random.Random(8),
+        )
+        == whole.proof
+    )
+    assert _both(cut) == (None, None)
+    bad = dataclasses.replace(
+        cut.proof, k_B=_row(cut.proof.k_B, 4, (cut.proof.k_B[4] + 1) % SECP.order)
+    )
+    batch, reference = _both(cut, proof=bad)
+    assert batch == reference and batch is not None and "equation (2) fails at i=4" in batch[1]
