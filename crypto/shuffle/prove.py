@@ -237,7 +237,9 @@ def prove_shuffle(
         inverse[j] = i
     u = [u_out[i] for i in inverse]
     u_bt = [u_out_bt[i] for i in inverse]
+    del u_out_bt
     joined = [b"".join(x) for x in lists_bt]
+    del lists_bt  # the pieces, now copied into ``joined`` (memory at 1M rows)
     s, e = _batching(
         session,
         pk,
