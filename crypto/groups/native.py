@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 from crypto.errors import InvalidElement
 from crypto.groups.base import Element, Group
@@ -84,9 +84,8 @@ def _lib() -> Any:
     return _native
 
 
-def _split(blob: bytes, width: int) -> list[Element]:
-    # Element is a NewType over bytes: the cast spares a call per element.
-    return cast(list[Element], [blob[i : i + width] for i in range(0, len(blob), width)])
+def _split(blob: bytes, width: int) -> list[bytes]:
+    return [blob[i : i + width] for i in range(0, len(blob), width)]
 
 
 class _NativeGroup(Group):
@@ -101,7 +100,7 @@ class _NativeGroup(Group):
         self._elem, wire, scalar = self._lib.sizes(self.curve)
         if (wire, scalar) != (self.element_size, self.scalar_size):
             raise RuntimeError(f"{self.name}: native sizes {wire}/{scalar} do not match")
-        self.identity = Element(bytes(self._elem))
+        self.identity = bytes(self._elem)
         self.generator = self.base_mul(1)
 
     # --- column helpers ---------------------------------------------------------------------
@@ -115,9 +114,9 @@ class _NativeGroup(Group):
         q, size = self.order, self.scalar_size
         return b"".join((k % q).to_bytes(size, "big") for k in scalars)
 
-    def _decode_blob(self, blob: bytes, allow_identity: bool) -> Element:
+    def _decode_blob(self, blob: bytes, allow_identity: bool) -> bytes:
         try:
-            out: Element = self._lib.decode_many(self.curve, blob, allow_identity, _threads)
+            out: bytes = self._lib.decode_many(self.curve, blob, allow_identity, _threads)
         except self._lib.DecodeError as exc:
             index, reason = exc.args
             raise InvalidElement(f"{self.name}: element {index}: {reason}") from None
@@ -125,21 +124,21 @@ class _NativeGroup(Group):
 
     # --- primitives ---------------------------------------------------------------------------
     def add(self, a: Element, b: Element) -> Element:
-        out: Element = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
+        out: bytes = self._lib.add_many(self.curve, self._column([a]), self._column([b]), 1)
         return out
 
     def neg(self, a: Element) -> Element:
-        out: Element = self._lib.neg_many(self.curve, self._column([a]), 1)
+        out: bytes = self._lib.neg_many(self.curve, self._column([a]), 1)
         return out
 
     def mul(self, a: Element, k: int) -> Element:
         """k·a, constant time in k."""
-        out: Element = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
+        out: bytes = self._lib.mul_many(self.curve, self._column([a]), self._scalars([k]), 1)
         return out
 
     def base_mul(self, k: int) -> Element:
         """k·g, constant time in k."""
-        out: Element = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
+        out: bytes = self._lib.base_mul_many(self.curve, self._scalars([k]), 1)
         return out
 
     def encode(self, a: Element) -> bytes:
@@ -157,7 +156,7 @@ class _NativeGroup(Group):
                 f"{self.name}: element encoding must be {self.element_size} bytes, got {len(data)}"
             )
         try:
-            out: Element = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
+            out: bytes = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
         except self._lib.DecodeError as exc:
             raise InvalidElement(f"{self.name}: {exc.args[1]}") from None
         return out
@@ -188,7 +187,7 @@ class _NativeGroup(Group):
         return _split(blob, self._elem)
 
     def sum(self, elements: Sequence[Element]) -> Element:
-        out: Element = self._lib.sum(self.curve, self._column(elements), _threads)
+        out: bytes = self._lib.sum(self.curve, self._column(elements), _threads)
         return out
 
     def multi_mul(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
@@ -198,7 +197,7 @@ class _NativeGroup(Group):
         products = self._lib.mul_many(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
-        out: Element = self._lib.sum(self.curve, products, _threads)
+        out: bytes = self._lib.sum(self.curve, products, _threads)
         return out
 
     def vartime_msm(self, elements: Sequence[Element], scalars: Sequence[int]) -> Element:
@@ -206,7 +205,7 @@ class _NativeGroup(Group):
         public points and scalars only."""
         if len(elements) != len(scalars):
             raise ValueError("vartime_msm: elements and scalars differ in length")
-        out: Element = self._lib.vartime_msm(
+        out: bytes = self._lib.vartime_msm(
             self.curve, self._column(elements), self._scalars(scalars), _threads
         )
         return out
@@ -231,8 +230,7 @@ class _NativeGroup(Group):
         return _split(a, self._elem), _split(b, self._elem)
 
     def batch_encode(self, elements: Sequence[Element]) -> list[bytes]:
-        blob, size = self.encode_many(elements), self.element_size
-        return [blob[i : i + size] for i in range(0, len(blob), size)]
+        return _split(self.encode_many(elements), self.element_size)
 
     def encode_many(self, elements: Sequence[Element]) -> bytes:
         out: bytes = self._lib.encode_many(self.curve, self._column(elements))
@@ -403,7 +401,7 @@ class Ristretto255Native(_NativeGroup):
 
     def hash_to_element(self, dst: str, data: bytes) -> Element:
         uniform = hash_bytes("hash-to-group/" + dst, data, size=64)
-        out: Element = self._lib.ristretto255_from_uniform_bytes(uniform)
+        out: bytes = self._lib.ristretto255_from_uniform_bytes(uniform)
         return out
 
     def embed(self, payload: bytes) -> Element:
@@ -414,7 +412,7 @@ class Ristretto255Native(_NativeGroup):
         for counter in range(128):
             candidate = bytes([counter << 1]) + tail
             if self._is_valid(candidate):
-                return Element(candidate)
+                return candidate
         raise ValueError("ristretto255: no embedding found for this payload")  # ~2**-53
 
     def extract(self, a: Element) -> bytes:
