@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backends",
         action="store_true",
         help="instead: the native core and the reference backends side by side on one core "
-        "(micro rates, MSM points/s at N = the largest --ballots, verify floors)",
+        "(micro rates, MSM points/s at N = the largest --ballots, verify floors, and shuffle+prove "
+        "and verify rows/s, batch and per-equation, at up to that N)",
     )
 
     r = sub.add_parser(
@@ -274,6 +275,7 @@ def _cmd_crypto(args: argparse.Namespace) -> int:
             args.group,
             msm_points=max(args.ballots),
             seed=args.seed,
+            proof_rows=max(args.ballots),
             progress=lambda text: print(f"measuring {text} ...", file=sys.stderr, flush=True),
         )
         print(format_backends(results, max(args.width)))

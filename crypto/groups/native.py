@@ -270,6 +270,44 @@ class _NativeWeierstrass(_NativeGroup, WeierstrassAttributes):
         return extract_x(self._view, int.from_bytes(a[: self._fb], "big"))
 
     # --- affine coordinates (for the Verificatum byte-tree encoding) ------------------------------
+    def affine_trees(
+        self,
+        elements: Sequence[Element],
+        point_head: bytes,
+        coord_head: bytes,
+        coord_size: int,
+        infinity: bytes,
+    ) -> bytes:
+        """The concatenated byte trees ``point_head || X || coord_head || Y`` of a column, the
+        coordinates big-endian in ``coord_size`` bytes, and ``infinity`` for the identity: what
+        :meth:`crypto.verificatum.Codec.points` gives, in one native call."""
+        if not isinstance(coord_size, int) or coord_size < self._fb:
+            raise ValueError(f"affine_trees: coord_size must be at least {self._fb}")
+        pad = coord_size - self._fb
+        out: bytes = self._lib.affine_trees(
+            self._column(elements), self._fb, point_head, coord_head, pad, infinity
+        )
+        return out
+
+    def points_from_trees(
+        self, data: bytes, point_head: bytes, coord_head: bytes, coord_size: int
+    ) -> list[Element]:
+        """The inverse of :meth:`affine_trees` on well-formed input: a column of concatenated
+        affine-point byte trees with exactly these heads becomes validated elements (on the
+        curve, not the identity) in one native call; InvalidElement names the first bad index.
+        Anything unusual (another layout, the point at infinity) is refused, not interpreted."""
+        if not isinstance(coord_size, int) or coord_size < self._fb:
+            raise ValueError(f"points_from_trees: coord_size must be at least {self._fb}")
+        try:
+            blob = self._lib.points_from_trees(
+                self.curve, bytes(data), self._fb, point_head, coord_head,
+                coord_size - self._fb, _threads,
+            )
+        except self._lib.DecodeError as exc:
+            index, reason = exc.args
+            raise InvalidElement(f"{self.name}: element {index}: {reason}") from None
+        return _split(blob, self._elem)
+
     def to_affine(self, a: Element) -> tuple[int, int] | None:
         """(x, y), or None for the identity."""
         if a == self.identity:
