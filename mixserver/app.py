@@ -63,6 +63,9 @@ from mixserver.coordinator import Coordinator
 
 log = logging.getLogger("mixserver.app")
 
+#: Frames larger than this are decoded and their signature checked in an executor thread, not on
+#: the IOLoop (hashing 30 MB for Ed25519 takes tens of milliseconds).
+OFFLOOP_FRAME = 256 << 10
 #: Largest websocket frame a node may send before it has authenticated (an auth frame is < 1 KiB).
 PREAUTH_FRAME = 16 << 10
 #: Seconds a node connection may stay unauthenticated before it is closed.
@@ -198,7 +201,9 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         if self.errors > 50:
             self.close(4002, "too many errors")
 
-    def on_message(self, message: str | bytes) -> None:
+    async def on_message(self, message: str | bytes) -> None:
+        # a coroutine: tornado hands this connection its next message only when it returns, so
+        # the session's sequence checks stay in order while a large frame is checked elsewhere
         if isinstance(message, str):
             self.reply_error(MalformedInput("frame: text frames are not accepted, send binary"))
             return
@@ -209,7 +214,13 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             frame = self.reassembler.feed(message)
             if frame is None:
                 return
-            signed = decode_frame(frame, NODE_KINDS)
+            if len(frame) > OFFLOOP_FRAME:
+                # a hop's result (tens of MB): its signature check and parse run off the loop
+                signed = await IOLoop.current().run_in_executor(
+                    None, decode_frame, frame, NODE_KINDS
+                )
+            else:
+                signed = decode_frame(frame, NODE_KINDS)
         except MixvoteError as exc:
             self.reply_error(exc)
             return
