@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crypto.ed25519 import ED25519_L, verify_ed25519
-from crypto.encoding import encode_str, encode_uint, lp
+from crypto.encoding import decode_hex, encode_str, encode_uint, lp
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups.base import RNG, SYSTEM_RNG
 from crypto.hashing import hash_bytes
@@ -321,18 +321,6 @@ def encode_credential_list(clist: CredentialList) -> dict[str, Any]:
     }
 
 
-def _hex(value: object, size: int, where: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 2 * size:
-        raise MalformedInput(f"{where}: expected {2 * size} hex digits")
-    try:
-        data = bytes.fromhex(value)
-    except ValueError:
-        raise MalformedInput(f"{where}: not hex") from None
-    if data.hex() != value:
-        raise MalformedInput(f"{where}: hex must be lower case")
-    return data
-
-
 def decode_credential_list(obj: object, where: str = "credential list") -> CredentialList:
     """Parse the JSON-able form (types, key set, hex lengths, count); no signature check —
     call :func:`verify_credential_list` next."""
@@ -359,7 +347,7 @@ def decode_credential_list(obj: object, where: str = "credential list") -> Crede
     return CredentialList(
         election_id,
         obj["test"],
-        _hex(obj["authority"], PUBLIC_SIZE, f"{where}: authority"),
-        tuple(_hex(c, PUBLIC_SIZE, f"{where}: credential {i}") for i, c in enumerate(creds)),
-        _hex(obj["signature"], SIGNATURE_SIZE, f"{where}: signature"),
+        decode_hex(obj["authority"], PUBLIC_SIZE, f"{where}: authority"),
+        tuple(decode_hex(c, PUBLIC_SIZE, f"{where}: credential {i}") for i, c in enumerate(creds)),
+        decode_hex(obj["signature"], SIGNATURE_SIZE, f"{where}: signature"),
     )

@@ -94,6 +94,20 @@ def decode_seq(data: bytes, what: str = "sequence", max_items: int | None = None
     return items
 
 
+def decode_hex(value: object, size: int, where: str) -> bytes:
+    """``size`` bytes from exactly ``2 * size`` lower-case hex digits (the one spelling the
+    JSON documents use), or MalformedInput naming ``where``."""
+    if not isinstance(value, str) or len(value) != 2 * size:
+        raise MalformedInput(f"{where}: expected {2 * size} hex digits")
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        raise MalformedInput(f"{where}: not hex") from None
+    if data.hex() != value:
+        raise MalformedInput(f"{where}: hex must be lower case")
+    return data
+
+
 def join_fixed(items: Sequence[bytes], size: int) -> bytes:
     """Concatenate fixed-size items (checks each size)."""
     for i, item in enumerate(items):

@@ -100,15 +100,8 @@ def _prove(
 
 
 def _verify(
-    group: Group,
-    dst: str,
-    base1: Element,
-    pub1: Element,
-    base2: Element,
-    pub2: Element,
-    proof: DleqProof,
-    context: bytes,
-    where: str,
+    group: Group, dst: str, base1: Element, pub1: Element, base2: Element, pub2: Element,
+    proof: DleqProof, context: bytes, where: str,
 ) -> None:
     """Core verifier: element and scalar checks, then the recomputed challenge."""
     for name, element in (("base1", base1), ("pub1", pub1), ("base2", base2), ("pub2", pub2)):
@@ -237,17 +230,8 @@ def prove_dleq_batch(
     if group.is_identity(combined_base):
         raise ValueError("prove_dleq_batch: the combined base is the identity (all bases2 zero?)")
     combined_pub = group.mul(combined_base, x)
-    return _prove(
-        group,
-        DLEQ_BATCH_DST,
-        x,
-        base1,
-        pub1,
-        combined_base,
-        combined_pub,
-        lp(context) + lp(seed),
-        rng,
-    )
+    statement = (base1, pub1, combined_base, combined_pub)
+    return _prove(group, DLEQ_BATCH_DST, x, *statement, lp(context) + lp(seed), rng)
 
 
 def verify_dleq_batch(
@@ -273,14 +257,6 @@ def verify_dleq_batch(
     seed, weights = batch_weights(group, base1, pub1, bases2, pubs2, context)
     combined_base = group.multi_mul(list(bases2), weights)
     combined_pub = group.multi_mul(list(pubs2), weights)
-    _verify(
-        group,
-        DLEQ_BATCH_DST,
-        base1,
-        pub1,
-        combined_base,
-        combined_pub,
-        proof,
-        lp(context) + lp(seed),
-        f"batched DLEQ proof over {len(bases2)} shares",
-    )
+    where = f"batched DLEQ proof over {len(bases2)} shares"
+    statement = (base1, pub1, combined_base, combined_pub)
+    _verify(group, DLEQ_BATCH_DST, *statement, proof, lp(context) + lp(seed), where)

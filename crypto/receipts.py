@@ -32,7 +32,7 @@ from crypto.credentials import (
     sign_message,
     verify_signature_strict,
 )
-from crypto.encoding import encode_str, encode_uint, lp
+from crypto.encoding import decode_hex, encode_str, encode_uint, lp
 from crypto.errors import InvalidProof, MalformedInput
 
 RECEIPT_DOMAIN = b"mixvote/receipt/v1\x00"
@@ -143,16 +143,7 @@ def encode_receipt(receipt: Receipt) -> dict[str, Any]:
 
 
 def _hex(obj: Mapping[str, Any], key: str, size: int) -> bytes:
-    value = obj[key]
-    if not isinstance(value, str) or len(value) != 2 * size:
-        raise MalformedInput(f"receipt: {key} must be {2 * size} hex digits")
-    try:
-        data = bytes.fromhex(value)
-    except ValueError:
-        raise MalformedInput(f"receipt: {key} is not hex") from None
-    if data.hex() != value:
-        raise MalformedInput(f"receipt: {key} must be lower-case hex")
-    return data
+    return decode_hex(obj[key], size, f"receipt: {key}")
 
 
 def decode_receipt(obj: object) -> Receipt:

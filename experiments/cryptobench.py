@@ -21,8 +21,11 @@ var = any other point, including ``k·y`` for the election key and ``k·h_0``):
 * reencrypt (``shuffle``): ``w`` base (``s·g``) + ``w`` var (``s·y``);
 * prove (``prove_shuffle``): 3 base (``r_i·g`` for ``u``, ``x_i·g`` for ``B``, ``β_i·g`` for
   ``B'``) + ``3 + 2w`` var (``y_i·h_0``, ``ε_i·B_(i-1)``, ``ε_i·h_i``, ``ε_i·w'_i`` per component);
-* verify (``verify_shuffle``): 1 base (``k_B,i·g``) + ``4 + 4w`` var (``e_i·u_i``, ``k_E,i·h_i``,
-  ``v·B_i``, ``k_E,i·B_(i-1)``, ``e_i·w_i`` and ``k_E,i·w'_i`` per component);
+* verify: 1 base (``k_B,i·g``) + ``4 + 4w`` var (``e_i·u_i``, ``k_E,i·h_i``, ``v·B_i``,
+  ``k_E,i·B_(i-1)``, ``e_i·w_i`` and ``k_E,i·w'_i`` per component) — the per-term floor, what
+  the reference ``verify_shuffle_per_equation`` does. ``verify_shuffle`` batches all equations
+  into one multi-scalar multiplication over ``4 + 4w`` points per row, so it beats this floor;
+  its own floor (the MSM rate per point) is in ``mixbench crypto --backends``;
 * decrypt_share (``decryption_share``): ``2w`` var (``x_j·alpha`` and the batched
   Chaum–Pedersen proof's random linear combination of the alphas);
 * combine (``combine`` of ``t`` shares): ``t·w`` var (``λ_j·D_j``).
@@ -300,14 +303,18 @@ def format_table(rows: Sequence[Row], threshold: int = 2) -> str:
 # --- native core against the reference backends ---------------------------------------------------
 @dataclass(frozen=True)
 class BackendRates:
-    """One backend of one group, on one core: the micro rates (operations/s) and the
-    multi-scalar multiplication rate (points/s) at ``msm_points`` points."""
+    """One backend of one group, on one core: the micro rates (operations/s), the
+    multi-scalar multiplication rate (points/s) at ``msm_points`` points, and the proof phases
+    (rows/s at ``proof_rows`` rows, width 1: ``shuffle+prove``, ``verify`` = the batch verifier,
+    ``verify_per_equation`` = the reference verifier; empty when not measured)."""
 
     group: str
     backend: str
     rates: dict[str, float]
     msm_points: int
     msm_per_point: float
+    proof_rows: int = 0
+    proof: dict[str, float] | None = None
 
     def verify_floor(self, width: int = 1) -> tuple[float, float]:
         """Rows/s of ``verify_shuffle`` if it did nothing but (a) one scalar multiplication per
@@ -317,6 +324,30 @@ class BackendRates:
         base, var = operation_counts("verify", width)
         per_term = base / self.rates["fixed_mult"] + var / self.rates["mult"]
         return 1 / per_term, self.msm_per_point / var
+
+
+def bench_proof(g: Group, n: int, rng: random.Random) -> dict[str, float]:
+    """Rows/s of shuffle+prove, of the batch verifier and of the per-equation verifier on one
+    core for ``n`` random rows of width 1 (the generators are derived before the clock starts,
+    as ``bench_rows`` does; the proof is checked by both verifiers)."""
+    from crypto.shuffle import verify_shuffle_per_equation
+
+    pk = PublicKey(g, g.base_mul(g.random_scalar(rng)))
+    session = ShuffleSession(g, "mixbenchBackends")
+    session.generators(n)
+    inputs = random_ciphertexts(pk, n, 1, rng)
+    t_shuffle, result = _timed(lambda: shuffle(pk, inputs, rng))
+    args = (session, pk, inputs, result.outputs)
+    t_prove, proof = _timed(
+        lambda: prove_shuffle(*args, result.permutation, result.randomness, rng)
+    )
+    t_verify, _ = _timed(lambda: verify_shuffle(*args, proof))
+    t_reference, _ = _timed(lambda: verify_shuffle_per_equation(*args, proof))
+    return {
+        "shuffle+prove": _rate(n, t_shuffle + t_prove),
+        "verify": _rate(n, t_verify),
+        "verify_per_equation": _rate(n, t_reference),
+    }
 
 
 def msm_rate(g: Group, n: int, rng: random.Random, repeats: int = 3) -> float:
@@ -334,11 +365,14 @@ def compare_backends(
     micro_count: int = 2000,
     seed: int = 1,
     progress: Callable[[str], None] | None = None,
+    proof_rows: int = 0,
 ) -> list[BackendRates]:
     """Measure every backend of each group in ``names`` side by side, on one core (the native
     pool set to one thread). The native MSM runs at ``msm_points`` points; a slow reference
     backend's MSM (a loop of multiplications, linear in N) is timed on fewer points, so that one
-    timing stays near half a second."""
+    timing stays near half a second. With ``proof_rows`` the proof phases run too
+    (:func:`bench_proof`) on at most that many rows, fewer where the group's multiplications
+    are slow (about 20 s of proving at most)."""
     from crypto.groups import BACKENDS, group, native
 
     native.set_threads(1)
@@ -356,7 +390,10 @@ def compare_backends(
             n = msm_points
             if backend != "native":
                 n = max(64, min(n, int(0.5 * rates["mult"])))
-            out.append(BackendRates(name, backend, rates, n, msm_rate(g, n, rng)))
+            msm = msm_rate(g, n, rng)
+            rows = min(proof_rows, max(64, int(20 * rates["mult"] / 8)))
+            proof = bench_proof(g, rows, rng) if proof_rows else None
+            out.append(BackendRates(name, backend, rates, n, msm, rows, proof))
     return out
 
 
@@ -375,4 +412,20 @@ def format_backends(results: Sequence[BackendRates], width: int = 1) -> str:
             f"{r.rates['add']:>11,.0f}{r.rates['decode']:>11,.0f}{r.msm_per_point:>11,.0f}"
             f"{r.msm_points:>9,}{by_mult:>27,.0f}{by_msm:>9,.0f}"
         )
+    measured = [r for r in results if r.proof]
+    if measured:
+        head = (
+            f"{'group':<14}{'backend':<11}{'rows':>9}{'shuffle+prove/s':>17}{'verify/s':>10}"
+            f"{'of MSM floor':>14}{'per-equation/s':>16}{'batch gain':>12}"
+        )
+        lines += ["", "proofs at width 1, one core (verify = batch MSM verifier):", head]
+        lines.append("-" * len(head))
+        for r in measured:
+            assert r.proof is not None
+            p, floor = r.proof, r.verify_floor(1)[1]
+            lines.append(
+                f"{r.group:<14}{r.backend:<11}{r.proof_rows:>9,}{p['shuffle+prove']:>17,.0f}"
+                f"{p['verify']:>10,.0f}{p['verify'] / floor:>14.2f}"
+                f"{p['verify_per_equation']:>16,.0f}{p['verify'] / p['verify_per_equation']:>12.2f}"
+            )
     return "\n".join(lines)

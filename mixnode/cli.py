@@ -3,7 +3,15 @@
     mixnode keygen --out FILE            create a node identity (mode 0600), print its public key
     mixnode pubkey --key FILE            print the public identity to enrol
     mixnode [run] --server URL --key FILE [--workers N] [--data DIR] [--token T]
-                  [--give-up-after SECONDS]
+                  [--give-up-after SECONDS] [--expect-fingerprint HEX]
+    mixnode audit RECORD_DIR [--data DIR]   check the receipts this node kept against a record
+
+``--expect-fingerprint`` (the full or short form of the election fingerprint, from the election's
+organisers): the node refuses to take part in an election with another fingerprint. The node
+prints the fingerprint it signs when key generation starts.
+
+``audit`` exits 0 when the record keeps every entry the node holds a receipt for, 1 when it does
+not (each broken promise printed as server misbehaviour, with the receipt as evidence).
 
 Exit codes (:mod:`crypto.io.commands`):
 0 on success or Ctrl-C, 1 for a bad key file, an unusable data
@@ -29,9 +37,10 @@ from crypto.io.commands import (
     run_main,
     url,
 )
+from crypto.io.files import write_private
 from crypto.transport import NodeIdentity
 from mixnode import faults
-from mixnode.client import NodeClient, write_private
+from mixnode.client import NodeClient
 
 DESCRIPTION = (
     "mixvote mix node: key generation, verifiable shuffles, decryption shares. "
@@ -39,6 +48,19 @@ DESCRIPTION = (
     "1 for a bad key file, an unusable data directory or a server given up on, "
     "2 for bad arguments."
 )
+
+
+def fingerprint_text(text: str) -> str:
+    """An argparse type: a fingerprint's full (64 hex digits) or short (32) form."""
+    from crypto.fingerprint import fingerprint_matches
+
+    if not text:
+        return text  # the default: no fingerprint expected
+    try:
+        fingerprint_matches(bytes(32), text)
+    except MixvoteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _add_run_options(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -74,18 +96,34 @@ def _add_run_options(parser: argparse.ArgumentParser, required: bool) -> None:
         "(unreachable, or refusing the node); reconnection attempts back off exponentially "
         "with jitter up to 10 s apart (default 300)",
     )
+    parser.add_argument(
+        "--expect-fingerprint",
+        type=fingerprint_text,
+        default="",
+        metavar="HEX",
+        help="the election fingerprint (full or short form) this node agrees to: it refuses "
+        "to take part in an election with another one",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="mixnode", description=DESCRIPTION)
     add_version(p, "mixnode")
-    sub = p.add_subparsers(dest="command", metavar="{keygen,pubkey,run}")
+    sub = p.add_subparsers(dest="command", metavar="{keygen,pubkey,run,audit}")
     kg = sub.add_parser("keygen", help="create a node identity file (mode 0600)")
     kg.add_argument("--out", required=True, type=Path, help="where to write the identity")
     kg.add_argument("--force", action="store_true", help="overwrite an existing file")
     pk = sub.add_parser("pubkey", help="print the public identity (hex) to enrol")
     pk.add_argument("--key", required=True, type=existing_file, help="node identity file")
+    audit = sub.add_parser(
+        "audit", help="check the receipts kept in the data directory against an exported record"
+    )
+    audit.add_argument("record", type=Path, metavar="RECORD_DIR", help="an exported record")
+    audit.add_argument(
+        "--data", type=Path, default=Path("mixnode-data"),
+        help="the node's data directory (default ./mixnode-data)",
+    )
     run = sub.add_parser("run", help="connect to a server and serve (the default command)")
     _add_run_options(run, required=True)
     _add_run_options(p, required=False)  # `mixnode --server … --key …` means `mixnode run …`
@@ -110,7 +148,51 @@ def main(argv: list[str] | None = None) -> int:
     return run_main("mixnode", lambda: _main(args))
 
 
+def audit(record: Path, data: Path) -> int:
+    """Check every receipt the node kept for the record's election against the record."""
+    import json
+
+    from crypto.io.recorddir import read_directory
+    from crypto.receipts import check_receipts
+    from crypto.record import decode_entry
+    from mixnode.client import load_receipts
+
+    files = read_directory(record)
+    try:
+        index = json.loads(files["index.json"])
+        entries = [decode_entry(files[row["file"]], f"entry {k}") for k, row in enumerate(index)]
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"mixnode: {record} is not a readable record: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not entries:
+        print(f"mixnode: {record} holds no entries", file=sys.stderr)
+        return EXIT_FAILED
+    eid = entries[0].election_id
+    receipts = load_receipts(data, eid).get(eid, [])
+    if not receipts:
+        print(f"no receipts for election {eid} in {data}: nothing to check")
+        return EXIT_OK
+    findings = []
+    for server in sorted({r.server for r in receipts}):
+        held = [r for r in receipts if r.server == server]
+        findings += check_receipts(held, entries, eid, server)
+    for f in findings:
+        print(f"SERVER MISBEHAVIOUR: {f}")
+    if findings:
+        print(f"audit of election {eid}: {len(findings)} broken promise(s) in {record}")
+        return EXIT_FAILED
+    print(f"audit of election {eid}: the record keeps all {len(receipts)} receipted entries "
+          f"and heads (up to {max(r.head_size for r in receipts)} entries)")
+    return EXIT_OK
+
+
 def _main(args: argparse.Namespace) -> int:
+    if args.command == "audit":
+        try:
+            return audit(args.record, args.data)
+        except MixvoteError as exc:
+            print(f"mixnode: audit: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     if args.command == "keygen":
         if args.out.exists() and not args.force:
             print(f"mixnode: {args.out} exists (use --force to overwrite)", file=sys.stderr)
@@ -141,6 +223,7 @@ def _main(args: argparse.Namespace) -> int:
             mix=faults.mix_function(fault),
             quiet=args.quiet,
             give_up_after=args.give_up_after,
+            expect_fingerprint=args.expect_fingerprint,
         )
     except OSError as exc:
         print(f"mixnode: cannot use the data directory {args.data}: {exc}", file=sys.stderr)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import json
 import multiprocessing
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,13 +34,54 @@ from tqdm import tqdm
 
 from crypto.errors import MixvoteError
 from crypto.io.commands import EXIT_FAILED, EXIT_OK
+from crypto.io.files import write_private
 from crypto.io.pool import exit_with_parent
+from crypto.receipts import Receipt, decode_receipt
 from crypto.transport import NodeIdentity
-from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, describe_error
+from mixnode.protocol import (
+    Job,
+    NodeProtocol,
+    Note,
+    Refuse,
+    SaveFingerprint,
+    SaveKeyShare,
+    SaveReceipt,
+    Send,
+    describe_error,
+)
 
 
 class NoSession(Exception):
     """A connection attempt that ended without an authenticated session (retried)."""
+
+
+def safe_name(election_id: str) -> str:
+    """An election id as a file-name part (its letters and digits)."""
+    return "".join(c for c in election_id if c.isalnum())
+
+
+def append_private(path: Path, text: str) -> None:
+    """Append a line to a file created with mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def load_receipts(data_dir: Path, election_id: str | None = None) -> dict[str, list[Receipt]]:
+    """The receipts kept in a node's data directory, per election (``receipts-<id>.jsonl``);
+    a line that is not a receipt is skipped (a torn last line after a crash)."""
+    out: dict[str, list[Receipt]] = {}
+    for path in sorted(data_dir.glob("receipts-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                receipt = decode_receipt(json.loads(line))
+            except (ValueError, MixvoteError):
+                continue
+            if election_id is None or receipt.election_id == election_id:
+                out.setdefault(receipt.election_id, []).append(receipt)
+    return out
 
 
 def websocket_url(server: str) -> str:
@@ -54,24 +95,6 @@ def websocket_url(server: str) -> str:
     if not url.endswith("/ws/node"):
         url += "/ws/node"
     return url
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file, mode 0600 from its creation: a new file is created with that mode
-    (``O_EXCL``, never an existing file's mode), written and synced, then renamed over ``path``,
-    so a reader sees the old content or the whole new one, never a torn or readable-by-others
-    file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # O_EXCL, mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class NodeClient:
@@ -90,6 +113,7 @@ class NodeClient:
         give_up_after: float | None = None,
         min_backoff: float = 0.5,
         max_backoff: float = 10.0,
+        expect_fingerprint: str = "",
     ) -> None:
         self.url = websocket_url(server)
         self.identity = identity
@@ -103,6 +127,8 @@ class NodeClient:
         self.quiet = quiet
         self.give_up_after = give_up_after
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
+        self.expect_fingerprint = expect_fingerprint
+        self.refused = ""  # why this node refused to take part (then it exits with EXIT_FAILED)
         self.last_error = ""
         self.stopping = threading.Event()
         self.lock = threading.RLock()
@@ -133,6 +159,22 @@ class NodeClient:
             for p in self.data_dir.glob("keyshare-*.bin")
         }
 
+    def fingerprints(self) -> dict[str, bytes]:
+        """The election fingerprints this node signed (``fingerprint-<election>.hex``)."""
+        out = {}
+        for p in self.data_dir.glob("fingerprint-*.hex"):
+            with contextlib.suppress(ValueError):
+                out[p.name[len("fingerprint-") : -len(".hex")]] = bytes.fromhex(p.read_text())
+        return out
+
+    def heads(self) -> dict[str, tuple[int, bytes]]:
+        """The newest receipted chain head per election, from the kept receipts."""
+        out: dict[str, tuple[int, bytes]] = {}
+        for eid, receipts in load_receipts(self.data_dir).items():
+            best = max(receipts, key=lambda r: r.head_size)
+            out[eid] = (best.head_size, best.head_hash)
+        return out
+
     # --- actions -----------------------------------------------------------------------------
     def perform(self, ws: Any, protocol: NodeProtocol, actions: list[Any]) -> None:
         for action in actions:
@@ -147,9 +189,20 @@ class NodeClient:
                 future.add_done_callback(functools.partial(self.finished, ws, protocol, action.tag))
                 self.show_running(action.tag, future)
             elif isinstance(action, SaveKeyShare):
-                name = "".join(c for c in action.election_id if c.isalnum())
+                name = safe_name(action.election_id)
                 write_private(self.data_dir / f"keyshare-{name}.bin", action.data)
                 self.note(f"key share saved in {self.data_dir}/keyshare-{name}.bin")
+            elif isinstance(action, SaveReceipt):
+                path = self.data_dir / f"receipts-{safe_name(action.election_id)}.jsonl"
+                append_private(path, json.dumps(action.receipt, sort_keys=True) + "\n")
+            elif isinstance(action, SaveFingerprint):
+                path = self.data_dir / f"fingerprint-{safe_name(action.election_id)}.hex"
+                write_private(path, action.fingerprint.hex().encode())
+            elif isinstance(action, Refuse):
+                self.refused = action.reason
+                print(f"mixnode: {action.reason}", file=sys.stderr, flush=True)
+                self.request_stop()
+                return
             elif isinstance(action, Note):
                 self.note(action.text)
 
@@ -267,7 +320,7 @@ class NodeClient:
             pass
         finally:
             self.stop()
-        return EXIT_OK
+        return EXIT_FAILED if self.refused else EXIT_OK
 
     def _pause(self, seconds: float) -> None:
         self.stopping.wait(seconds)  # a stop request cuts the pause short
@@ -285,6 +338,9 @@ class NodeClient:
             workers=self.workers,
             mix=self.mix,
             key_shares=self.key_shares(),
+            fingerprints=self.fingerprints(),
+            heads=self.heads(),
+            expect_fingerprint=self.expect_fingerprint,
         )
         with self.lock:
             self.protocol = protocol

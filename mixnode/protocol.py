@@ -57,7 +57,36 @@ class Note:
     text: str
 
 
-Action = Send | Job | SaveKeyShare | Note
+@dataclass(frozen=True)
+class SaveReceipt:
+    """Keep a server-signed receipt (its JSON form) in the data directory."""
+
+    election_id: str
+    receipt: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SaveFingerprint:
+    """Keep the election fingerprint this node signed (refuse any other one later)."""
+
+    election_id: str
+    fingerprint: bytes
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """The node will not take part in this election: stop, saying why."""
+
+    reason: str
+
+
+Action = Send | Job | SaveKeyShare | Note | SaveReceipt | SaveFingerprint | Refuse
+
+#: Node messages that go on the record: they bind the fingerprint and the last head seen.
+BOUND_KINDS = frozenset(
+    {"node.endorse", "dkg.deal", "dkg.complaint", "dkg.response", "mix.result", "decrypt.share",
+     "job.failed"}
+)
 
 
 @dataclass
@@ -72,6 +101,12 @@ class NodeProtocol:
     # the pool function doing a hop (default mix_job); must pickle (a top-level function)
     mix: Callable[..., tuple[bytes, list[bytes]]] | None = None
     key_shares: dict[str, bytes] = field(default_factory=dict)
+    #: fingerprints this node signed, per election (kept in the data directory)
+    fingerprints: dict[str, bytes] = field(default_factory=dict)
+    #: the newest chain head (size, hash) this node holds a receipt for, per election
+    heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    #: refuse an election whose fingerprint is not this one (``--expect-fingerprint``)
+    expect_fingerprint: str = ""
     server_key: bytes | None = None
     session: bytes = b""
     seq: int = 0
@@ -85,6 +120,14 @@ class NodeProtocol:
     # --- output -----------------------------------------------------------------------------
     def send(self, kind: str, fields: dict[str, Any]) -> Send:
         self.seq += 1
+        if kind in BOUND_KINDS:
+            size, head = self.heads.get(self.election_id, (0, bytes(32)))
+            fields = {
+                **fields,
+                "fingerprint": self.fingerprints.get(self.election_id, b""),
+                "seen_size": size,
+                "seen_head": head,
+            }
         msg = Message(kind, self.election_id, fields, self.session, self.seq)
         _body, frame = sign_message(msg, self.identity.sign, self.identity.public.signing_key)
         return Send(split_frame(frame))
@@ -134,10 +177,16 @@ class NodeProtocol:
             return [Note(f"server error {self.server_error}")]
         if msg.kind == "ack":
             return []
+        if msg.kind == "receipt":
+            return self.on_receipt(msg)
         if msg.kind == "dkg.start":
             return self.on_dkg_start(msg)
         if msg.kind in ("dkg.deals", "dkg.complaints", "dkg.responses"):
             return self.on_dkg_round(msg)
+        if msg.kind in ("mix.request", "decrypt.request"):
+            refused = self.check_fingerprint(msg)
+            if refused:
+                return refused
         if msg.kind == "mix.request":
             self.jobs[msg["job"]] = msg
             return [
@@ -217,16 +266,63 @@ class NodeProtocol:
             ),
         ]
 
+    # --- receipts and the fingerprint ------------------------------------------------------------
+    def on_receipt(self, msg: Message) -> list[Action]:
+        """A receipt from the server: check it (the server key of this session, this election)
+        and keep it; its head becomes the head this node's next messages bind."""
+        import json
+
+        from crypto.receipts import decode_receipt, encode_receipt, verify_receipt
+
+        try:
+            obj = json.loads(msg["receipt"].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ProtocolViolation("receipt: not JSON") from None
+        receipt = decode_receipt(obj)
+        if receipt.election_id != self.election_id:
+            raise ProtocolViolation("receipt: for another election")
+        verify_receipt(receipt, self.server_key)
+        size, _head = self.heads.get(self.election_id, (0, b""))
+        if receipt.head_size > size:
+            self.heads[self.election_id] = (receipt.head_size, receipt.head_hash)
+        return [SaveReceipt(self.election_id, encode_receipt(receipt))]
+
+    def check_fingerprint(self, msg: Message) -> list[Action]:
+        """[] if this node may serve ``msg``'s election fingerprint, else a Refuse."""
+        from crypto.fingerprint import fingerprint_matches, format_fingerprint
+
+        fp = msg["fingerprint"]
+        if len(fp) != 32:
+            raise ProtocolViolation(f"{msg.kind}: the fingerprint is not 32 bytes")
+        shown = format_fingerprint(fp)
+        if self.expect_fingerprint and not fingerprint_matches(fp, self.expect_fingerprint):
+            return [Refuse(f"election {msg.election_id} has fingerprint {shown}, not the "
+                           f"expected {self.expect_fingerprint}: refusing to take part")]
+        signed = self.fingerprints.get(msg.election_id)
+        if signed is not None and signed != fp:
+            return [Refuse(f"election {msg.election_id} now has fingerprint {shown}, but this "
+                           f"node signed {format_fingerprint(signed)}: refusing to take part")]
+        return []
+
     # --- key generation --------------------------------------------------------------------------
     def on_dkg_start(self, msg: Message) -> list[Action]:
         from crypto.dkg import DkgParams, DkgParticipant
+        from crypto.fingerprint import format_fingerprint
 
+        refused = self.check_fingerprint(msg)
+        if refused:
+            return refused
+        fp = msg["fingerprint"]
+        self.fingerprints[msg.election_id] = fp
         params = DkgParams(
             group(msg["group"]), msg.election_id, msg["n"], msg["t"], tuple(msg["participants"])
         )
         self.dkg = DkgParticipant(params, msg["position"], self.identity)
         deal = self.dkg.deal()
         return [
+            Note(f"election fingerprint {format_fingerprint(fp)}"),
+            SaveFingerprint(msg.election_id, fp),
+            self.send("node.endorse", {}),
             Note(f"key generation: dealing as node {msg['position']}"),
             self.send("dkg.deal", {"data": deal.to_bytes()}),
         ]
@@ -331,7 +427,10 @@ __all__: Sequence[str] = [
     "Job",
     "NodeProtocol",
     "Note",
+    "Refuse",
+    "SaveFingerprint",
     "SaveKeyShare",
+    "SaveReceipt",
     "Send",
     "decrypt_job",
     "encode_hop",

@@ -17,7 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from mixserver.board import Board, write_private
+from crypto.io.files import write_private
+from mixserver.board import Board
 
 ADMIN_TOKEN_FILE = "admin_token"
 #: Lifetime of an admin web session (seconds).

@@ -4,7 +4,12 @@ The ``entries`` table is the append-only, hash-chained record of each election (
 :mod:`crypto.record`): rows are only ever inserted, each with the hash of its predecessor, in one
 transaction together with whatever derived state the entry implies (the latest ballot of a voter,
 the election phase), so that a crash leaves either both or neither. Everything else (elections,
-credentials, enrolments) is the server's working state; the record alone is what a verifier reads.
+public credentials, enrolments) is the server's working state; the record alone is what a
+verifier reads. Private credentials exist here only for a *test* election, in which the server is
+the credential authority (``test_credentials``); a normal election's are never seen.
+
+Every append can be answered with a server-signed receipt (:meth:`Board.receipt`,
+:mod:`crypto.receipts`).
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from crypto.credentials import voter_id as credential_voter_id
 from crypto.errors import ProtocolViolation
+from crypto.io.files import write_private
 from crypto.protocol.wire import Message, encode_body
+from crypto.receipts import Receipt, make_receipt
 from crypto.record import GENESIS, Entry, make_entry, public_key_bytes
 
 SCHEMA = """
@@ -39,8 +47,12 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_kind ON entries (eid, kind);
 CREATE INDEX IF NOT EXISTS entries_hash ON entries (eid, hash);
-CREATE TABLE IF NOT EXISTS credentials (
-    eid TEXT NOT NULL, voter_id TEXT NOT NULL, secret TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS voters (
+    eid TEXT NOT NULL, credential BLOB NOT NULL, voter_id TEXT NOT NULL,
+    PRIMARY KEY (eid, credential)
+);
+CREATE TABLE IF NOT EXISTS test_credentials (
+    eid TEXT NOT NULL, voter_id TEXT NOT NULL, private BLOB NOT NULL,
     PRIMARY KEY (eid, voter_id)
 );
 CREATE TABLE IF NOT EXISTS ballots (
@@ -60,25 +72,6 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
 """
 
 BOARD_FILE = "board.sqlite3"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file readable by its owner only: a new file created with mode 0600 (the
-    umask can only take bits away; nothing is chmod'ed afterwards), written and synced, then
-    renamed over ``path`` so a reader never sees a partial secret."""
-    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
 
 
 def make_private_dir(path: Path) -> None:
@@ -125,6 +118,9 @@ class Board:
         make_private_dir(self.data_dir)
         self.server_key = load_or_create_server_key(self.data_dir)
         self.server_public = public_key_bytes(self.server_key)
+        self.server_seed = self.server_key.private_bytes(
+            Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+        )
         self._lock = threading.RLock()
         _create_private_file(self.data_dir / BOARD_FILE)
         self._db = sqlite3.connect(
@@ -208,27 +204,48 @@ class Board:
         )
 
     # --- credentials and nodes -------------------------------------------------------------
-    def add_credentials(self, eid: str, pairs: list[tuple[str, str]]) -> None:
+    def add_voters(self, eid: str, credentials: list[bytes], voter_ids: list[str]) -> None:
+        """The public credentials of the election's (verified, authority-signed) list."""
         with self._tx() as db:
             db.executemany(
-                "INSERT INTO credentials (eid, voter_id, secret) VALUES (?, ?, ?)",
-                [(eid, vid, secret) for vid, secret in pairs],
+                "INSERT INTO voters (eid, credential, voter_id) VALUES (?, ?, ?)",
+                [(eid, c, v) for c, v in zip(credentials, voter_ids, strict=True)],
             )
 
-    def credentials(self, eid: str) -> list[tuple[str, str]]:
+    def is_voter(self, eid: str, credential: bytes) -> bool:
         with self._lock:
-            return list(
+            return (
                 self._db.execute(
-                    "SELECT voter_id, secret FROM credentials WHERE eid = ? ORDER BY rowid", (eid,)
-                )
+                    "SELECT 1 FROM voters WHERE eid = ? AND credential = ?", (eid, credential)
+                ).fetchone()
+                is not None
             )
 
-    def credential_secret(self, eid: str, voter_id: str) -> str | None:
+    def voter_count(self, eid: str) -> int:
         with self._lock:
-            row = self._db.execute(
-                "SELECT secret FROM credentials WHERE eid = ? AND voter_id = ?", (eid, voter_id)
-            ).fetchone()
-        return row[0] if row else None
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM voters WHERE eid = ?", (eid,)).fetchone()[0]
+            )
+
+    def add_test_credentials(self, eid: str, pairs: list[tuple[str, bytes]]) -> None:
+        """(voter id, private credential) of a *test* election, where the server is the
+        authority; never called for a normal election."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO test_credentials (eid, voter_id, private) VALUES (?, ?, ?)",
+                [(eid, vid, private) for vid, private in pairs],
+            )
+
+    def test_credentials(self, eid: str, unvoted: bool = False) -> list[tuple[str, bytes]]:
+        """(voter id, private credential) of a test election, in issue order; with ``unvoted``
+        only those with no ballot on the board yet."""
+        query = "SELECT voter_id, private FROM test_credentials t WHERE eid = ?"
+        if unvoted:
+            query += (" AND NOT EXISTS (SELECT 1 FROM ballots b WHERE b.eid = t.eid AND "
+                      "b.voter_id = t.voter_id)")
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY rowid", (eid,)).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
 
     def set_node(
         self, eid: str, position: int, public_key: bytes | None, token: str | None
@@ -293,20 +310,30 @@ class Board:
     def append_ballot(
         self,
         eid: str,
-        voter_id: str,
+        credential: bytes,
         width: int,
         ciphertext: bytes,
         proof: bytes,
+        signature: bytes,
         once: bool = False,
+        unvoted: bool = False,
     ) -> StoredEntry:
-        """Append a verified ballot, atomically checking that voting is open, that the same
-        ciphertext was never cast before (a replay) and, with ``once``, that the voter has no
-        ballot yet; it becomes the voter's counted ballot."""
+        """Append a verified, voter-signed ballot, atomically checking that voting is open, that
+        the same ciphertext was never cast before (a replay) and, with ``once`` (or ``unvoted``,
+        for a test ballot), that the credential has no ballot yet; it becomes the credential's
+        counted ballot."""
+        voter_id = credential_voter_id(credential)
         body = encode_body(
             Message(
                 "ballot",
                 eid,
-                {"voter_id": voter_id, "width": width, "ciphertext": ciphertext, "proof": proof},
+                {
+                    "credential": credential,
+                    "width": width,
+                    "ciphertext": ciphertext,
+                    "proof": proof,
+                    "signature": signature,
+                },
             )
         )
         seen = hashlib.sha256(ciphertext).digest()
@@ -318,11 +345,13 @@ class Board:
                 "SELECT 1 FROM seen WHERE eid = ? AND digest = ?", (eid, seen)
             ).fetchone():
                 raise ProtocolViolation("ballot: this ciphertext was already cast (replay)")
-            if once and db.execute(
+            if (once or unvoted) and db.execute(
                 "SELECT 1 FROM ballots WHERE eid = ? AND voter_id = ?", (eid, voter_id)
             ).fetchone():
                 raise ProtocolViolation(
-                    "ballot: this credential has already voted (the first ballot counts)"
+                    "ballot: this credential has already voted"
+                    + (" (a test ballot never replaces a voter's)" if unvoted
+                       else " (the first ballot counts)")
                 )
             db.execute("INSERT INTO seen (eid, digest) VALUES (?, ?)", (eid, seen))
             return self.append(eid, "ballot", body, ballot_voter=voter_id)
@@ -333,6 +362,21 @@ class Board:
                 "SELECT idx FROM ballots WHERE eid = ? AND voter_id = ?", (eid, voter_id)
             ).fetchone()
         return int(row[0]) if row else None
+
+    def receipt(self, stored: StoredEntry) -> Receipt:
+        """The server-signed receipt of an appended entry (the chain's head was that entry)."""
+        e = stored.entry
+        return make_receipt(self.server_seed, e.election_id, e.index, stored.hash,
+                            e.index + 1, stored.hash)
+
+    def head_receipt(self, eid: str) -> Receipt | None:
+        """A receipt for the board's current head (its last entry), or None when empty."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._COLS} FROM entries WHERE eid = ? ORDER BY idx DESC LIMIT 1",
+                (eid,),
+            ).fetchone()
+        return self.receipt(self._row(eid, row)) if row else None
 
     def append_server(self, eid: str, msg: Message, **kwargs: Any) -> StoredEntry:
         """Encode a server-authored message and append it signed by the server."""
@@ -373,6 +417,24 @@ class Board:
     def entry(self, eid: str, index: int) -> StoredEntry | None:
         got = self.entries(eid, index, 1)
         return got[0] if got and got[0].entry.index == index else None
+
+    def entries_by_author(self, eid: str, author: bytes, start: int = 0) -> list[StoredEntry]:
+        """The entries signed by ``author`` (a node's key) from index ``start`` on."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._COLS} FROM entries WHERE eid = ? AND author = ? AND idx >= ? "
+                "ORDER BY idx",
+                (eid, author, start),
+            ).fetchall()
+        return [self._row(eid, r) for r in rows]
+
+    def hash_at(self, eid: str, index: int) -> bytes | None:
+        """The hash of entry ``index`` (None when there is none); reads no body."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT hash FROM entries WHERE eid = ? AND idx = ?", (eid, index)
+            ).fetchone()
+        return bytes(row[0]) if row else None
 
     def entry_by_hash(self, eid: str, digest: bytes) -> StoredEntry | None:
         with self._lock:

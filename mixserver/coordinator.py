@@ -18,6 +18,14 @@ what the web UI schedules with ``IOLoop.add_callback`` (the only thread-safe IOL
 :class:`mixserver.services.ElectionServices`; they take a ``concurrent.futures.Future`` that
 receives the outcome, so an action that cannot happen now is refused to the caller, never dropped.
 
+Trust (``docs/trust.md``): key generation starts only once the election fingerprint is fixed
+(the credential list loaded and every node enrolled); ``dkg.start`` and every request carry it,
+and every node message that goes on the record must bind it (a node signs it first, in a
+``node.endorse``). After every board write the nodes get server-signed receipts (a ``receipt``
+message): for each of their own entries, and for the head, which they bind into their next
+messages. A hop is skipped only with evidence: the node's own ``job.failed`` (recorded with the
+verdict) or a time-out, with its times recorded.
+
 Everything is on the board before it is acted upon, so a restarted server resumes from the board
 alone (:meth:`Coordinator.resume`): a result being verified at the crash was never stored (it is
 asked for again); a verdict-less result left by an older server gets an ``abandoned`` verdict.
@@ -29,6 +37,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +49,7 @@ from typing import Any, ClassVar, Protocol
 from crypto import group
 from crypto.errors import MixvoteError, ProtocolViolation, error_class
 from crypto.protocol.wire import (
+    SKIPPED,
     Message,
     SignedMessage,
     canonical_json,
@@ -72,6 +82,12 @@ from mixserver.machine import (
 )
 
 log = logging.getLogger("mixserver.coordinator")
+
+#: Node messages that go on the record: each binds the fingerprint and the head the node saw.
+BOUND_KINDS = frozenset(
+    {"node.endorse", "dkg.deal", "dkg.complaint", "dkg.response", "mix.result", "decrypt.share",
+     "job.failed"}
+)
 
 Machine = MixMachine | DecryptMachine
 
@@ -111,6 +127,10 @@ class Run:
     dkg_kind: str = ""
     dkg_event: asyncio.Event | None = None
     started: dict[str, float] = field(default_factory=dict)
+    #: each node's node.endorse of the fingerprint (recorded with the DKG transcript)
+    endorsements: dict[int, SignedMessage] = field(default_factory=dict)
+    #: the newest board index each node holds a receipt for (in memory; a reconnection resends)
+    receipted: dict[int, int] = field(default_factory=dict)
 
 
 # --- board reads and writes (plain functions: the I/O thread runs them, tests call them) --------
@@ -138,7 +158,7 @@ DECRYPT_KINDS = (*MIX_KINDS, "decrypt.share", "decrypt.verdict")
 
 def load_mix(db: Any, eid: str, session: str, timeouts: Timeouts) -> MixMachine:
     params, _phase, state = db.election(eid)
-    return MixMachine.from_board(
+    machine = MixMachine.from_board(
         eid,
         params,
         bytes.fromhex(state["public_key"]),
@@ -146,11 +166,13 @@ def load_mix(db: Any, eid: str, session: str, timeouts: Timeouts) -> MixMachine:
         session,
         timeouts,
     )
+    machine.fingerprint = bytes.fromhex(state["fingerprint"])
+    return machine
 
 
 def load_decrypt(db: Any, eid: str, session: str, timeouts: Timeouts) -> DecryptMachine:
     params, _phase, state = db.election(eid)
-    return DecryptMachine.from_board(
+    machine = DecryptMachine.from_board(
         eid,
         params,
         state.get("qualified", []),
@@ -159,6 +181,8 @@ def load_decrypt(db: Any, eid: str, session: str, timeouts: Timeouts) -> Decrypt
         timeouts,
         [bytes.fromhex(v) for v in state.get("verification_keys", [])],
     )
+    machine.fingerprint = bytes.fromhex(state["fingerprint"])
+    return machine
 
 
 def write_hop(db: Any, eid: str, c: CommitHop) -> int:
@@ -170,6 +194,7 @@ def write_hop(db: Any, eid: str, c: CommitHop) -> int:
             r = c.result
             stored = db.append(eid, r.message.kind, r.body, r.author, r.signature)
             result_entry, output_digest = stored.entry.index, digest(r.message["outputs"])
+        evidence = skip_evidence(db, eid, c)
         _p, phase, state = db.election(eid)
         hops = [
             *state.get("hops", []),
@@ -191,9 +216,34 @@ def write_hop(db: Any, eid: str, c: CommitHop) -> int:
                 "reason": c.reason[:4000],
                 "result_entry": result_entry,
                 "output_digest": output_digest,
+                **evidence,
             },
         )
         return int(db.append_server(eid, verdict, phase=phase, state={"hops": hops}).entry.index)
+
+
+NO_EVIDENCE = {"evidence_entry": 0, "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}
+
+
+def skip_evidence(db: Any, eid: str, c: CommitHop) -> dict[str, int]:
+    """The evidence fields of a hop verdict: a skipped hop's job.failed entry (appended here, in
+    the verdict's transaction), or the times of its time-out (Unix milliseconds, the request
+    time ``c.seconds`` before now); all 0 otherwise."""
+    if c.status != SKIPPED:
+        return dict(NO_EVIDENCE)
+    if c.evidence is not None:
+        e = c.evidence
+        stored = db.append(eid, e.message.kind, e.body, e.author, e.signature)
+        return {**NO_EVIDENCE, "evidence_entry": stored.entry.index}
+    if c.timeout > 0:
+        gave_up = int(time.time() * 1000)
+        return {
+            "evidence_entry": 0,
+            "requested_ms": gave_up - math.ceil(c.seconds * 1000),
+            "gave_up_ms": gave_up,
+            "timeout_ms": int(c.timeout * 1000),
+        }
+    return dict(NO_EVIDENCE)
 
 
 def write_abandoned_hop(db: Any, eid: str, a: AbandonHop) -> int:
@@ -207,6 +257,7 @@ def write_abandoned_hop(db: Any, eid: str, a: AbandonHop) -> int:
             "reason": RESTARTED,
             "result_entry": a.result_entry,
             "output_digest": a.output_digest,
+            **NO_EVIDENCE,
         },
     )
     return int(db.append_server(eid, verdict).entry.index)
@@ -244,6 +295,33 @@ def write_abandoned_share(db: Any, eid: str, a: AbandonShare) -> int:
     return int(db.append_server(eid, verdict).entry.index)
 
 
+def receipts_for(
+    db: Any, eid: str, positions: Iterable[int], since: Mapping[int, int]
+) -> tuple[dict[int, list[bytes]], dict[int, int]]:
+    """Receipts to send: for each node position, one for each of its entries after index
+    ``since[position]``, then one for the board's head. Returns (receipt JSON documents per
+    position, the newest index receipted per position)."""
+    from crypto.receipts import encode_receipt
+
+    head = db.head_receipt(eid)
+    if head is None:
+        return {}, {}
+    keys = {p: k[:32] for p, k, _t in db.nodes(eid) if k is not None}
+    out: dict[int, list[bytes]] = {}
+    newest: dict[int, int] = {}
+    for position in positions:
+        docs = []
+        key = keys.get(position)
+        start = since.get(position, -1) + 1
+        if key is not None:
+            for stored in db.entries_by_author(eid, key, start):
+                docs.append(canonical_json(encode_receipt(db.receipt(stored))))
+        docs.append(canonical_json(encode_receipt(head)))
+        out[position] = docs
+        newest[position] = head.index
+    return out, newest
+
+
 def write_effect(db: Any, eid: str, effect: Effect) -> None:
     """Carry out one board-writing effect."""
     if isinstance(effect, CommitHop):
@@ -268,9 +346,13 @@ def write_mixed(db: Any, eid: str, ok: bool, seconds: float, count: int) -> None
 
 
 def write_tally(db: Any, eid: str, result: Mapping[str, Any], seconds: float) -> None:
+    """Append the tally, once: a second decryption run that raced the first (publish pressed
+    while mixing ended) finds the election tallied and writes nothing."""
     summary = {k: v for k, v in result.items() if k != "plaintexts"}
     with db.transaction():
-        _p, _phase, state = db.election(eid)
+        _p, phase, state = db.election(eid)
+        if phase == "tallied":
+            return
         timings = {**state.get("timings", {}), "decryption": round(seconds, 4)}
         db.append_server(
             eid,
@@ -408,6 +490,8 @@ class Coordinator:
     snapshots: ClassVar[Mapping[str, tuple[str, Mapping[str, Any], int]]] = MappingProxyType({})
     runs: ClassVar[dict[str, Run]] = {}
     machines: ClassVar[dict[str, Machine]] = {}
+    #: (election, stage) of machines being rebuilt from the board, so one is never started twice
+    _starting: ClassVar[set[tuple[str, str]]] = set()
     busy: ClassVar[dict[str, str]] = {}
     listeners: ClassVar[dict[str, set[Callable[[dict[str, Any]], None]]]] = {}
     _status_due: ClassVar[dict[str, Any]] = {}
@@ -428,6 +512,7 @@ class Coordinator:
         for _ in range(max(1, cls.config.verify_workers)):
             pool.submit(jobs.warm_up)  # start the processes now, not at the first hop
         cls.nodes, cls.runs, cls.listeners, cls.machines, cls.busy = {}, {}, {}, {}, {}
+        cls._starting = set()
         cls.connected = MappingProxyType({})
         cls.progress = MappingProxyType({})
         cls.snapshots = MappingProxyType({})
@@ -565,7 +650,7 @@ class Coordinator:
             old.close_link("replaced by a newer connection of the same node")
         cls.nodes[eid][position] = link
         cls._snapshot(eid)
-        params, phase, state = cls.services.db.election(eid)
+        params, phase, _state = cls.services.db.election(eid)
         link.send_message(
             Message(
                 "welcome",
@@ -580,12 +665,38 @@ class Coordinator:
             )
         )
         cls.push_status(eid)
-        keygen = phase in ("setup", "keygen") and not state.get("public_key")
-        if keygen and len(cls.nodes[eid]) == params["n"]:
-            cls._spawn(eid, cls._dkg(eid))
+        cls._run(eid).receipted.pop(position, None)  # a new connection: resend its receipts
+        cls._background(eid, cls._send_receipts(eid, [position]))
+        cls.maybe_start_dkg(eid)
         machine = cls.machines.get(eid)
         if machine is not None:
             cls._apply(eid, machine, machine.node_connected(position, cls.clock()))
+
+    @classmethod
+    def maybe_start_dkg(cls, eid: str) -> None:
+        """Start key generation once every node is connected and the fingerprint is fixed (the
+        credential list loaded and every node enrolled); the services call it when the
+        fingerprint gets fixed, :meth:`register` when a node connects."""
+        got = cls.services.db.election(eid)
+        if got is None:
+            return
+        params, phase, state = got
+        keygen = phase in ("setup", "keygen") and not state.get("public_key")
+        if keygen and state.get("fingerprint") and len(cls.nodes.get(eid, {})) == params["n"]:
+            cls._spawn(eid, cls._dkg(eid))
+
+    @classmethod
+    async def _send_receipts(cls, eid: str, positions: Iterable[int] | None = None) -> None:
+        """Send the connected nodes (or ``positions``) their new receipts and the head's."""
+        targets = sorted(set(cls.nodes.get(eid, {})) if positions is None else set(positions))
+        if not targets:
+            return
+        run = cls._run(eid)
+        docs, newest = await cls._io(receipts_for, eid, targets, dict(run.receipted))
+        for position, items in docs.items():
+            for doc in items:
+                cls._send(eid, position, Message("receipt", eid, {"receipt": doc}))
+            run.receipted[position] = max(run.receipted.get(position, -1), newest[position])
 
     @classmethod
     def unregister(cls, eid: str, position: int, link: NodeLink) -> None:
@@ -614,6 +725,15 @@ class Coordinator:
         run = cls._run(eid)
         machine = cls.machines.get(eid)
         now = cls.clock()
+        if msg.kind in BOUND_KINDS:
+            cls._check_bound(eid, msg)
+        if msg.kind == "node.endorse":
+            if run.dkg_round is None or run.dkg_kind != "dkg.deal":
+                raise ProtocolViolation("node.endorse: only when key generation starts")
+            if position in run.endorsements:
+                raise ProtocolViolation(f"node.endorse: node {position} already sent one")
+            run.endorsements[position] = signed
+            return "fingerprint endorsed"
         if msg.kind == "progress":
             cls._progress(
                 eid, node=position, stage=msg["stage"], done=msg["done"], total=msg["total"]
@@ -622,6 +742,9 @@ class Coordinator:
         if msg.kind in ("dkg.deal", "dkg.complaint", "dkg.response"):
             if run.dkg_round is None or run.dkg_kind != msg.kind:
                 raise ProtocolViolation(f"{msg.kind}: not expected now (out of order)")
+            if position not in run.endorsements:
+                raise ProtocolViolation(f"{msg.kind}: node {position} has not signed the "
+                                        "election fingerprint (node.endorse) first")
             if position in run.dkg_round:
                 raise ProtocolViolation(f"{msg.kind}: node {position} already sent one (replay)")
             cls._check_dkg_message(eid, position, msg)
@@ -634,7 +757,8 @@ class Coordinator:
         if msg.kind == "job.failed":
             if isinstance(machine, MixMachine):
                 cls._apply(
-                    eid, machine, machine.job_failed(position, msg["job"], msg["reason"], now)
+                    eid, machine,
+                    machine.job_failed(position, msg["job"], msg["reason"], now, signed),
                 )
             else:
                 log.warning(
@@ -658,6 +782,24 @@ class Coordinator:
             cls._apply(eid, machine, effects)
             return note
         raise ProtocolViolation(f"{msg.kind}: a node may not send this here")
+
+    @classmethod
+    def _check_bound(cls, eid: str, msg: Message) -> None:
+        """A node message for the record must bind this election's fingerprint and a chain head
+        that is a prefix of the board (else it is refused, not recorded)."""
+        _params, _phase, state = cls.services.db.election(eid)
+        fp = state.get("fingerprint")
+        if not fp or msg["fingerprint"] != bytes.fromhex(fp):
+            raise ProtocolViolation(f"{msg.kind}: the message binds another election fingerprint "
+                                    "than this election's")
+        size, head = msg["seen_size"], msg["seen_head"]
+        if size == 0:
+            if head != bytes(32):
+                raise ProtocolViolation(f"{msg.kind}: an empty seen head with a hash")
+            return
+        if cls.services.db.hash_at(eid, size - 1) != head:
+            raise ProtocolViolation(f"{msg.kind}: the seen head ({size} entries) is not a "
+                                    "prefix of this board")
 
     # --- key generation ---------------------------------------------------------------------------
     @classmethod
@@ -684,7 +826,7 @@ class Coordinator:
 
         params = cls._dkg_params(eid)
         parser = {"dkg.deal": Deal, "dkg.complaint": ComplaintMsg, "dkg.response": ResponseMsg}
-        parsed = parser[msg.kind].from_bytes(params, msg["data"])
+        parsed = parser[msg.kind].from_bytes(params, msg["data"])  # bound fields: _check_bound
         sender = getattr(parsed, "dealer", getattr(parsed, "sender", None))
         if sender != position:
             raise ProtocolViolation(
@@ -714,9 +856,13 @@ class Coordinator:
 
         db = cls.services.db
         started = time.perf_counter()
-        params_row, _phase, _state = db.election(eid)
+        params_row, _phase, fstate = db.election(eid)
+        fingerprint = bytes.fromhex(fstate["fingerprint"])
         db.set_phase(eid, "keygen")  # no entry: a crash here only leaves the phase to redo
         cls.push_status(eid)
+        run = cls._run(eid)
+        run.endorsements = {}
+        await cls._send_receipts(eid)  # the nodes bind the head they were told of
         params = cls._dkg_params(eid)
         participants = list(params.participants)
         deals = await cls._dkg_round(
@@ -731,9 +877,11 @@ class Coordinator:
                     "t": params.t,
                     "position": p,
                     "participants": participants,
+                    "fingerprint": fingerprint,
                 },
             ),
         )
+        endorsements = [run.endorsements[p] for p in sorted(run.endorsements)]
         items = [s.message["data"] for s in deals]
         complaints = await cls._dkg_round(
             eid, "dkg.complaint", lambda p: Message("dkg.deals", eid, {"items": items})
@@ -750,7 +898,7 @@ class Coordinator:
         await cls._io(
             write_dkg,
             eid,
-            [*deals, *complaints, *responses],
+            [*endorsements, *deals, *complaints, *responses],
             result_msg,
             {
                 **result_state,
@@ -761,6 +909,7 @@ class Coordinator:
             },
         )
         cls.push_status(eid)
+        await cls._send_receipts(eid)
 
     # --- admin actions (scheduled with loop.add_callback) ---------------------------------------
     @classmethod
@@ -833,14 +982,21 @@ class Coordinator:
         it with the nodes connected now."""
         session = os.urandom(6).hex()  # job ids never repeat across restarts
         timeouts = cls.config.timeouts()
+        key = (eid, stage)
+        if key in cls._starting:  # publish and the end of mixing may both ask for decryption
+            return
+        cls._starting.add(key)
 
         async def go() -> None:
-            if stage == "mix":
-                machine: Machine = await cls._io(load_mix, eid, session, timeouts)
-            else:
-                await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
-                machine = await cls._io(load_decrypt, eid, session, timeouts)
-            await cls._io(cls._snapshot_state, eid)
+            try:
+                if stage == "mix":
+                    machine: Machine = await cls._io(load_mix, eid, session, timeouts)
+                else:
+                    await cls._io(lambda db, e: db.set_phase(e, "decrypting"), eid)
+                    machine = await cls._io(load_decrypt, eid, session, timeouts)
+                await cls._io(cls._snapshot_state, eid)
+            finally:
+                cls._starting.discard(key)
             cls._run(eid).started[stage] = time.perf_counter()
             cls.machines[eid] = machine
             cls._ensure_ticker()
@@ -943,6 +1099,7 @@ class Coordinator:
             cls._progress(eid, error=f"board write failed: {exc}")
         else:
             cls.push_status(eid)
+            cls._background(eid, cls._send_receipts(eid))
 
     @classmethod
     def _verified(cls, eid: str, machine: Machine, key: Any, fut: asyncio.Future[Any]) -> None:
@@ -1015,19 +1172,3 @@ class Coordinator:
             cls._progress(eid, replace=True, stage="tallied")
 
         cls._background(eid, go())
-
-
-def error_code(exc: BaseException) -> str:
-    """The wire error code of an exception (the websocket adapter's one mapping)."""
-    from crypto.errors import InvalidElement, InvalidProof, MalformedInput
-
-    for cls_, code in (
-        (InvalidElement, "invalid-element"),
-        (MalformedInput, "malformed"),
-        (InvalidProof, "invalid-proof"),
-        (ProtocolViolation, "protocol-violation"),
-        (MixvoteError, "error"),
-    ):
-        if isinstance(exc, cls_):
-            return code
-    return "internal-error"

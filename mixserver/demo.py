@@ -1,13 +1,19 @@
 """``mixdemo``: a whole election on loopback — one server, K mix nodes, N generated ballots.
 
     mixdemo --ballots N --nodes K --threshold T [--group G] [--data DIR] [--export DIR] [--json]
+            [--normal-election]
+
+By default the election is a *test* election: the server is the credential authority and hands
+mixdemo the credentials (shown on every page, in the results and by ``mixverify``). With
+``--normal-election`` mixdemo is an external authority: it makes the credentials itself and
+uploads only the signed public list, as a real election does.
 
 A thin command line over :mod:`mixserver.harness`: starts ``mixserver`` and K ``mixnode``
 processes, creates an election through the admin API, enrols the nodes, waits for key generation,
-casts N ballots through the same HTTP endpoint voters use, closes, mixes, decrypts, exports the
-record and prints the tally (checked against the ballots cast) and per-phase timings. Exit codes
-(:mod:`crypto.io.commands`): 0 when the tally is right, 1 when it is not or a phase fails, 2 for bad
-arguments, 3 for an internal error.
+casts N voter-signed ballots through the same HTTP endpoint voters use, closes, mixes, decrypts,
+exports the record and prints the tally (checked against the ballots cast) and per-phase timings.
+Exit codes (:mod:`crypto.io.commands`): 0 when the tally is right, 1 when it is not or a phase
+fails, 2 for bad arguments, 3 for an internal error.
 """
 
 from __future__ import annotations
@@ -62,35 +68,24 @@ def _pause_spec(text: str) -> tuple[int, float]:
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="mixdemo", description=DESCRIPTION)
     add_version(p, "mixdemo")
-    p.add_argument(
-        "--ballots", type=non_negative_int, default=100, help="number of ballots (default 100)"
-    )
-    p.add_argument("--nodes", type=positive_int, default=3, help="mix nodes K (default 3)")
-    p.add_argument(
-        "--threshold", type=positive_int, default=2, help="decryption threshold T (default 2)"
-    )
-    p.add_argument(
-        "--group", default="secp256k1", type=group_name, help="group (default secp256k1)"
-    )
-    p.add_argument("--width", type=positive_int, default=1, help="ballot width (default 1)")
-    p.add_argument("--choices", type=positive_int, default=3, help="number of options (default 3)")
-    p.add_argument("--data", type=Path, help="data directory (default: a fresh temporary one)")
-    p.add_argument("--export", type=Path, help="export the election record to this directory")
+    for flag, kind, default, text in (
+        ("--ballots", non_negative_int, 100, "number of ballots (default 100)"),
+        ("--nodes", positive_int, 3, "mix nodes K (default 3)"),
+        ("--threshold", positive_int, 2, "decryption threshold T (default 2)"),
+        ("--group", group_name, "secp256k1", "group (default secp256k1)"),
+        ("--width", positive_int, 1, "ballot width (default 1)"),
+        ("--choices", positive_int, 3, "number of options (default 3)"),
+        ("--data", Path, None, "data directory (default: a fresh temporary one)"),
+        ("--export", Path, None, "export the election record to this directory"),
+        ("--seed", int, 1, "seed of the generated choices"),
+        ("--node-workers", positive_int, 1, "processes per node"),
+        ("--server-workers", positive_int, 1, "server verifier processes"),
+        ("--hop-timeout", positive_float, 600.0, "seconds per hop (default 600)"),
+        ("--timeout", positive_float, 1800.0,
+         "seconds allowed for mixing and decryption (default 1800)"),
+    ):
+        p.add_argument(flag, type=kind, default=default, help=text)
     p.add_argument("--json", action="store_true", help="print one JSON summary")
-    p.add_argument("--seed", type=int, default=1, help="seed of the generated choices")
-    p.add_argument("--node-workers", type=positive_int, default=1, help="processes per node")
-    p.add_argument(
-        "--server-workers", type=positive_int, default=1, help="server verifier processes"
-    )
-    p.add_argument(
-        "--hop-timeout", type=positive_float, default=600.0, help="seconds per hop (default 600)"
-    )
-    p.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=1800.0,
-        help="seconds allowed for mixing and decryption (default 1800)",
-    )
     p.add_argument("--log", action="store_true", help="keep server/node output in DATA/demo.log")
     p.add_argument(
         "--serve",
@@ -99,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port", type=port_or_any, default=0, help="server port (default 0: any free port)"
+    )
+    p.add_argument(
+        "--abstain",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N more registered voters who never vote (default 0)",
+    )
+    p.add_argument(
+        "--normal-election",
+        action="store_true",
+        help="run a normal election: mixdemo acts as an external credential authority and "
+        "uploads the signed public list (default: a test election, the server holds the "
+        "credentials)",
     )
     f = p.add_argument_group("fault injection (tests and experiments)")
     f.add_argument(
@@ -132,6 +141,7 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
         seed=args.seed, node_workers=args.node_workers, server_workers=args.server_workers,
         hop_timeout=args.hop_timeout, timeout=args.timeout, port=args.port, log=args.log,
         faults=dict(args.cheat), crash_node=args.crash_node, pause_node=args.pause_node,
+        test=not args.normal_election, abstain=args.abstain,
     )  # fmt: skip
 
 
@@ -167,6 +177,8 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(summary, indent=1))
         return
     print(f"tally: {summary['tally']}  ({'correct' if summary['correct'] else 'WRONG'})")
+    if summary.get("test_election"):
+        print("test election: the server held the credentials")
     for hop in summary["hops"] or []:
         print(
             f"  hop {hop['hop']} node {hop['node']}: {hop['status']} ({hop['reason']}, "

@@ -9,8 +9,11 @@ browser tests and ``mixbench``.
 * ``/proc`` readings: :func:`descendants`, :func:`peak_rss_mb`, :func:`signal_tree`;
 * fault injection set-up: a node started with ``fault=MODE`` runs with ``MIXVOTE_FAULT=MODE``
   (:mod:`mixnode.faults`); :func:`watch_mixing` kills or pauses a node once it is shuffling;
-* :func:`make_ballots` (encrypted ballots with proofs, as a voter's browser makes them) and
-  :func:`run_election`, the whole election of a :class:`DemoConfig`, returning its summary.
+* :func:`make_ballots` (encrypted ballots with proofs, signed with the voters' credentials, as a
+  voter's browser makes them) and :func:`run_election`, the whole election of a
+  :class:`DemoConfig`, returning its summary: by default a *test* election (the server is the
+  credential authority and hands the harness the credentials); with ``test=False`` the harness
+  is an external authority (:func:`authority_credentials`) and uploads the signed public list.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class Api:
         an HTTP error status."""
         headers = {"Content-Type": "application/json"}
         if auth is not None:
-            headers["Authorization"] = auth
+            if auth:  # "" sends no Authorization header at all (a voter's ballot)
+                headers["Authorization"] = auth
         elif self.admin_token:
             headers["Authorization"] = f"Bearer {self.admin_token}"
         data = json.dumps(body).encode() if body is not None else None
@@ -264,6 +268,11 @@ class DemoConfig:
     faults: dict[int, str] = field(default_factory=dict)  # node position → fault mode
     crash_node: int | None = None  # kill it once it is shuffling
     pause_node: tuple[int, float] | None = None  # SIGSTOP it for so many seconds then
+    #: a test election (the server is the credential authority); False: the harness is an
+    #: external authority and uploads the signed public list, as a real election does
+    test: bool = True
+    #: registered voters who never vote (credentials beyond the ``ballots`` cast)
+    abstain: int = 0
 
     def check(self) -> None:
         """Raise ValueError for a configuration no election can have."""
@@ -334,28 +343,77 @@ def make_ballots(
     pk_hex: str,
     eid: str,
     width: int,
-    creds: list[dict[str, str]],
+    creds: list[bytes],
     choices: list[int],
+    fingerprint: bytes,
 ) -> list[dict[str, Any]]:
-    """Encrypted ballots with proofs, exactly as a voter's browser makes them."""
+    """Encrypted ballots with proofs, signed with the voters' private credentials over the
+    election fingerprint, exactly as a voter's browser makes them (the body of
+    ``POST /api/elections/<eid>/ballots``)."""
     from crypto import group
     from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
+    from crypto.credentials import credential_from_private, sign_ballot
     from crypto.elgamal import decode_public_key, encode_ciphertext, encrypt
 
     g = group(group_name)
     pk = decode_public_key(g, bytes.fromhex(pk_hex))
     out = []
-    for cred, choice in zip(creds, choices, strict=True):
+    for private, choice in zip(creds, choices, strict=True):
+        cred = credential_from_private(private)
         ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), width))
-        proof = prove_ballot(pk, ct, r, eid, cred["voter_id"])
+        proof = encode_ballot_proof(g, prove_ballot(pk, ct, r, eid, cred.voter_id))
+        row = encode_ciphertext(g, ct)
         out.append(
             {
-                "ciphertext": encode_ciphertext(g, ct).hex(),
-                "proof": encode_ballot_proof(g, proof).hex(),
+                "credential": cred.public.hex(),
                 "width": width,
+                "ciphertext": row.hex(),
+                "proof": proof.hex(),
+                "signature": sign_ballot(private, fingerprint, row, proof).hex(),
             }
         )
     return out
+
+
+def authority_credentials(eid: str, count: int) -> tuple[list[bytes], dict[str, Any]]:
+    """Act as an external credential authority for a *normal* election: ``count`` fresh private
+    credentials and the authority-signed public list (``public-credentials.json``) to upload."""
+    from crypto.credentials import (
+        encode_credential_list,
+        generate_credential,
+        sign_credential_list,
+    )
+
+    authority = generate_credential()
+    creds = [generate_credential() for _ in range(count)]
+    clist = sign_credential_list(authority.private, eid, [c.public for c in creds])
+    return [c.private for c in creds], encode_credential_list(clist)
+
+
+def load_credentials(
+    api: Api, eid: str, test: bool, count: int, authority_dir: Path | None = None
+) -> list[bytes]:
+    """The private credentials the harness votes with: a test election's from the server (its
+    admin download), a normal election's made here as the authority, the list uploaded (and, with
+    ``authority_dir``, the authority's files kept there: ``credentials.csv`` (0600) and
+    ``public-credentials.json``, never in the server's data directory)."""
+    from crypto.credentials import credential_from_private, format_credential, parse_credential
+
+    if test:
+        rows = api.request("GET", f"/api/elections/{eid}/credentials")["credentials"]
+        return [parse_credential(row["credential"]) for row in rows]
+    creds, public = authority_credentials(eid, count)
+    if authority_dir is not None:
+        from mixserver.board import make_private_dir, write_private
+
+        make_private_dir(authority_dir)
+        lines = ["voter_id,credential"] + [
+            f"{credential_from_private(c).voter_id},{format_credential(c)}" for c in creds
+        ]
+        write_private(authority_dir / "credentials.csv", ("\n".join(lines) + "\n").encode())
+        (authority_dir / "public-credentials.json").write_text(json.dumps(public, indent=1))
+    api.request("POST", f"/api/elections/{eid}/credentials", public)
+    return creds
 
 
 class _Election:
@@ -433,9 +491,12 @@ def run_election(
         election = api.request("POST", "/api/elections", {
             "title": "mixdemo", "question": "Which option?",
             "choices": [f"option {i}" for i in range(c.choices)], "group": c.group,
-            "n": c.nodes, "t": c.threshold, "voters": c.ballots, "width": c.width,
+            "n": c.nodes, "t": c.threshold, "width": c.width, "test": c.test,
+            **({"voters": c.ballots + c.abstain} if c.test else {}),
         })  # fmt: skip
         eid = election["id"]
+        creds = load_credentials(api, eid, c.test, c.ballots + c.abstain,
+                                 data / "authority")[: c.ballots]
         run.enrol_nodes(api, base, eid)
         election = run.timed(
             "keygen", lambda: wait_for(api, eid, lambda e: e["public_key"], "key generation", 120)
@@ -446,17 +507,17 @@ def run_election(
 
         rng = random.Random(c.seed)
         choices = [rng.randrange(c.choices) for _ in range(c.ballots)]
-        creds = election.get("credentials") or api.request(
-            "POST", f"/api/elections/{eid}/credentials"
-        )
+        fingerprint = bytes.fromhex(election["fingerprint"])
+        say(f"election fingerprint {election['fingerprint_display']}")
         ballots = run.timed(
             "ballot_generation",
-            lambda: make_ballots(c.group, election["public_key"], eid, c.width, creds, choices),
+            lambda: make_ballots(c.group, election["public_key"], eid, c.width, creds, choices,
+                                 fingerprint),
         )
 
         def cast(i: int) -> None:
             path = f"/api/elections/{eid}/ballots"
-            api.request("POST", path, ballots[i], auth=f"Voter {creds[i]['secret']}")
+            api.request("POST", path, ballots[i], auth="")
 
         def cast_all() -> None:
             with ThreadPoolExecutor(4) as pool:
@@ -476,6 +537,7 @@ def run_election(
         summary = {
             "election": eid, "ballots": c.ballots, "nodes": c.nodes, "threshold": c.threshold,
             "group": c.group, "width": c.width, "tally": result["counts"], "expected": expected,
+            "test_election": c.test, "fingerprint": election.get("fingerprint"),
             "correct": result["counts"] == expected,
             "hops": election.get("progress")
             and api.request("GET", f"/api/elections/{eid}/status")["hops"],
@@ -529,7 +591,9 @@ __all__ = [
     "Api",
     "DemoConfig",
     "HarnessError",
+    "authority_credentials",
     "descendants",
+    "load_credentials",
     "make_ballots",
     "node_key",
     "peak_rss_mb",

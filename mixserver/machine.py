@@ -111,6 +111,10 @@ class CommitHop:
     reason: str
     result: SignedMessage | None
     seconds: float
+    #: a skipped hop's evidence: the node's own signed job.failed (recorded with the verdict)
+    evidence: SignedMessage | None = None
+    #: a skip by time-out: the time-out applied (seconds; ``seconds`` spans at least it)
+    timeout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,8 @@ class _Job:
     sent: float
     result: SignedMessage | None = None
     verifying: bool = False
+    request: Message | None = None  # sent again when the node comes back
+    gone: float | None = None  # when the node disconnected while this job was pending
 
 
 @dataclass
@@ -249,6 +255,8 @@ class MixMachine:
     finished: bool = False
     started: bool = False
     _serial: int = 0
+    #: the election fingerprint every request carries (the nodes refuse another one)
+    fingerprint: bytes = b""
 
     @classmethod
     def from_board(
@@ -312,24 +320,37 @@ class MixMachine:
 
     def node_connected(self, position: int, now: float) -> list[Effect]:
         self.connected.add(position)
+        a = self.active
+        if a is not None and a.position == position and a.result is None and a.gone is not None:
+            # it came back within the grace period: ask it again (same job)
+            a.gone = None
+            assert a.request is not None
+            return [Send(position, a.request)]
         return self._advance(now) if self.started else []
 
     def node_gone(self, position: int, now: float) -> list[Effect]:
+        """A node that disconnects during its hop has ``connect_grace`` to come back; only then
+        is the hop skipped, as a time-out with its times recorded (no skip without evidence)."""
         self.connected.discard(position)
         if self.ahead is not None and self.ahead.position == position:
             self._drop_ahead()
         a = self.active
         if a is not None and a.position == position and a.result is None:
-            return self._skip(a, f"node {position} disconnected", now)
+            a.gone = now
         return []
 
-    def job_failed(self, position: int, job: str, reason: str, now: float) -> list[Effect]:
+    def job_failed(
+        self, position: int, job: str, reason: str, now: float,
+        signed: SignedMessage | None = None,
+    ) -> list[Effect]:
+        """The node's own report that its job failed; ``signed`` (its job.failed message) is
+        recorded with the skipped verdict as its evidence."""
         if self.ahead is not None and self.ahead.job == job and self.ahead.position == position:
             self._drop_ahead()  # asked afresh when its turn comes
             return []
         a = self.active
         if a is not None and a.job == job and a.position == position and a.result is None:
-            return self._skip(a, f"node {position} reported: {reason}", now)
+            return self._skip(a, f"node {position} reported: {reason}", now, evidence=signed)
         return []
 
     def result(self, position: int, signed: SignedMessage, now: float) -> tuple[str, list[Effect]]:
@@ -362,7 +383,13 @@ class MixMachine:
             return []
         a = self.active
         if a is not None and a.result is None and now - a.sent >= self.timeouts.hop:
-            return self._skip(a, "timed out", now)
+            return self._skip(a, "timed out", now, timeout=self.timeouts.hop)
+        grace = self.timeouts.connect_grace
+        if a is not None and a.result is None and a.gone is not None and now - a.gone >= grace:
+            return self._skip(
+                a, f"node {a.position} disconnected and did not come back in time", now,
+                timeout=grace,
+            )
         if a is None:
             return self._advance(now)
         return []
@@ -391,8 +418,10 @@ class MixMachine:
                 "width": self.width,
                 "count": self.count,
                 "ciphertexts": inputs,
+                "fingerprint": self.fingerprint,
             },
         )
+        d.request = msg
         return d, Send(position, msg)
 
     def _verify_if_ready(self, now: float) -> list[Effect]:
@@ -436,11 +465,18 @@ class MixMachine:
             )
         return out + self._advance(now)
 
-    def _skip(self, a: _Job, reason: str, now: float) -> list[Effect]:
+    def _skip(
+        self, a: _Job, reason: str, now: float, evidence: SignedMessage | None = None,
+        timeout: float = 0.0,
+    ) -> list[Effect]:
+        """Skip the active hop with its evidence: the node's job.failed, or a time-out."""
         self.dropped.add(a.job)
         self.active = None
         self.cascade.record(a.position, SKIPPED)
-        effect = CommitHop(self._hop(a.position), a.position, SKIPPED, reason, None, now - a.sent)
+        effect = CommitHop(
+            self._hop(a.position), a.position, SKIPPED, reason, None, now - a.sent, evidence,
+            timeout,
+        )
         return [effect, *self._advance(now)]
 
     def _advance(self, now: float) -> list[Effect]:
@@ -484,7 +520,8 @@ class MixMachine:
             self.cascade.record(position, SKIPPED)
             out.append(
                 CommitHop(
-                    hop, position, SKIPPED, "node not connected", None, self.timeouts.connect_grace
+                    hop, position, SKIPPED, "node not connected", None,
+                    self.timeouts.connect_grace, None, self.timeouts.connect_grace,
                 )
             )
         return out
@@ -530,6 +567,7 @@ class DecryptMachine:
     deadline: float = 0.0
     finished: bool = False
     started: bool = False
+    fingerprint: bytes = b""
 
     @classmethod
     def from_board(
@@ -594,6 +632,7 @@ class DecryptMachine:
                 "width": self.width,
                 "count": self.count,
                 "ciphertexts": self.final,
+                "fingerprint": self.fingerprint,
             },
         )
 

@@ -11,33 +11,63 @@ input, ``InvalidProof`` for a ballot proof that fails, ``ProtocolViolation`` for
 allowed now (wrong phase, bad credential, replay), its subclass ``UnknownElection`` for an
 election that does not exist. Each adapter maps them once.
 
-Voter credentials are random secrets (32 hex characters) issued at election creation. The public
-voter id bound into a ballot proof is ``hex(SHA-256(b"mixvote-voter-id" || utf8(secret))[:16])``
-(:func:`crypto.protocol.wire.voter_id_from_secret`). A ballot's tracker (receipt) is the hex SHA-256
-of its canonical board entry (:meth:`crypto.record.Entry.tracker`)."""
+Voter credentials are Ed25519 keys issued by a credential authority that is not the server
+(``docs/trust.md``): in a normal election the admin uploads the authority-signed *public* list
+(:meth:`ElectionServices.upload_credentials`), recorded as ``credentials.list``; the server never
+sees a private credential and has no way to cast a ballot. Only a *test* election
+(``"test": true`` in the parameters, in the fingerprint, shown everywhere) has the server act as
+the authority (its own key, ``authority_key`` in the data directory, 0600), keep the credentials
+and cast test ballots — with credentials that have not voted. Every ballot is signed by its
+credential over (election fingerprint, ciphertext row, proof). The fingerprint
+(:func:`crypto.fingerprint.election_fingerprint`) is fixed once the list is loaded and all nodes
+are enrolled; key generation starts only then. Every append is answered with a server-signed
+receipt (:mod:`crypto.receipts`). A ballot's tracker is the hex SHA-256 of its canonical board
+entry (:meth:`crypto.record.Entry.tracker`)."""
 
 from __future__ import annotations
 
 import concurrent.futures
-import hmac
 import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crypto import GROUPS, group
-from crypto.ballot import BALLOT_POLICIES, FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
+from crypto import group
+from crypto.ballot import FIRST_BALLOT_COUNTS, LAST_BALLOT_COUNTS
+from crypto.credentials import (
+    CredentialList,
+    credential_from_private,
+    decode_credential_list,
+    encode_credential_list,
+    format_credential,
+    generate_credential,
+    sign_credential_list,
+    verify_ballot_signature,
+    verify_credential_list,
+)
+from crypto.credentials import voter_id as credential_voter_id
 from crypto.errors import MalformedInput, ProtocolViolation, UnknownElection
-from crypto.protocol.wire import Message, canonical_json, decode_body, voter_id_from_secret
+from crypto.fingerprint import (
+    DEFAULT_TALLY,
+    election_fingerprint,
+    format_fingerprint,
+    short_fingerprint,
+    validate_parameters,
+)
+from crypto.io.files import write_private
+from crypto.protocol.wire import Message, canonical_json, decode_body
+from crypto.receipts import encode_receipt
 from mixserver.adminauth import AdminAuth
-from mixserver.board import Board, write_private
+from mixserver.board import Board
 from mixserver.machine import check_action
 
 PHASES = ("setup", "keygen", "voting", "closed", "mixing", "decrypting", "tallied")
-MAX_VOTERS = 1_000_000
-MAX_NODES = 64
 MAX_BALLOT_HEX = 1 << 16
+#: Tally modes this server runs (``homomorphic`` arrives with issue 17).
+SUPPORTED_TALLIES = ("mixnet",)
+#: The test-election authority's key file in the data directory (mode 0600).
+AUTHORITY_KEY_FILE = "authority_key"
 
 
 def load_or_create_secret(data_dir: Path, name: str) -> str:
@@ -151,8 +181,21 @@ class ElectionServices:
             }
             for pos, key, token in self.db.nodes(eid)
         ]
+        fp = state.get("fingerprint")
         return {
             **params,
+            "test_election": params.get("test") is True,
+            "tally": params.get("tally", DEFAULT_TALLY),
+            "voters": self.db.voter_count(eid),
+            "credentials_loaded": bool(state.get("authority")),
+            "authority": state.get("authority"),
+            "fingerprint": fp,
+            "fingerprint_display": format_fingerprint(bytes.fromhex(fp)) if fp else None,
+            "fingerprint_short": short_fingerprint(bytes.fromhex(fp)) if fp else None,
+            "width": params["width"],
+            "group": params["group"],
+            "policy": params["policy"],
+            "choices": params["choices"],
             "phase": phase,
             "public_key": state.get("public_key"),
             "ballots_cast": cast,
@@ -170,54 +213,48 @@ class ElectionServices:
         group: str = "secp256k1",
         n: int = 3,
         t: int = 2,
-        voters: int = 10,
+        voters: int | None = None,
         width: int = 1,
         policy: str = LAST_BALLOT_COUNTS,
+        test: bool = False,
+        tally: str = DEFAULT_TALLY,
     ) -> dict[str, Any]:
-        """Create an election in phase ``setup``; returns :meth:`get_election` plus
-        ``credentials: [{voter_id, secret}]`` (the only time they are handed out in bulk).
-        ``policy`` is one of :data:`crypto.ballot.BALLOT_POLICIES`."""
-        if not isinstance(title, str) or not title.strip() or len(title) > 200:
-            raise MalformedInput("title: a non-empty string of at most 200 characters")
-        if not isinstance(question, str) or len(question) > 1000:
-            raise MalformedInput("question: a string of at most 1000 characters")
-        if (
-            not isinstance(choices, list)
-            or not 1 <= len(choices) <= 1000
-            or not all(isinstance(c, str) and c.strip() for c in choices)
-        ):
-            raise MalformedInput("choices: a list of 1 to 1000 non-empty strings")
-        if group not in GROUPS:
-            raise MalformedInput(f"group: one of {', '.join(GROUPS)}")
-        if policy not in BALLOT_POLICIES:
-            raise MalformedInput(f"policy: one of {', '.join(BALLOT_POLICIES)}")
-        for name, value, low, high in (
-            ("n", n, 1, MAX_NODES),
-            ("t", t, 1, n if isinstance(n, int) else 1),
-            ("voters", voters, 0, MAX_VOTERS),
-            ("width", width, 1, 64),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise MalformedInput(f"{name}: an integer from {low} to {high}")
+        """Create an election in phase ``setup``, its parameters validated by
+        :func:`crypto.fingerprint.validate_parameters` (a :class:`ParameterError` names the
+        field). A normal election (``test`` false) then waits for the authority's signed
+        credential list (:meth:`upload_credentials`; ``voters`` is not given: the list decides).
+        A test election has the server act as the authority: it makes ``voters`` credentials
+        (default 10), keeps them, and records their signed public list at once."""
+        if tally not in SUPPORTED_TALLIES:
+            raise MalformedInput(f"tally: this server runs {', '.join(SUPPORTED_TALLIES)} only")
+        if not isinstance(test, bool):
+            raise MalformedInput("test: true or false")
+        if test and voters is None:
+            voters = 10
+        if not test and voters is not None:
+            raise MalformedInput("voters: the credential authority's list decides the voters of "
+                                 "a normal election (give voters only with test: true)")
         eid = "e" + secrets.token_hex(6)
-        params = {
+        raw: dict[str, Any] = {
             "id": eid,
             "title": title,
             "question": question,
-            "choices": list(choices),
+            "choices": list(choices) if isinstance(choices, list) else choices,
             "group": group,
             "n": n,
             "t": t,
-            "voters": voters,
             "width": width,
             "policy": policy,
+            "test": test,
+            "tally": tally,
             "created": int(time.time()),
         }
+        if test:
+            raw["voters"] = voters
+        params = validate_parameters(raw)
+        if test and params["voters"] < 1:
+            raise MalformedInput("voters: a test election needs at least 1 credential")
         self.db.create_election(eid, params, "setup")
-        creds = [
-            (voter_id_from_secret(s), s) for s in (secrets.token_hex(16) for _ in range(voters))
-        ]
-        self.db.add_credentials(eid, creds)
         for position in range(1, n + 1):
             self.db.set_node(eid, position, None, None)
         self.db.append_server(
@@ -228,19 +265,94 @@ class ElectionServices:
                 {"params": canonical_json(params), "server_key": self.db.server_public},
             ),
         )
-        # The public list of credentials (their voter ids, not the secrets), so that anyone can
-        # check that every ballot comes from an issued credential (no ballot stuffing).
-        registered = b"".join(sorted(bytes.fromhex(v) for v, _s in creds))
-        self.db.append_server(eid, Message("voters.registered", eid, {"voter_ids": registered}))
-        return {
-            **self.get_election(eid),
-            "credentials": [{"voter_id": v, "secret": s} for v, s in creds],
-        }
+        if test:
+            authority = self.test_authority()
+            creds = [generate_credential() for _ in range(params["voters"])]
+            self.db.add_test_credentials(eid, [(c.voter_id, c.private) for c in creds])
+            clist = sign_credential_list(authority, eid, [c.public for c in creds], test=True)
+            self._record_credentials(eid, clist)
+        return self.get_election(eid)
+
+    def test_authority(self) -> bytes:
+        """The server's own credential-authority key (32-byte seed, ``authority_key``, 0600),
+        made on first use; it signs only test elections' credential lists."""
+        path = self.data_dir / AUTHORITY_KEY_FILE
+        if path.exists():
+            seed = path.read_bytes()
+            if len(seed) != 32:
+                raise ProtocolViolation(f"{path}: not a 32-byte authority key")
+            return seed
+        seed = generate_credential().private
+        write_private(path, seed)
+        return seed
+
+    def upload_credentials(self, eid: str, public_list: Any) -> dict[str, Any]:
+        """Load the authority-signed public credential list of a normal election (the JSON of
+        ``mixvote-credentials generate``'s ``public-credentials.json``): checked (format, every
+        key, the authority's signature, this election id, not a test list) and recorded as the
+        ``credentials.list`` entry, once, during set-up."""
+        params, phase, state = self._election(eid)
+        if params.get("test"):
+            raise ProtocolViolation("credentials: a test election's credentials are the "
+                                    "server's; nothing to upload")
+        if phase != "setup":
+            raise ProtocolViolation(f"credentials: only during set-up, not in phase {phase}")
+        if state.get("authority"):
+            raise ProtocolViolation("credentials: the list is already loaded")
+        clist = decode_credential_list(public_list)
+        verify_credential_list(clist)
+        if clist.election_id != eid:
+            raise ProtocolViolation(f"credentials: the list is for election "
+                                    f"{clist.election_id!r}, not {eid!r}")
+        if clist.test:
+            raise ProtocolViolation("credentials: a test list (--test) for a normal election")
+        self._record_credentials(eid, clist)
+        return self.get_election(eid)
+
+    def _record_credentials(self, eid: str, clist: CredentialList) -> None:
+        self.db.add_voters(eid, list(clist.credentials), clist.voter_ids())
+        self.db.append_server(
+            eid,
+            Message("credentials.list", eid,
+                    {"list": canonical_json(encode_credential_list(clist))}),
+            phase="setup",
+            state={"authority": clist.authority.hex()},
+        )
+        self._fix_fingerprint(eid)
+
+    def credential_list(self, eid: str) -> CredentialList | None:
+        """The recorded credential list of an election, or None before it is loaded."""
+        import json
+
+        found = self.db.entries_of_kind(eid, "credentials.list")
+        if not found:
+            return None
+        obj = json.loads(decode_body(found[0].entry.body)["list"])
+        return decode_credential_list(obj)
+
+    def _fix_fingerprint(self, eid: str) -> None:
+        """Once the credential list is loaded and every node enrolled, fix the fingerprint
+        (kept in the election state; key generation waits for it)."""
+        params, phase, state = self._election(eid)
+        keys = [k for _p, k, _t in self.db.nodes(eid)]
+        clist = self.credential_list(eid)
+        if state.get("fingerprint") or clist is None or any(k is None for k in keys):
+            return
+        fp = election_fingerprint(params, clist, [k for k in keys if k is not None])
+        self.db.set_phase(eid, phase, fingerprint=fp.hex())
+        if self.loop is not None and self.coordinator is not None:
+            # key generation waits for the fingerprint: start it if the nodes are all in
+            self.loop.add_callback(self.coordinator.maybe_start_dkg, eid)
 
     def voter_credentials(self, eid: str) -> list[dict[str, str]]:
-        """``[{voter_id, secret}]`` of an election (admin only)."""
-        self._election(eid)
-        return [{"voter_id": v, "secret": s} for v, s in self.db.credentials(eid)]
+        """``[{voter_id, credential}]`` (the printed private credential) of a *test* election
+        (admin only); a normal election's private credentials never reach the server."""
+        params, _phase, _state = self._election(eid)
+        if not params.get("test"):
+            raise ProtocolViolation("credentials: this server holds no private credential of "
+                                    "a normal election (the credential authority does)")
+        return [{"voter_id": v, "credential": format_credential(p)}
+                for v, p in self.db.test_credentials(eid)]
 
     # --- nodes --------------------------------------------------------------------------------
     def enrol_node(
@@ -284,6 +396,7 @@ class ElectionServices:
         self.db.append_server(
             eid, Message("node.enrolled", eid, {"position": position, "public_key": key})
         )
+        self._fix_fingerprint(eid)
 
     def _live_progress(self, eid: str, state: dict[str, Any]) -> dict[str, Any]:
         live = self.coordinator.live_progress(eid) if self.coordinator is not None else None
@@ -323,65 +436,63 @@ class ElectionServices:
         return self._schedule("publish", eid)
 
     # --- voters -------------------------------------------------------------------------------
-    def voter_session(self, eid: str, credential_secret: str) -> dict[str, Any]:
-        """``{voter_id, election: {...public params...}, public_key (hex or None), phase}``."""
-        params, phase, state = self._election(eid)
-        voter_id = self._voter(eid, credential_secret)
-        return {
-            "voter_id": voter_id,
-            "election": params,
-            "public_key": state.get("public_key"),
-            "phase": phase,
-        }
-
-    def _voter(self, eid: str, secret: str | None) -> str:
-        if not isinstance(secret, str) or not 1 <= len(secret) <= 256:
-            raise ProtocolViolation("credential: missing or malformed voter credential")
-        voter_id = voter_id_from_secret(secret)
-        stored = self.db.credential_secret(eid, voter_id)
-        if stored is None or not hmac.compare_digest(stored.encode(), secret.encode()):
-            raise ProtocolViolation("credential: not a voter credential of this election")
-        return voter_id
-
     def cast_ballot(
-        self, eid: str, credential_secret: str, ballot: dict[str, Any]
+        self, eid: str, ballot: dict[str, Any], *, test: bool = False
     ) -> dict[str, Any]:
-        """Validate and record a ballot ``{"ciphertext": hex, "proof": hex, "width": w}``.
+        """Validate and record a voter-signed ballot ``{"credential", "width", "ciphertext",
+        "proof", "signature"}`` (hex; ``credential`` is the 32-byte *public* credential).
 
-        Checks the credential, the phase (voting), the ciphertext row (every element decoded and
-        validated), the proof of knowledge bound to (election, voter id), and rejects a replayed
-        ciphertext. Returns the receipt ``{tracker, index, voter_id}``."""
+        Checks the phase (voting), that the credential is in the authority-signed list, the
+        ciphertext row (every element decoded and validated), the proof of knowledge bound to
+        (election, voter id), the voter's strict Ed25519 signature over (fingerprint, row,
+        proof), replay, and the policy. Returns ``{tracker, index, voter_id, receipt}``, the
+        receipt signed by the server (:mod:`crypto.receipts`). ``test`` (a test ballot) also
+        refuses a credential that has voted."""
         from crypto.ballot import decode_ballot_proof, verify_ballot
         from crypto.elgamal import decode_ciphertext, decode_public_key
 
         params, phase, state = self._election(eid)
-        voter_id = self._voter(eid, credential_secret)
         if phase != "voting":
             raise ProtocolViolation(f"ballot: voting is not open (phase {phase})")
-        if not isinstance(ballot, dict) or set(ballot) - {"ciphertext", "proof", "width"}:
-            raise MalformedInput("ballot: expected an object with ciphertext, proof and width")
-        width = ballot.get("width", params["width"])
+        fields = {"credential", "width", "ciphertext", "proof", "signature"}
+        if not isinstance(ballot, dict) or set(ballot) != fields:
+            raise MalformedInput("ballot: expected an object with exactly "
+                                 + ", ".join(sorted(fields)))
+        width = ballot["width"]
         if width != params["width"] or isinstance(width, bool):
             raise MalformedInput(f"ballot: width must be {params['width']}")
+        credential = _hex(ballot["credential"], "ballot credential", 64)
+        if len(credential) != 32:
+            raise MalformedInput("ballot credential: 64 hex digits (a public credential)")
+        if not self.db.is_voter(eid, credential):
+            raise ProtocolViolation("credential: not a voter credential of this election (not "
+                                    "in the authority-signed list)")
+        voter_id = credential_voter_id(credential)
         g = group(params["group"])
-        ct_bytes = _hex(ballot.get("ciphertext"), "ballot ciphertext")
-        proof_bytes = _hex(ballot.get("proof"), "ballot proof")
+        ct_bytes = _hex(ballot["ciphertext"], "ballot ciphertext")
+        proof_bytes = _hex(ballot["proof"], "ballot proof")
+        signature = _hex(ballot["signature"], "ballot signature", 128)
         ct = decode_ciphertext(g, ct_bytes, width)
         proof = decode_ballot_proof(g, proof_bytes, width)
         pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
         verify_ballot(pk, ct, proof, eid, voter_id)
+        verify_ballot_signature(credential, bytes.fromhex(state["fingerprint"]), ct_bytes,
+                                proof_bytes, signature, "ballot", key_checked=True)
         stored = self.db.append_ballot(
             eid,
-            voter_id,
+            credential,
             width,
             ct_bytes,
             proof_bytes,
+            signature,
             once=params.get("policy") == FIRST_BALLOT_COUNTS,
+            unvoted=test,
         )
         return {
             "tracker": stored.entry.tracker(),
             "index": stored.entry.index,
             "voter_id": voter_id,
+            "receipt": encode_receipt(self.db.receipt(stored)),
         }
 
     # --- the public board ----------------------------------------------------------------------
@@ -411,6 +522,8 @@ class ElectionServices:
             import json
 
             out["params"] = json.loads(msg["params"])
+        if stored.kind == "ballot" and len(msg["credential"]) == 32:
+            out["voter_id"] = credential_voter_id(msg["credential"])
         return out
 
     def board(self, eid: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
@@ -502,31 +615,41 @@ class ElectionServices:
     def generate_test_ballots(
         self, eid: str, count: int, choose: Callable[[int], int] | None = None
     ) -> dict[str, Any]:
-        """Cast ``count`` ballots with the first ``count`` credentials (choice ``choose(i)``,
-        default round-robin) through :meth:`cast_ballot`.
+        """Cast ``count`` test ballots (choice ``choose(i)``, default round-robin) — in a *test*
+        election only, and only with credentials that have not voted: a test ballot never
+        replaces a voter's. Each goes through :meth:`cast_ballot`, signed like any ballot.
         Returns ``{cast, expected: {choice: n}}``."""
         from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
+        from crypto.credentials import sign_ballot
         from crypto.elgamal import decode_public_key, encode_ciphertext, encrypt
 
         params, phase, state = self._election(eid)
+        if not params.get("test"):
+            raise ProtocolViolation("test ballots: only in a test election (in a normal "
+                                    "election the server cannot cast a ballot)")
         if phase != "voting":
             raise ProtocolViolation(f"test ballots: voting is not open (phase {phase})")
-        creds = self.db.credentials(eid)
-        if not isinstance(count, int) or not 0 <= count <= len(creds):
-            raise MalformedInput(f"count: an integer from 0 to {len(creds)}")
+        creds = self.db.test_credentials(eid, unvoted=True)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= len(creds):
+            raise MalformedInput(f"count: an integer from 0 to {len(creds)} (the credentials "
+                                 "that have not voted)")
         g = group(params["group"])
         pk = decode_public_key(g, bytes.fromhex(state["public_key"]))
+        fingerprint = bytes.fromhex(state["fingerprint"])
         expected: dict[str, int] = {}
-        for i, (voter_id, secret) in enumerate(creds[:count]):
+        for i, (voter_id, private) in enumerate(creds[:count]):
             choice = (choose or (lambda j: j % len(params["choices"])))(i)
             ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), params["width"]))
-            proof = prove_ballot(pk, ct, r, eid, voter_id)
+            proof = encode_ballot_proof(g, prove_ballot(pk, ct, r, eid, voter_id))
+            row = encode_ciphertext(g, ct)
             ballot = {
-                "ciphertext": encode_ciphertext(g, ct).hex(),
-                "proof": encode_ballot_proof(g, proof).hex(),
+                "credential": credential_from_private(private).public.hex(),
                 "width": params["width"],
+                "ciphertext": row.hex(),
+                "proof": proof.hex(),
+                "signature": sign_ballot(private, fingerprint, row, proof).hex(),
             }
-            self.cast_ballot(eid, secret, ballot)
+            self.cast_ballot(eid, ballot, test=True)
             name = params["choices"][choice]
             expected[name] = expected.get(name, 0) + 1
         return {"cast": count, "expected": expected}

@@ -1,6 +1,8 @@
-"""The admin console: sign in with the admin token, create elections (credentials downloadable as
-CSV), enrol nodes, watch which are connected, open and close voting, start mixing, publish, and
-cast random test ballots for demos. Every form carries the session's CSRF token (checked for all
+"""The admin console: sign in with the admin token, create elections (parameters validated, field
+errors shown at the field), upload the credential authority's signed public list (or, in a test
+election, download the credentials the server made), enrol nodes, watch which are connected, open
+and close voting, start mixing, publish, and — in a test election only — cast random test ballots
+with credentials that have not voted. Every form carries the session's CSRF token (checked for all
 POSTs in :mod:`webui.security`) and every page needs an admin session."""
 
 from __future__ import annotations
@@ -90,6 +92,17 @@ def dashboard() -> str:
     return render_template("admin_dashboard.html", elections=services().list_elections())
 
 
+def _field_error(exc: MixvoteError) -> str:
+    """The error as "field: reason" with the form's field name (``choices[2]`` is the choices
+    field), so that the form shows it at that field."""
+    field = getattr(exc, "field", None)
+    if not field:
+        return str(exc)
+    text = str(exc)
+    name = field.split("[", 1)[0]
+    return f"{name}: {text}" if name != field else text
+
+
 def _int_field(form: Any, name: str, default: int) -> int:
     raw = form.get(name, "").strip()
     if not raw:
@@ -107,6 +120,7 @@ def new_election() -> tuple[str, int] | WResponse:
     error = None
     if request.method == "POST":
         choices = [c.strip() for c in form.get("choices", "").splitlines() if c.strip()]
+        test = form.get("test") == "on"
         try:
             created = services().create_election(
                 title=form.get("title", "").strip(),
@@ -115,14 +129,20 @@ def new_election() -> tuple[str, int] | WResponse:
                 group=form.get("group", "secp256k1"),
                 n=_int_field(form, "n", 3),
                 t=_int_field(form, "t", 2),
-                voters=_int_field(form, "voters", 10),
+                voters=_int_field(form, "voters", 10) if test else None,
                 width=_int_field(form, "width", 1),
                 policy=form.get("policy", "last-ballot-counts"),
+                test=test,
             )
         except MixvoteError as exc:
-            error = str(exc)
+            error = _field_error(exc)
         else:
-            flash(f"Election {created['id']} created with {created['voters']} voter credentials.")
+            if test:
+                flash(f"Test election {created['id']} created with {created['voters']} voter "
+                      "credentials held by this server.")
+            else:
+                flash(f"Election {created['id']} created: upload the authority's signed "
+                      "credential list next.")
             return redirect(url_for("admin.election", eid=created["id"]))
     return render_template("admin_new.html", form=form, groups=available_groups(),
                            error=error), (400 if error else 200)
@@ -145,10 +165,32 @@ def credentials_csv(eid: str) -> Response:
     writer = csv.writer(out)
     writer.writerow(["voter_id", "credential"])
     for c in creds:
-        writer.writerow([c["voter_id"], c["secret"]])
+        writer.writerow([c["voter_id"], c["credential"]])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{eid}-credentials.csv"',
                              "Cache-Control": "no-store"})
+
+
+@bp.post("/elections/<eid>/credentials")
+@admin_required
+def upload_credentials(eid: str) -> WResponse:
+    """Load the authority-signed public credential list (``public-credentials.json``)."""
+    import json
+
+    upload = request.files.get("list")
+    try:
+        if upload is None:
+            raise MalformedInput("credential list: choose the public-credentials.json file")
+        try:
+            obj = json.loads(upload.read().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise MalformedInput("credential list: the file is not JSON") from None
+        got = services().upload_credentials(check_eid(eid), obj)
+    except MixvoteError as exc:
+        flash(f"Credential list refused: {exc}", "error")
+    else:
+        flash(f"{got['voters']} public credentials loaded.")
+    return redirect(url_for("admin.election", eid=eid))
 
 
 @bp.post("/elections/<eid>/enrol")

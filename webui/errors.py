@@ -1,8 +1,9 @@
 """The one place where errors become HTTP responses for the web UI.
 
-``crypto.errors`` classes raised by the services map to status codes (bad input 400, a failed
-proof 400, an action not allowed now 409 — an unknown election 404); Werkzeug's HTTP exceptions
-keep theirs. Pages get the error template; the booth's JSON calls get ``{"error": reason}``.
+``crypto.errors`` classes raised by the services map to their HTTP status through the one table,
+:func:`crypto.errors.medium_of` (bad input 400, a failed proof 400, an action not allowed now 409,
+an unknown election 404); Werkzeug's HTTP exceptions keep theirs. Pages get the error template;
+the booth's JSON calls get ``{"error": reason}``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
-
-
-def status_of(exc: MixvoteError) -> int:
-    """HTTP status for a project error."""
-    if isinstance(exc, ProtocolViolation):
-        return 404 if str(exc).startswith("unknown election") else 409
-    if isinstance(exc, (MalformedInput, InvalidProof)):
-        return 400
-    return 400
+from crypto.errors import MixvoteError, medium_of
 
 
 def _wants_json() -> bool:
@@ -37,7 +29,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(MixvoteError)
     def project_error(exc: MixvoteError) -> tuple[Response | str, int]:
-        return _respond(status_of(exc), type(exc).__name__, str(exc))
+        return _respond(medium_of(exc).http_status, type(exc).__name__, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:

@@ -1,5 +1,5 @@
 """Security plumbing shared by the blueprints: CSP with a per-request nonce, CSRF tokens, and the
-admin / voter session guards.
+admin session guard.
 
 - Content security policy (W3C CSP Level 3): scripts only from this origin or carrying the
   per-request nonce (the inline import map needs it), no inline styles, no plugins, no framing,
@@ -10,7 +10,8 @@ admin / voter session guards.
 - The admin signs in with the admin token (checked by ``services.check_admin_token``); the cookie
   then holds only a random admin session id that the server keeps with an expiry
   (``services.check_admin_session``) and revokes at logout or token rotation, so an old cookie
-  fails afterwards, also after a restart. A voter signs in per election with a credential.
+  fails afterwards, also after a restart. A voter signs in only in the browser: the credential is
+  never sent to the server nor kept in a cookie (``webui/voter.py``).
 """
 
 from __future__ import annotations
@@ -102,30 +103,6 @@ def admin_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
-
-
-def voter_secret(eid: str) -> str | None:
-    """The credential this session signed in with for election ``eid``, if any."""
-    voters = session.get("voters") or {}
-    entry = voters.get(eid)
-    return cast(str, entry["secret"]) if entry else None
-
-
-def voter_entry(eid: str) -> dict[str, Any] | None:
-    voters = session.get("voters") or {}
-    return cast("dict[str, Any] | None", voters.get(eid))
-
-
-def remember_voter(eid: str, secret: str, voter_id: str) -> None:
-    voters = dict(session.get("voters") or {})
-    voters[eid] = {"secret": secret, "voter_id": voter_id}
-    session["voters"] = voters
-
-
-def forget_voter(eid: str) -> None:
-    voters = dict(session.get("voters") or {})
-    voters.pop(eid, None)
-    session["voters"] = voters
 
 
 def init_app(app: Flask) -> None:

@@ -102,16 +102,30 @@ class Group(ABC):
     # --- derived operations -------------------------------------------------------------------
     def decode(self, data: bytes, *, allow_identity: bool = False) -> Element:
         """The one trust-boundary decoder: bytes from outside become an element here or raise."""
+        self._check_encoding(data)
+        element = self._decode(bytes(data))
+        if element == self.identity and not allow_identity:
+            raise InvalidElement(f"{self.name}: the identity element is not allowed here")
+        return element
+
+    def _check_encoding(self, data: object) -> None:
+        """Raise InvalidElement unless ``data`` is bytes of one element's encoded length."""
         if not isinstance(data, (bytes, bytearray)):
             raise InvalidElement(f"{self.name}: element must be bytes, got {type(data).__name__}")
         if len(data) != self.element_size:
             raise InvalidElement(
                 f"{self.name}: element encoding must be {self.element_size} bytes, got {len(data)}"
             )
-        element = self._decode(bytes(data))
-        if element == self.identity and not allow_identity:
-            raise InvalidElement(f"{self.name}: the identity element is not allowed here")
-        return element
+
+    def _check_column(self, data: object) -> None:
+        """Raise InvalidElement unless ``data`` is bytes of a whole number of encodings."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidElement(f"{self.name}: column must be bytes, got {type(data).__name__}")
+        if len(data) % self.element_size:
+            raise InvalidElement(
+                f"{self.name}: a column of {len(data)} bytes is not a whole number of "
+                f"{self.element_size}-byte elements"
+            )
 
     def sub(self, a: Element, b: Element) -> Element:
         """a - b."""
@@ -190,14 +204,8 @@ class Group(ABC):
     def decode_many(self, data: bytes, *, allow_identity: bool = False) -> list[Element]:
         """Decode a column of concatenated wire encodings (``element_size`` bytes each) with the
         checks of :meth:`decode`; the error names the index of the first invalid element."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidElement(f"{self.name}: column must be bytes, got {type(data).__name__}")
+        self._check_column(data)
         size = self.element_size
-        if len(data) % size:
-            raise InvalidElement(
-                f"{self.name}: a column of {len(data)} bytes is not a whole number of "
-                f"{size}-byte elements"
-            )
         out: list[Element] = []
         for i in range(len(data) // size):
             chunk = bytes(data[i * size : (i + 1) * size])

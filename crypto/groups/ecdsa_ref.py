@@ -78,6 +78,15 @@ class CurveParams:
     gy: int
     verificatum_name: str | None
 
+    def apply_to(self, g: Any) -> None:
+        """Set the attributes a short-Weierstrass group (reference or native) takes from these
+        parameters: name, order, field and curve constants, the SEC1 compressed sizes."""
+        g.name, g.order, g.field_prime, g.a, g.b = self.name, self.order, self.p, self.a, self.b
+        g.cofactor, g.verificatum_name = self.cofactor, self.verificatum_name
+        g._fb = (self.p.bit_length() + 7) // 8
+        g.element_size = 1 + g._fb
+        g.scalar_size = (self.order.bit_length() + 7) // 8
+
 
 @dataclass
 class _CurveView:
@@ -151,23 +160,25 @@ def _e521() -> CurveParams:
     return CurveParams("E-521", "E-521", p, a, b, order, 4, x, y, None)
 
 
-class ReferenceWeierstrass(Group):
+class WeierstrassAttributes:
+    """The attributes :meth:`CurveParams.apply_to` sets (declared once for both backends)."""
+
+    field_prime: int
+    a: int
+    b: int
+    cofactor: int
+    verificatum_name: str | None
+    _fb: int
+
+
+class ReferenceWeierstrass(Group, WeierstrassAttributes):
     """A prime-order subgroup of a short-Weierstrass curve, on python-ecdsa's Jacobian points."""
 
     params: CurveParams
 
     def __init__(self) -> None:
         prm = self.params
-        self.name = prm.name
-        self.order = prm.order
-        self.field_prime = prm.p
-        self.a = prm.a
-        self.b = prm.b
-        self.cofactor = prm.cofactor
-        self.verificatum_name = prm.verificatum_name
-        self._fb = (prm.p.bit_length() + 7) // 8
-        self.element_size = 1 + self._fb
-        self.scalar_size = (prm.order.bit_length() + 7) // 8
+        prm.apply_to(self)
         # cofactor 1: crypto.groups.weierstrass layout (len, payload, 1-byte counter, full width);
         # otherwise len, payload, 2-byte counter in field_bytes - 1 bytes.
         self.embed_capacity = self._fb - 2 if prm.cofactor == 1 else self._fb - 4

@@ -33,7 +33,7 @@ from typing import Any
 
 from crypto.errors import InvalidElement
 from crypto.groups.base import Element, Group
-from crypto.groups.ecdsa_ref import P256, P384, Secp256k1Ref, _CurveView
+from crypto.groups.ecdsa_ref import P256, P384, Secp256k1Ref, WeierstrassAttributes, _CurveView
 from crypto.groups.weierstrass import embed_x, extract_x, hash_to_x
 from crypto.hashing import hash_bytes
 
@@ -149,12 +149,7 @@ class _NativeGroup(Group):
         return Element(self._decode_blob(bytes(data), True))
 
     def decode(self, data: bytes, *, allow_identity: bool = False) -> Element:
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidElement(f"{self.name}: element must be bytes, got {type(data).__name__}")
-        if len(data) != self.element_size:
-            raise InvalidElement(
-                f"{self.name}: element encoding must be {self.element_size} bytes, got {len(data)}"
-            )
+        self._check_encoding(data)
         try:
             out: bytes = self._lib.decode_many(self.curve, bytes(data), allow_identity, 1)
         except self._lib.DecodeError as exc:
@@ -211,11 +206,7 @@ class _NativeGroup(Group):
         return Element(out)
 
     def reencrypt_many(
-        self,
-        y: Element,
-        alphas: Sequence[Element],
-        betas: Sequence[Element],
-        rs: Sequence[int],
+        self, y: Element, alphas: Sequence[Element], betas: Sequence[Element], rs: Sequence[int]
     ) -> tuple[list[Element], list[Element]]:
         if not len(alphas) == len(betas) == len(rs):
             raise ValueError("reencrypt_many: alphas, betas and rs differ in length")
@@ -247,17 +238,11 @@ class _NativeGroup(Group):
         return self.decode_many(b"".join(encodings), allow_identity=allow_identity)
 
     def decode_many(self, data: bytes, *, allow_identity: bool = False) -> list[Element]:
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidElement(f"{self.name}: column must be bytes, got {type(data).__name__}")
-        if len(data) % self.element_size:
-            raise InvalidElement(
-                f"{self.name}: a column of {len(data)} bytes is not a whole number of "
-                f"{self.element_size}-byte elements"
-            )
+        self._check_column(data)
         return _split(self._decode_blob(bytes(data), allow_identity), self._elem)
 
 
-class _NativeWeierstrass(_NativeGroup):
+class _NativeWeierstrass(_NativeGroup, WeierstrassAttributes):
     """A prime-order short-Weierstrass curve (cofactor 1) on the native core; the parameters,
     hashing and embedding are those of the python-ecdsa reference class ``reference``."""
 
@@ -265,16 +250,7 @@ class _NativeWeierstrass(_NativeGroup):
 
     def __init__(self) -> None:
         prm = self.reference.params
-        self.name = prm.name
-        self.order = prm.order
-        self.field_prime = prm.p
-        self.a = prm.a
-        self.b = prm.b
-        self.cofactor = prm.cofactor
-        self.verificatum_name = prm.verificatum_name
-        self._fb = (prm.p.bit_length() + 7) // 8
-        self.element_size = 1 + self._fb
-        self.scalar_size = (prm.order.bit_length() + 7) // 8
+        prm.apply_to(self)
         self.embed_capacity = self._fb - 2
         self._view = _CurveView(prm.curve_name, prm.p, prm.a, prm.b, self.embed_capacity)
         super().__init__()
@@ -294,6 +270,44 @@ class _NativeWeierstrass(_NativeGroup):
         return extract_x(self._view, int.from_bytes(a[: self._fb], "big"))  # the first counter
 
     # --- affine coordinates (for the Verificatum byte-tree encoding) ------------------------------
+    def affine_trees(
+        self,
+        elements: Sequence[Element],
+        point_head: bytes,
+        coord_head: bytes,
+        coord_size: int,
+        infinity: bytes,
+    ) -> bytes:
+        """The concatenated byte trees ``point_head || X || coord_head || Y`` of a column, the
+        coordinates big-endian in ``coord_size`` bytes, and ``infinity`` for the identity: what
+        :meth:`crypto.verificatum.Codec.points` gives, in one native call."""
+        if not isinstance(coord_size, int) or coord_size < self._fb:
+            raise ValueError(f"affine_trees: coord_size must be at least {self._fb}")
+        pad = coord_size - self._fb
+        out: bytes = self._lib.affine_trees(
+            self._column(elements), self._fb, point_head, coord_head, pad, infinity
+        )
+        return out
+
+    def points_from_trees(
+        self, data: bytes, point_head: bytes, coord_head: bytes, coord_size: int
+    ) -> list[Element]:
+        """The inverse of :meth:`affine_trees` on well-formed input: a column of concatenated
+        affine-point byte trees with exactly these heads becomes validated elements (on the
+        curve, not the identity) in one native call; InvalidElement names the first bad index.
+        Anything unusual (another layout, the point at infinity) is refused, not interpreted."""
+        if not isinstance(coord_size, int) or coord_size < self._fb:
+            raise ValueError(f"points_from_trees: coord_size must be at least {self._fb}")
+        try:
+            blob = self._lib.points_from_trees(
+                self.curve, bytes(data), self._fb, point_head, coord_head,
+                coord_size - self._fb, _threads,
+            )
+        except self._lib.DecodeError as exc:
+            index, reason = exc.args
+            raise InvalidElement(f"{self.name}: element {index}: {reason}") from None
+        return _split(blob, self._elem)
+
     def to_affine(self, a: Element) -> tuple[int, int] | None:
         """(x, y), or None for the identity."""
         if a == self.identity:

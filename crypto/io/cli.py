@@ -8,10 +8,13 @@ its traceback, never as a verdict).
 
 Modes (subcommand-free, so that ``mixverify RECORD_DIR`` can be the main mode):
 
-* ``mixverify RECORD_DIR [--json] [--workers K] [--server-key HEX] [--progress|--no-progress]``
-  checks a whole election from its exported record (:mod:`crypto.verify`, ``docs/record.md``):
-  every check is listed, every failure with its location; a progress bar (tqdm, on stderr) on
-  large records.
+* ``mixverify RECORD_DIR [--json] [--workers K] [--server-key HEX] [--authority-key HEX]
+  [--receipt FILE...] [--progress|--no-progress]`` checks a whole election from its exported
+  record (:mod:`crypto.verify`, ``docs/record.md``): every check is listed, every failure with its
+  location; a progress bar (tqdm, on stderr) on large records. With ``--receipt``, receipts a node
+  or voter holds are checked against the record (a dropped or altered entry is reported as server
+  misbehaviour, with the receipt as evidence). A test election's verdict comes with the line
+  "test election: the server held the credentials".
 * ``mixverify --verificatum DIR [--protinfo FILE] [--auxsid X] [--width W] [--json] [--workers K]``
   verifies a Verificatum shuffle-proof directory with mixvote's own code (``docs/verificatum.md``).
   ``DIR`` is the proof directory ``nizkp/<auxsid>/`` or the directory that holds ``protInfo.xml``
@@ -40,9 +43,12 @@ from crypto.errors import (
 )
 from crypto.io.pool import process_map
 from crypto.io.recorddir import locate_verificatum, read_directory
+from crypto.receipts import Receipt, decode_receipt
 from crypto.report import Check
 from crypto.verificatum.directory import check_shuffle_directory
 from crypto.verify import verify_record
+
+TEST_ELECTION_NOTE = "test election: the server held the credentials"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HEX",
         help="RECORD_DIR mode: the server's Ed25519 public key (64 hex digits), obtained out of "
         "band; the record must be signed by it",
+    )
+    parser.add_argument(
+        "--authority-key",
+        metavar="HEX",
+        help="RECORD_DIR mode: the credential authority's Ed25519 public key (64 hex digits), "
+        "obtained from the authority; the credential list must be signed by it",
+    )
+    parser.add_argument(
+        "--receipt",
+        metavar="FILE",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=Path,
+        help="RECORD_DIR mode: receipts you hold (a receipt JSON, a JSON list of them, or one "
+        "per line, as a node keeps them): every receipted entry must be in the record at its "
+        "index with its hash, every receipted head a prefix of the chain",
     )
     parser.add_argument(
         "--progress",
@@ -155,6 +178,7 @@ def run_verificatum(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_REJECTED
 
 
+
 #: Stages smaller than this get no progress bar (unless --progress is given).
 PROGRESS_MIN = 1000
 
@@ -199,17 +223,29 @@ def run_record(args: argparse.Namespace, out: TextIO) -> int:
             server_key = b""
         if len(server_key) != 32:
             raise UsageError("--server-key must be 64 hex digits (an Ed25519 public key)")
+    authority_key = None
+    if args.authority_key is not None:
+        try:
+            authority_key = bytes.fromhex(args.authority_key)
+        except ValueError:
+            authority_key = b""
+        if len(authority_key) != 32:
+            raise UsageError("--authority-key must be 64 hex digits (an Ed25519 public key)")
+    receipts = [r for path in args.receipt for r in read_receipts(path)]
     root = Path(args.record_dir)
     files = read_directory(root)
     bars = _Bars(args.progress)
     try:
         report = verify_record(files, workers=args.workers, mapper=process_map(args.workers),
-                               server_key=server_key, progress=bars)
+                               server_key=server_key, authority_key=authority_key,
+                               receipts=receipts, progress=bars)
     finally:
         bars.close()
     verdict = "accepted" if report.ok else "rejected"
     if args.json:
         doc = {"mode": "record", "directory": str(root), **report.as_dict()}
+        if report.summary.get("test_election"):
+            doc["note"] = TEST_ELECTION_NOTE
         print(json.dumps(doc, indent=2, ensure_ascii=False), file=out)
     else:
         print(f"election record {root} (election {report.election_id or '?'})", file=out)
@@ -218,8 +254,25 @@ def run_record(args: argparse.Namespace, out: TextIO) -> int:
             print(f"{status}  {check}", file=out)
         failures = len(report.failures)
         summary = "" if report.ok else f" ({failures} check{'s' if failures != 1 else ''} failed)"
+        if report.summary.get("test_election"):
+            print(TEST_ELECTION_NOTE, file=out)
         print(f"VERDICT: {verdict.upper()}{summary}", file=out)
     return EXIT_OK if report.ok else EXIT_REJECTED
+
+
+def read_receipts(path: Path) -> list[Receipt]:
+    """The receipts in a file: one receipt object, a JSON list of them, or one per line;
+    a malformed file is a usage error naming it."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        try:
+            value = json.loads(text)
+            items = value if isinstance(value, list) else [value]
+        except ValueError:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [decode_receipt(item) for item in items]
+    except (ValueError, MixvoteError) as exc:
+        raise UsageError(f"{path}: not a receipt file ({exc})") from None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -177,18 +177,23 @@ def group_name(text: str) -> str:
     return text
 
 
-def existing_file(text: str) -> Path:
+def _existing(text: str, exists: Callable[[Path], bool], what: str) -> Path:
     path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if not exists(path):
+        raise argparse.ArgumentTypeError(f"{text}: no such {what}")
     return path
+
+
+def existing_file(text: str) -> Path:
+    return _existing(text, Path.is_file, "file")
 
 
 def existing_dir(text: str) -> Path:
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: no such directory")
-    return path
+    return _existing(text, Path.is_dir, "directory")
+
+
+def existing_path(text: str) -> Path:
+    return _existing(text, Path.exists, "file or directory")
 
 
 def list_of(convert: Callable[[str], T], what: str = "value") -> Callable[[str], list[T]]:
@@ -215,6 +220,7 @@ __all__ = [
     "add_version",
     "existing_dir",
     "existing_file",
+    "existing_path",
     "exit_code",
     "group_name",
     "list_of",

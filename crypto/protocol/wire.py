@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from crypto.credentials import PUBLIC_SIZE
 from crypto.encoding import Reader, decode_seq, encode_seq, encode_str, encode_uint, lp
 from crypto.errors import MalformedInput, ProtocolViolation
 from crypto.groups.base import RNG, SYSTEM_RNG
@@ -42,12 +43,23 @@ MAX_FRAME = CHUNK_SIZE + 4096
 #: Largest reassembled message (a hop of 100,000 width-1 ballots with its proof is about 30 MB).
 MAX_MESSAGE = 512 << 20
 NONCE_SIZE = 32
+FINGERPRINT_SIZE = 32
 _SMALL = 4096
 _BIG = MAX_MESSAGE
 
 # Field types: "b" bytes, "s" UTF-8 text, "i" unsigned 64-bit integer, "l" list of byte strings.
 # Each field: (name, type, maximum size in bytes or items).
 FieldSpec = tuple[str, str, int]
+
+#: Fields every node message that goes on the record ends with: the election fingerprint the node
+#: signed, and the chain head it last saw (size and hash of the last entry; 0 and 32 zero bytes
+#: before it has seen any), so that a record from which the server removed an entry the node saw
+#: contradicts the node's own later signature (``docs/trust.md``).
+BOUND: tuple[FieldSpec, ...] = (
+    ("fingerprint", "b", FINGERPRINT_SIZE),
+    ("seen_size", "i", 0),
+    ("seen_head", "b", 32),
+)
 
 SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
     # server -> node
@@ -61,12 +73,16 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
     ),
     "error": (("code", "s", 64), ("reason", "s", _SMALL), ("ref", "i", 0)),
     "ack": (("ref", "i", 0), ("note", "s", _SMALL)),
+    # a server-signed receipt (crypto.receipts, JSON) for an entry just appended, or for the
+    # board's head: the node keeps it, and binds the newest head into its next messages
+    "receipt": (("receipt", "b", _SMALL),),
     "dkg.start": (
         ("group", "s", 64),
         ("n", "i", 0),
         ("t", "i", 0),
         ("position", "i", 0),
         ("participants", "l", 1024),
+        ("fingerprint", "b", FINGERPRINT_SIZE),
     ),
     "dkg.deals": (("items", "l", 1024),),
     "dkg.complaints": (("items", "l", 1024),),
@@ -79,6 +95,7 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         ("width", "i", 0),
         ("count", "i", 0),
         ("ciphertexts", "b", _BIG),
+        ("fingerprint", "b", FINGERPRINT_SIZE),
     ),
     "decrypt.request": (
         ("job", "s", 128),
@@ -86,37 +103,50 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         ("width", "i", 0),
         ("count", "i", 0),
         ("ciphertexts", "b", _BIG),
+        ("fingerprint", "b", FINGERPRINT_SIZE),
     ),
     # node -> server
     "auth": (("public_key", "b", 2 * KEY_SIZE), ("token", "s", 256), ("nonce", "b", NONCE_SIZE)),
-    "dkg.deal": (("data", "b", 1 << 22),),
-    "dkg.complaint": (("data", "b", 1 << 22),),
-    "dkg.response": (("data", "b", 1 << 22),),
+    # the node's signature on the election fingerprint, before it takes part in key generation
+    "node.endorse": BOUND,
+    "dkg.deal": (("data", "b", 1 << 22), *BOUND),
+    "dkg.complaint": (("data", "b", 1 << 22), *BOUND),
+    "dkg.response": (("data", "b", 1 << 22), *BOUND),
     "dkg.done": (("public_key", "b", 1024),),
     "mix.result": (
         ("job", "s", 128),
         ("input_digest", "b", 32),
         ("outputs", "b", _BIG),
         ("proof", "l", 64),
+        *BOUND,
     ),
-    "decrypt.share": (("job", "s", 128), ("input_digest", "b", 32), ("share", "b", _BIG)),
+    "decrypt.share": (
+        ("job", "s", 128),
+        ("input_digest", "b", 32),
+        ("share", "b", _BIG),
+        *BOUND,
+    ),
     "progress": (("job", "s", 128), ("stage", "s", 64), ("done", "i", 0), ("total", "i", 0)),
-    "job.failed": (("job", "s", 128), ("reason", "s", _SMALL)),
+    "job.failed": (("job", "s", 128), ("reason", "s", _SMALL), *BOUND),
     # server-authored board entries
     "election.params": (("params", "b", 1 << 20), ("server_key", "b", KEY_SIZE)),
-    # the voter ids of all issued credentials (16 bytes each, sorted): who may cast a ballot
-    "voters.registered": (("voter_ids", "b", _BIG),),
+    # the authority-signed public credential list (canonical JSON of
+    # crypto.credentials.encode_credential_list): who may cast a ballot
+    "credentials.list": (("list", "b", _BIG),),
     "node.enrolled": (("position", "i", 0), ("public_key", "b", 2 * KEY_SIZE)),
     "dkg.result": (
         ("public_key", "b", 1024),
         ("verification_keys", "l", 1024),
         ("qualified", "l", 1024),
     ),
+    # a voter-signed ballot: the public credential, the row, its proof, and the credential's
+    # Ed25519 signature over (fingerprint, row, proof) (crypto.credentials.sign_ballot)
     "ballot": (
-        ("voter_id", "s", 64),
+        ("credential", "b", PUBLIC_SIZE),
         ("width", "i", 0),
         ("ciphertext", "b", 1 << 16),
         ("proof", "b", 1 << 16),
+        ("signature", "b", 64),
     ),
     "voting.opened": (("public_key", "b", 1024),),
     "voting.closed": (
@@ -132,6 +162,13 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         ("reason", "s", _SMALL),
         ("result_entry", "i", 0),
         ("output_digest", "b", 32),
+        # a skipped hop's evidence: the node's own job.failed entry (``evidence_entry``), or a
+        # time-out: when the request went out and when the server gave up (Unix milliseconds)
+        # and the time-out it applied (milliseconds); all 0 when not skipped
+        ("evidence_entry", "i", 0),
+        ("requested_ms", "i", 0),
+        ("gave_up_ms", "i", 0),
+        ("timeout_ms", "i", 0),
     ),
     "decrypt.verdict": (
         ("position", "i", 0),
@@ -146,6 +183,7 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
 NODE_KINDS = frozenset(
     {
         "auth",
+        "node.endorse",
         "dkg.deal",
         "dkg.complaint",
         "dkg.response",
@@ -420,12 +458,6 @@ def decode_proof_files(items: Sequence[bytes]) -> dict[str, bytes]:
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON (sorted keys, no spaces) for parameters and results in board entries."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def voter_id_from_secret(secret: str) -> str:
-    """Public voter id of a credential secret: hex of the first 16 bytes of
-    SHA-256(b"mixvote-voter-id" || secret as UTF-8). The browser computes the same."""
-    return hashlib.sha256(b"mixvote-voter-id" + secret.encode("utf-8")).digest()[:16].hex()
 
 
 def shuffle_sid(election_id: str) -> str:

@@ -15,7 +15,7 @@ from crypto.shuffle.codec import (
 )
 from crypto.shuffle.prove import ShuffleResult, prove_shuffle, shuffle
 from crypto.shuffle.session import ShuffleSession
-from crypto.shuffle.verify import verify_shuffle
+from crypto.shuffle.verify import verify_shuffle, verify_shuffle_per_equation
 
 __all__ = [
     "PROOF_FILES",
@@ -29,4 +29,5 @@ __all__ = [
     "prove_shuffle",
     "shuffle",
     "verify_shuffle",
+    "verify_shuffle_per_equation",
 ]

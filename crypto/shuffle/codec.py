@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.elgamal import Ciphertext
-from crypto.errors import MalformedInput
+from crypto.errors import InvalidElement, MalformedInput
 from crypto.groups.base import Element, Group
 from crypto.shuffle.session import ShuffleSession
 from crypto.verificatum import bytetree, codec
@@ -102,6 +102,85 @@ def decode_proof(
     unknown = sorted(set(files) - set(PROOF_FILES))
     if missing or unknown:
         raise MalformedInput(f"shuffle proof files: missing {missing}, unknown {unknown}")
+    fast = _decode_proof_columns(session, files, n, width)
+    if fast is not None:
+        return fast
+    return _decode_proof_trees(session, files, n, width)
+
+
+def _decode_proof_columns(
+    session: ShuffleSession, files: Mapping[str, bytes], n: int, width: int
+) -> ShuffleProof | None:
+    """The fast path of :func:`decode_proof` for a native short-Weierstrass group: when the
+    three files have exactly the canonical layout, the ``3N`` points of ``u``, ``B`` and ``B'``
+    are cut out of the bytes and validated in one native call per array, and the rest goes
+    through the strict parser. Any deviation or error gives None, and the strict parser then
+    decides (and words the error), so both paths accept and reject the same files."""
+    g = session.group
+    c = codec(g)
+    from_trees = getattr(g, "points_from_trees", None)
+    if from_trees is None or not c.vmn:
+        return None
+    ps = c.point_size
+    array = 5 + n * ps
+    perm, com = files["PermutationCommitment"], files["PoSCommitment"]
+    if not isinstance(perm, bytes) or not isinstance(com, bytes):
+        return None
+    head_n = node_header(n)
+    b_at, a_at = 5, 5 + array
+    bp_at = a_at + ps
+    c_at = bp_at + array
+    if (
+        len(perm) != array
+        or perm[:5] != head_n
+        or len(com) < c_at + 2 * ps
+        or com[:5] != node_header(6)
+        or com[b_at : b_at + 5] != head_n
+        or com[bp_at : bp_at + 5] != head_n
+    ):
+        return None
+    coord = bytetree.leaf_header(c.fb)
+    head = node_header(2) + coord
+    try:
+        u = from_trees(perm[5:], head, coord, c.fb)
+        chain = from_trees(com[b_at + 5 : a_at], head, coord, c.fb)
+        chain_prime = from_trees(com[bp_at + 5 : c_at], head, coord, c.fb)
+        singles = [
+            c.decode_point(bytetree.decode(com[at : at + ps], what), what)
+            for at, what in (
+                (a_at, "PoSCommitment A'"),
+                (c_at, "PoSCommitment C'"),
+                (c_at + ps, "PoSCommitment D'"),
+            )
+        ]
+        f_prime = c.decode_ciphertext(
+            bytetree.decode(com[c_at + 2 * ps :], "PoSCommitment F'"), "PoSCommitment F'", width
+        )
+        rep = expect_node(bytetree.decode(files["PoSReply"], "PoSReply"), "PoSReply", 6)
+        return ShuffleProof(
+            g,
+            tuple(u),
+            tuple(chain),
+            singles[0],
+            tuple(chain_prime),
+            singles[1],
+            singles[2],
+            f_prime,
+            k_A=c.decode_scalar(rep[0], "PoSReply k_A"),
+            k_B=tuple(c.decode_scalars(rep[1], "PoSReply k_B", n)),
+            k_C=c.decode_scalar(rep[2], "PoSReply k_C"),
+            k_D=c.decode_scalar(rep[3], "PoSReply k_D"),
+            k_E=tuple(c.decode_scalars(rep[4], "PoSReply k_E", n)),
+            k_F=tuple(c.decode_wide_scalars(rep[5], "PoSReply k_F", width)),
+        )
+    except (MalformedInput, InvalidElement, ValueError):
+        return None
+
+
+def _decode_proof_trees(
+    session: ShuffleSession, files: Mapping[str, bytes], n: int, width: int
+) -> ShuffleProof:
+    """The strict parser of :func:`decode_proof`, element by element (every group)."""
     c = codec(session.group)
     u = c.decode_array(
         bytetree.decode(files["PermutationCommitment"], "PermutationCommitment"),

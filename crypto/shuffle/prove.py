@@ -42,6 +42,7 @@ from crypto.shuffle.session import (
     _list_bytes,
     _parts,
     _pool,
+    _trees,
 )
 from crypto.verificatum import codec, columns_of, rows_of
 from crypto.verificatum.bytetree import node_header
@@ -61,13 +62,14 @@ class ShuffleResult:
 def _reencrypt_chunk(
     group: Group, y: Element, alpha: Columns, beta: Columns, s_cols: list[list[int]]
 ) -> tuple[Columns, Columns]:
-    """Columns of ``w + s·pk`` for a chunk of rows."""
-    new_alpha = [
-        group.batch_add(a, group.batch_base_mul(s)) for a, s in zip(alpha, s_cols, strict=True)
-    ]
-    new_beta = [
-        group.batch_add(b, group.batch_mul_fixed(y, s)) for b, s in zip(beta, s_cols, strict=True)
-    ]
+    """Columns of ``w + s·pk`` for a chunk of rows (the group's batch re-encryption: constant
+    time in the secret exponents ``s``)."""
+    new_alpha: Columns = []
+    new_beta: Columns = []
+    for a, b, s in zip(alpha, beta, s_cols, strict=True):
+        col_a, col_b = group.reencrypt_many(y, a, b, s)
+        new_alpha.append(col_a)
+        new_beta.append(col_b)
     return new_alpha, new_beta
 
 
@@ -78,7 +80,9 @@ def _commit_chunk(
     """``r_i·g + h_i`` for a chunk (the permutation commitment, in output order), their byte
     trees one by one, and the concatenated byte trees of ``arrays`` (input and output columns)."""
     u_out = group.batch_add(group.batch_base_mul(r), h)
-    return u_out, codec(group).points(u_out), _encode_chunk(group, arrays)
+    blob, size = _trees(group, u_out), codec(group).point_size
+    trees = [blob[i : i + size] for i in range(0, len(blob), size)]
+    return u_out, trees, _encode_chunk(group, arrays)
 
 
 
@@ -233,7 +237,9 @@ def prove_shuffle(
         inverse[j] = i
     u = [u_out[i] for i in inverse]
     u_bt = [u_out_bt[i] for i in inverse]
+    del u_out_bt
     joined = [b"".join(x) for x in lists_bt]
+    del lists_bt  # the pieces, now copied into ``joined`` (memory at 1M rows)
     s, e = _batching(
         session,
         pk,

@@ -30,7 +30,7 @@ from crypto.verificatum import (
     random_oracle,
     validate_identifier,
 )
-from crypto.verificatum.bytetree import leaf_bytes, node_header
+from crypto.verificatum.bytetree import leaf_bytes, leaf_header, node_header
 
 Columns = list[list[Element]]
 
@@ -117,15 +117,39 @@ def _pool(workers: int, n: int) -> int:
     return 1 if n < 64 * workers else workers
 
 
+#: Rows per piece when everything runs inline: the transient columns of one piece (elements,
+#: encodings, scalars) stay near 100 MB whatever N is, and a piece is large enough that the
+#: native batch calls and the verifier's MSM run at full speed.
+PIECE_ROWS = 1 << 16
+
+
 def _parts(pool: int, n: int) -> list[tuple[int, int]]:
-    """Index ranges: one per chunk."""
-    return [(c.start, c.stop) for c in chunked(n, pool)]
+    """Index ranges: one per chunk when a pool of ``pool`` processes shares the rows, else
+    (inline) pieces of at most PIECE_ROWS rows, run one after the other."""
+    if pool > 1:
+        return [(c.start, c.stop) for c in chunked(n, pool)]
+    return [(lo, min(lo + PIECE_ROWS, n)) for lo in range(0, n, PIECE_ROWS)]
 
 
 def _encode_chunk(group: Group, arrays: list[list[Element]]) -> list[bytes]:
     """The concatenated byte trees of the elements of each array (a chunk of rows)."""
+    return [_trees(group, a) for a in arrays]
+
+
+def _trees(group: Group, elements: Sequence[Element]) -> bytes:
+    """The concatenated byte trees of a column (``codec(group).points``, joined). A native
+    short-Weierstrass group builds them in one call from its ``x || y`` form (the format of
+    ``verificatum-format.md`` §1.3: a node of two leaves of ``fb`` bytes, 0xFF…FF for the
+    point at infinity); ``tests/unit/test_shuffle_batch.py`` holds the two paths equal."""
     c = codec(group)
-    return [b"".join(c.points(a)) for a in arrays]
+    fast = getattr(group, "affine_trees", None)
+    if fast is None or not c.vmn:
+        return b"".join(c.points(elements))
+    coord = leaf_header(c.fb)
+    head = node_header(2) + coord
+    infinity = head + b"\xff" * c.fb + coord + b"\xff" * c.fb
+    out: bytes = fast(elements, head, coord, c.fb, infinity)
+    return out
 
 
 

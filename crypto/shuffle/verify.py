@@ -1,18 +1,51 @@
 """The verifier of the Terelius–Wikström proof of a shuffle (``verificatum-format.md`` §5.3).
 
-Costs per row at width 1: 8 variable-base + 1 fixed-base multiplications. Rows are cut into
-``workers`` chunks that the injected ``mapper`` runs (:mod:`crypto.executor`). Verification is
-variable time: it handles public data only.
+Two verifiers of the same five equations (written additively; ``v`` the challenge, ``e`` the
+batching vector, ``h`` the generators, ``w``/``w'`` the input/output columns):
+
+1. ``v·A + A' = k_A·g + Σ k_E,i·h_i`` with ``A = Σ e_i·u_i``;
+2. ``v·B_i + B'_i = k_B,i·g + k_E,i·B_(i-1)`` for each i, with ``B_(-1) = h_0``;
+3. ``v·C + C' = k_C·g`` with ``C = Σ u_i − Σ h_i``;
+4. ``v·D + D' = k_D·g`` with ``D = B_(N-1) − (∏ e_i)·h_0``;
+5. ``v·F + F' = −k_F·(g, pk) + Σ k_E,i·w'_i`` with ``F = Σ e_i·w_i`` (per width position).
+
+:func:`verify_shuffle` (the default) checks all ``N + 4 + 2·width`` equations at once with the
+*small-exponent batch test* of M. Bellare, J. A. Garay and T. Rabin, "Fast batch verification
+for modular exponentiation and digital signatures" (EUROCRYPT 1998, §3.2): each equation is
+moved to the form ``X_j = 0``, multiplied by an independent random weight ``λ_j`` of
+:data:`WEIGHT_BITS` bits, and the verifier checks the one equation ``Σ λ_j·X_j = 0``, which is
+a single multi-scalar multiplication over about ``4 + 4·width`` points per row (``u``, ``h``,
+``B``, ``B'``, ``w``, ``w'``; :meth:`Group.vartime_msm`, Pippenger/Straus in the native core).
+Soundness: the group has prime order q > 2**WEIGHT_BITS. If some ``X_j ≠ 0``, fix every other
+weight; the sum is an affine function ``λ_j·X_j + Z`` of ``λ_j`` alone, and since ``X_j`` has
+order q, at most one residue of ``λ_j`` mod q makes it zero, hence at most one of the
+2**WEIGHT_BITS equally likely values. A false statement passes with probability at most
+2**-WEIGHT_BITS (BGR98, Lemma 3.3 for prime-order groups), and a true one always passes (the
+combination of zeros is zero). The weights come from the injected ``rng`` (default: the OS
+CSPRNG) through one 256-bit seed expanded with SHAKE-256, and are drawn after the proof is
+fixed, so a prover cannot adapt to them. Every element was validated into the group by its
+decoder, so no small-subgroup component can hide from the weights.
+
+When the batch check fails, :func:`verify_shuffle_per_equation` (the reference: one
+multiplication per term, each equation on its own, exactly the previous verifier) runs to name
+the equation and the index that fail, so both verifiers accept and reject the same inputs with
+the same errors; ``tests/unit/test_shuffle_batch.py`` holds them to that.
+
+Rows are cut into ``workers`` chunks that the injected ``mapper`` runs (:mod:`crypto.executor`);
+each chunk computes its share of the MSM. Verification is variable time: it handles public data
+only.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from crypto.elgamal import Ciphertext, PublicKey
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.executor import Mapper, starmap
-from crypto.groups.base import Element, Group
+from crypto.groups.base import RNG, SYSTEM_RNG, Element, Group
 from crypto.shuffle.codec import ShuffleProof
 from crypto.shuffle.session import (
     Columns,
@@ -26,6 +59,10 @@ from crypto.shuffle.session import (
 )
 from crypto.verificatum import codec, columns_of
 from crypto.verificatum.bytetree import node_header
+
+#: Bits of each random weight of the batch test: a false statement passes with probability at
+#: most 2**-WEIGHT_BITS.
+WEIGHT_BITS = 128
 
 
 # --- chunks (top level so that they pickle) ------------------------------------------------------
@@ -61,8 +98,70 @@ def _verifier_chunk(
     return a_part, f_alpha, f_beta, h_part, w_alpha, w_beta, bad
 
 
+def _batch_chunk(
+    group: Group,
+    v: int,
+    lam: tuple[int, int, int, int],
+    lam5: tuple[list[int], list[int]],
+    t: list[int],
+    e: list[int],
+    k_e: list[int],
+    k_b: list[int],
+    last: bool,
+    u: list[Element],
+    h: list[Element],
+    b_vals: list[Element],
+    b_prime: list[Element],
+    in_alpha: Columns,
+    in_beta: Columns,
+    out_alpha: Columns,
+    out_beta: Columns,
+) -> tuple[Element, int]:
+    """A chunk's share of the batch MSM: the row terms of ``Σ λ_j·X_j`` for rows lo..hi-1, and
+    the chunk's part ``Σ t_i·k_B,i`` of the coefficient of g. ``t`` and ``k_e`` hold one more
+    entry (row hi) unless the chunk is the ``last``."""
+    q = group.order
+    lam1, lam3, lam4, _ = lam
+    m = len(e)
+    a1, a3 = lam1 * v % q, lam3 * v % q
+    s_u = [(a1 * ei + a3) % q for ei in e]
+    s_h = [(-lam1 * ke - a3) % q for ke in k_e[:m]]
+    # B_i appears as v·B_i in row i and as −k_E,(i+1)·B_i in row i+1
+    s_b = [(t[i] * v - t[i + 1] * k_e[i + 1]) % q for i in range(m - 1)]
+    s_b.append((t[m - 1] * v + (lam4 * v if last else -t[m] * k_e[m])) % q)
+    points: list[Element] = [*u, *h, *b_vals, *b_prime]
+    scalars: list[int] = [*s_u, *s_h, *s_b, *t[:m]]
+    ve = [v * ei % q for ei in e]
+    for cols, weights in ((in_alpha, lam5[0]), (in_beta, lam5[1])):
+        for col, lk in zip(cols, weights, strict=True):
+            points.extend(col)
+            scalars.extend(lk * x % q for x in ve)
+    for cols, weights in ((out_alpha, lam5[0]), (out_beta, lam5[1])):
+        for col, lk in zip(cols, weights, strict=True):
+            points.extend(col)
+            scalars.extend(-lk * ke % q for ke in k_e[:m])
+    kb_part = sum(ti * kb for ti, kb in zip(t, k_b, strict=False)) % q
+    return group.vartime_msm(points, scalars), kb_part
 
-# --- verifier ------------------------------------------------------------------------------------
+
+# --- the statement -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Statement:
+    """Everything both verifiers need once the statement is checked and hashed."""
+
+    group: Group
+    pk: PublicKey
+    proof: ShuffleProof
+    n: int
+    width: int
+    h: list[Element]
+    in_cols: tuple[Columns, Columns]
+    out_cols: tuple[Columns, Columns]
+    e: list[int]
+    v: int
+    parts: list[tuple[int, int]]
+
+
 def _check_statement(
     session: ShuffleSession,
     pk: PublicKey,
@@ -86,8 +185,9 @@ def _check_statement(
         for i, ct in enumerate(cts):
             if not isinstance(ct, Ciphertext) or ct.width != width:
                 raise MalformedInput(f"shuffle: {what} {i} is not a ciphertext of width {width}")
+    identity = group.identity
     for i, ct in enumerate(outputs):
-        if any(group.is_identity(x) for x in (*ct.alpha, *ct.beta)):
+        if identity in ct.alpha or identity in ct.beta:
             raise InvalidElement(f"shuffle: output {i} has the identity as a component")
     for name, seq in (
         ("u", proof.u),
@@ -101,9 +201,8 @@ def _check_statement(
     if len(proof.k_F) != width or proof.F_prime.width != width:
         raise MalformedInput(f"shuffle proof: F' and k_F must have width {width}")
     for name, seq in (("u", proof.u), ("B", proof.B), ("B'", proof.B_prime)):
-        for i, x in enumerate(seq):
-            if group.is_identity(x):
-                raise InvalidElement(f"shuffle proof: {name}[{i}] is the identity")
+        if identity in seq:
+            raise InvalidElement(f"shuffle proof: {name}[{seq.index(identity)}] is the identity")
     singles = {"A'": proof.A_prime, "C'": proof.C_prime, "D'": proof.D_prime}
     for k in range(width):
         singles[f"F'.u[{k}]"] = proof.F_prime.alpha[k]
@@ -127,21 +226,16 @@ def _check_statement(
     return n, width
 
 
-def verify_shuffle(
+def _statement(
     session: ShuffleSession,
     pk: PublicKey,
     inputs: Sequence[Ciphertext],
     outputs: Sequence[Ciphertext],
     proof: ShuffleProof,
-    workers: int = 1,
-    mapper: Mapper = map,
-) -> None:
-    """Check a proof that ``outputs`` is a re-encryption shuffle of ``inputs`` (§5.3).
-
-    Returns None, or raises :class:`InvalidProof` naming the equation (and index) that fails,
-    :class:`InvalidElement` for the identity where it is forbidden (proof elements, outputs, y),
-    or :class:`MalformedInput` for wrong lengths, widths or non-canonical scalars.
-    """
+    workers: int,
+    mapper: Mapper,
+) -> _Statement:
+    """Check the statement's shape, then recompute ``e`` and ``v`` by Fiat–Shamir (§5.2)."""
     group = session.group
     n, width = _check_statement(session, pk, inputs, outputs, proof)
     q = group.order
@@ -149,18 +243,17 @@ def verify_shuffle(
     h = session.generators(n)
     in_cols = columns_of(inputs, width)
     out_cols = columns_of(outputs, width)
-    u, k_e, k_b, b_prime = list(proof.u), list(proof.k_E), list(proof.k_B), list(proof.B_prime)
-    b_chain = [h[0], *proof.B]
-    pool = _pool(workers, n)
-    parts = _parts(pool, n)
+    parts = _parts(_pool(workers, n), n)
     # byte trees of u, w, w', B, B' (for s and v), in parallel
-    lists = [u, *in_cols[0], *in_cols[1], *out_cols[0], *out_cols[1], b_chain[1:], b_prime]
+    lists = [list(proof.u), *in_cols[0], *in_cols[1], *out_cols[0], *out_cols[1],
+             list(proof.B), list(proof.B_prime)]
     lists_bt: list[list[bytes]] = [[] for _ in lists]
     args0 = [(group, [x[lo:hi] for x in lists]) for lo, hi in parts]
     for chunk_lists in starmap(mapper, _encode_chunk, args0):
         for acc, part in zip(lists_bt, chunk_lists, strict=True):
             acc.append(part)
     joined = [b"".join(x) for x in lists_bt]
+    del lists_bt  # the pieces, now copied into ``joined`` (memory at 1M rows)
     w2 = 2 * width
     s, e_raw = _batching(
         session,
@@ -170,7 +263,6 @@ def verify_shuffle(
         _list_bytes(n, joined[1 : 1 + width], joined[1 + width : 1 + w2]),
         _list_bytes(n, joined[1 + w2 : 1 + w2 + width], joined[1 + w2 + width : 1 + 2 * w2]),
     )
-    e = [x % q for x in e_raw]
     commitment = b"".join(
         [
             node_header(6),
@@ -185,6 +277,151 @@ def verify_shuffle(
         ]
     )
     v = _challenge(session, s, commitment)
+    return _Statement(
+        group, pk, proof, n, width, h, in_cols, out_cols, [x % q for x in e_raw], v, parts
+    )
+
+
+# --- the batch verifier --------------------------------------------------------------------------
+def _weights(rng: RNG, count: int) -> list[int]:
+    """``count`` independent WEIGHT_BITS-bit weights from one 256-bit seed drawn from ``rng``
+    (SHAKE-256; as unpredictable to the prover as the seed)."""
+    seed = rng.randrange(0, 1 << 256).to_bytes(32, "big")
+    size = WEIGHT_BITS // 8
+    raw = hashlib.shake_256(b"mixvote/shuffle-batch-weights/" + seed).digest(size * count)
+    return [int.from_bytes(raw[i : i + size], "big") for i in range(0, size * count, size)]
+
+
+#: Rows per MSM of the batch test: large enough that Pippenger is at full speed (its rate per
+#: point barely grows beyond a few hundred thousand points), small enough that the scalars and
+#: point columns of one MSM stay near 100 MB whatever N is (a chunk of a process pool too).
+MSM_ROWS = 1 << 16
+
+
+def _pieces(parts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The chunks cut further into ranges of at most MSM_ROWS rows."""
+    return [
+        (lo, min(lo + MSM_ROWS, hi)) for a, hi in parts for lo in range(a, hi, MSM_ROWS)
+    ]
+
+
+def _batch_holds(st: _Statement, rng: RNG, mapper: Mapper) -> bool:
+    """The small-exponent batch test of all equations (module docstring): one MSM."""
+    group, proof, n, width, v, e = st.group, st.proof, st.n, st.width, st.v, st.e
+    q = group.order
+    if q <= 1 << WEIGHT_BITS:
+        raise ValueError(f"{group.name}: the group order is too small for the batch test")
+    weights = _weights(rng, n + 3 + 2 * width)
+    t = weights[:n]
+    lam1, lam3, lam4 = weights[n : n + 3]
+    lam5a = weights[n + 3 : n + 3 + width]
+    lam5b = weights[n + 3 + width :]
+    k_e = list(proof.k_E)
+    u, b_vals, b_prime, h = list(proof.u), list(proof.B), list(proof.B_prime), st.h
+    (in_a, in_b), (out_a, out_b) = st.in_cols, st.out_cols
+    args = [
+        (
+            group,
+            v,
+            (lam1, lam3, lam4, 0),
+            (lam5a, lam5b),
+            t[lo : hi + 1],
+            e[lo:hi],
+            k_e[lo : hi + 1],
+            list(proof.k_B[lo:hi]),
+            hi == n,
+            u[lo:hi],
+            h[lo:hi],
+            b_vals[lo:hi],
+            b_prime[lo:hi],
+            [col[lo:hi] for col in in_a],
+            [col[lo:hi] for col in in_b],
+            [col[lo:hi] for col in out_a],
+            [col[lo:hi] for col in out_b],
+        )
+        for lo, hi in _pieces(st.parts)
+    ]
+    results = starmap(mapper, _batch_chunk, args)
+    e_prod = 1
+    for x in e:
+        e_prod = e_prod * x % q
+    kb_sum = sum(r[1] for r in results) % q
+    k_f = proof.k_F
+    g_coef = (
+        -lam1 * proof.k_A
+        - kb_sum
+        - lam3 * proof.k_C
+        - lam4 * proof.k_D
+        + sum(lk * kf for lk, kf in zip(lam5a, k_f, strict=True))
+    ) % q
+    y_coef = sum(lk * kf for lk, kf in zip(lam5b, k_f, strict=True)) % q
+    # h_0 = B_(-1) in row 0 of (2), and −(∏ e_i)·h_0 in (4)
+    h0_coef = (-t[0] * k_e[0] - lam4 * v * e_prod) % q
+    points = [
+        *(r[0] for r in results),
+        group.generator,
+        st.pk.y,
+        h[0],
+        proof.A_prime,
+        proof.C_prime,
+        proof.D_prime,
+        *proof.F_prime.alpha,
+        *proof.F_prime.beta,
+    ]
+    scalars = [1] * len(results) + [g_coef, y_coef, h0_coef, lam1, lam3, lam4, *lam5a, *lam5b]
+    return group.is_identity(group.vartime_msm(points, scalars))
+
+
+def verify_shuffle(
+    session: ShuffleSession,
+    pk: PublicKey,
+    inputs: Sequence[Ciphertext],
+    outputs: Sequence[Ciphertext],
+    proof: ShuffleProof,
+    workers: int = 1,
+    mapper: Mapper = map,
+    rng: RNG | None = None,
+) -> None:
+    """Check a proof that ``outputs`` is a re-encryption shuffle of ``inputs`` (§5.3), all
+    equations at once by the small-exponent batch test (module docstring; weights from ``rng``,
+    default the OS CSPRNG).
+
+    Returns None, or raises :class:`InvalidProof` naming the equation (and index) that fails,
+    :class:`InvalidElement` for the identity where it is forbidden (proof elements, outputs, y),
+    or :class:`MalformedInput` for wrong lengths, widths or non-canonical scalars. The errors
+    are those of :func:`verify_shuffle_per_equation`, which runs when the batch check fails.
+    """
+    st = _statement(session, pk, inputs, outputs, proof, workers, mapper)
+    if _batch_holds(st, rng or SYSTEM_RNG, mapper):
+        return
+    _check_equations(st, mapper)
+    # Unreachable: when every equation holds, the weighted sum of zeros is zero.
+    raise InvalidProof("shuffle proof: the batch check fails although every equation holds")
+
+
+# --- the reference verifier ----------------------------------------------------------------------
+def verify_shuffle_per_equation(
+    session: ShuffleSession,
+    pk: PublicKey,
+    inputs: Sequence[Ciphertext],
+    outputs: Sequence[Ciphertext],
+    proof: ShuffleProof,
+    workers: int = 1,
+    mapper: Mapper = map,
+) -> None:
+    """The reference verifier: each equation on its own, one multiplication per term
+    (8 variable-base + 1 fixed-base per row at width 1). Same contract as
+    :func:`verify_shuffle`, deterministic; it names the first equation (and index) that fails."""
+    _check_equations(_statement(session, pk, inputs, outputs, proof, workers, mapper), mapper)
+
+
+def _check_equations(st: _Statement, mapper: Mapper) -> None:
+    """Equations (1)–(5) one by one; raises InvalidProof naming the first that fails."""
+    group, proof, pk, width, v, e, h = st.group, st.proof, st.pk, st.width, st.v, st.e, st.h
+    q = group.order
+    u, k_e, k_b, b_prime = list(proof.u), list(proof.k_E), list(proof.k_B), list(proof.B_prime)
+    b_chain = [h[0], *proof.B]
+    in_cols, out_cols = st.in_cols, st.out_cols
     args = [
         (
             group,
@@ -202,7 +439,7 @@ def verify_shuffle(
             b_prime[lo:hi],
             k_b[lo:hi],
         )
-        for lo, hi in parts
+        for lo, hi in st.parts
     ]
     results = starmap(mapper, _verifier_chunk, args)
     a_sum = group.sum([r[0] for r in results])
@@ -247,4 +484,3 @@ def verify_shuffle(
                 f"shuffle proof: equation (5) fails at width position {k} "
                 "(F^v·F' != pk^-k_F·∏w'_i^k_E,i)"
             )
-

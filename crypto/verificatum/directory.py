@@ -452,26 +452,14 @@ def check_shuffle_directory(
     of parties beyond ``proofs/activethreshold`` all fail. ``progress`` sees each check as it is
     made. The report lists every check; see :meth:`crypto.report.Report.raise_for_failure`.
     """
-    items, _ = _examine(
-        files,
-        protinfo_xml,
-        auxsid=auxsid,
-        width=width,
-        workers=workers, mapper=mapper,
-        verify=True,
-        progress=progress,
-    )
+    items, _ = _examine(files, protinfo_xml, auxsid=auxsid, width=width, workers=workers,
+                        mapper=mapper, verify=True, progress=progress)
     return Report(tuple(items), subject="proof directory")
 
 
 def verify_shuffle_directory(
-    files: Mapping[str, bytes],
-    protinfo_xml: str,
-    *,
-    auxsid: str | None = None,
-    width: int | None = None,
-    workers: int = 1,
-    mapper: Mapper = map,
+    files: Mapping[str, bytes], protinfo_xml: str, *, auxsid: str | None = None,
+    width: int | None = None, workers: int = 1, mapper: Mapper = map,
 ) -> None:
     """Return None if :func:`check_shuffle_directory` passes every check, else raise the first
     failure (InvalidProof / InvalidElement / MalformedInput) naming the file or party."""

@@ -1,15 +1,18 @@
 """Stages 6–7 of the record verifier: the ballots (each ciphertext and its Schnorr proof of
 knowledge bound to the election and the voter, :func:`crypto.ballot.verify_ballot`; no replayed
 ciphertext; registered credentials; the counted ballot of each credential under the election's
-policy) and the closed list (exactly the counted ballots, in board order, with their trackers)."""
+policy; the voter's signature over the fingerprint, row and proof, by a credential of the
+authority-signed list) and the closed list (exactly the counted ballots, in board order, with
+their trackers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from crypto.ballot import FIRST_BALLOT_COUNTS, decode_ballot_proof, verify_ballot
+from crypto.credentials import verify_ballot_signature
 from crypto.elgamal import decode_ciphertext, decode_public_key
-from crypto.errors import MalformedInput, MixvoteError, ProtocolViolation
+from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
 from crypto.executor import chunked, starmap
 from crypto.groups import group
 from crypto.verify.state import BALLOT_CHUNK, VOTER_ID, Ballot, Run
@@ -17,22 +20,29 @@ from crypto.verify.state import BALLOT_CHUNK, VOTER_ID, Ballot, Run
 
 def verify_ballot_chunk(
     group_name: str, public_key: bytes, election_id: str, width: int, ballots: Sequence[Ballot],
+    fingerprint: bytes = b"", listed: frozenset[bytes] = frozenset(),
 ) -> list[tuple[int, MixvoteError]]:
     """Check a chunk of ballots (module level, so that it pickles); returns the failures as
-    ``(ballot number, error)``. Only a :class:`MixvoteError` is a failure: anything else is a
-    bug and propagates."""
+    ``(ballot number, error)``: the ciphertext and its proof bound to (election, voter id), and
+    the voter's signature over (``fingerprint``, row, proof) — strict Ed25519; a key in
+    ``listed`` (the verified credential list) skips the key check. Only a
+    :class:`MixvoteError` is a failure: anything else is a bug and propagates."""
     g = group(group_name)
     pk = decode_public_key(g, public_key)
     bad: list[tuple[int, MixvoteError]] = []
     for b in ballots:
         try:
             if not VOTER_ID.match(b.voter_id):
-                raise MalformedInput(f"voter id {b.voter_id[:40]!r} is not 32 hex digits")
+                raise MalformedInput(f"credential of {len(b.credential)} bytes, not 32")
             if b.width != width:
                 raise MalformedInput(f"width {b.width}, the election's is {width}")
             ct = decode_ciphertext(g, b.ciphertext, width)
             proof = decode_ballot_proof(g, b.proof, width)
             verify_ballot(pk, ct, proof, election_id, b.voter_id)
+            if len(fingerprint) != 32:
+                raise InvalidProof("the voter signature is not checkable: no fingerprint")
+            verify_ballot_signature(b.credential, fingerprint, b.ciphertext, b.proof,
+                                    b.signature, "ballot", key_checked=b.credential in listed)
         except MixvoteError as exc:
             bad.append((b.number, exc))
     return bad
@@ -48,7 +58,9 @@ def check_ballots(run: Run) -> list[Ballot]:
     if ballots and run.public_key:
         parts = max(run.workers, (len(ballots) + BALLOT_CHUNK - 1) // BALLOT_CHUNK)
         chunks = [ballots[s] for s in chunked(len(ballots), parts)]
-        args = [(run.group.name, run.public_key, run.eid, width, chunk) for chunk in chunks]
+        listed = run.credentials or frozenset()
+        args = [(run.group.name, run.public_key, run.eid, width, chunk, run.fingerprint, listed)
+                for chunk in chunks]
         done = 0
         bad: list[tuple[int, MixvoteError]] = []
         # in waves of `workers` chunks, so that progress advances
@@ -64,8 +76,9 @@ def check_ballots(run: Run) -> list[Ballot]:
             run.fail("ballot proof", f"ballot {number} ({run.where(b.index)}, voter "
                      f"{b.voter_id[:32]})", exc)
         if not bad:
-            run.ok("ballot proof", f"{len(ballots)} ballots", "every ciphertext is valid and "
-                   "its proof of knowledge is bound to this election and its voter")
+            run.ok("ballot proof", f"{len(ballots)} ballots", "every ciphertext is valid, "
+                   "its proof of knowledge is bound to this election and its voter, and its "
+                   "voter signed it (with the election fingerprint)")
     elif ballots:
         run.fail("ballot proof", "ballots", "not checkable: no valid election key")
     seen: dict[bytes, int] = {}
@@ -80,17 +93,20 @@ def check_ballots(run: Run) -> list[Ballot]:
             seen[b.ciphertext] = b.number
     if not replays:
         run.ok("ballot replay", f"{len(ballots)} ballots", "no ciphertext was cast twice")
-    registered = registered_voters(run)
-    if registered is not None:
-        strangers = [b for b in ballots if b.voter_id not in registered]
+    registered = run.credentials
+    if registered is None:
+        run.fail("registered credential", "credentials.list", "no valid authority-signed "
+                 "credential list: ballots cannot be checked against it", MalformedInput)
+    else:
+        strangers = [b for b in ballots if b.credential not in registered]
         for b in strangers:
             run.fail("registered credential", f"ballot {b.number} ({run.where(b.index)})",
-                     f"voter {b.voter_id} is not among the registered credentials",
-                     ProtocolViolation)
+                     f"voter {b.voter_id} is not among the registered credentials (the "
+                     "authority-signed list)", ProtocolViolation)
         if not strangers:
             run.ok("registered credential", f"{len(ballots)} ballots",
-                   f"every ballot comes from one of the {len(registered)} registered "
-                   "credentials")
+                   f"every ballot comes from one of the {len(registered)} credentials of the "
+                   "authority-signed list")
     first_counts = run.params.get("policy") == FIRST_BALLOT_COUNTS
     latest: dict[str, Ballot] = {}
     for b in ballots:
@@ -101,7 +117,7 @@ def check_ballots(run: Run) -> list[Ballot]:
             continue
         latest[b.voter_id] = b  # the last (or, with first-ballot-counts, the only) ballot
     counted = sorted(latest.values(), key=lambda b: b.index)
-    voters = run.params.get("voters", 0)
+    voters = len(registered) if registered is not None else run.params.get("voters", 0)
     which = "first" if first_counts else "last"
     if len(latest) > voters:
         run.fail("one ballot per credential", "ballots", f"{len(latest)} distinct voters "
@@ -113,29 +129,6 @@ def check_ballots(run: Run) -> list[Ballot]:
     run.summary["ballots_counted"] = len(counted)
     run.invalid_ballots = invalid
     return counted
-
-
-def registered_voters(run: Run) -> set[str] | None:
-    """The voter ids of the issued credentials, from the ``voters.registered`` entry (None,
-    with a failure, when it is missing or malformed)."""
-    found = run.first("voters.registered")
-    if found is None:
-        run.fail("registered credential", "voters.registered", "no list of registered "
-                 "credentials: ballots cannot be checked against it", MalformedInput)
-        return None
-    i, msg = found
-    raw = msg["voter_ids"]
-    ids = [raw[k : k + 16] for k in range(0, len(raw), 16)]
-    problems = []
-    if len(raw) % 16:
-        problems.append(f"{len(raw)} bytes is not a whole number of 16-byte voter ids")
-    if len(ids) != run.params.get("voters"):
-        problems.append(f"{len(ids)} voter ids for {run.params.get('voters')} credentials")
-    if ids != sorted(set(ids)):
-        problems.append("the voter ids are not sorted and distinct")
-    for text in problems:
-        run.fail("registered credential", run.where(i), text, MalformedInput)
-    return None if problems else {v.hex() for v in ids}
 
 
 def check_closed(run: Run, counted: list[Ballot]) -> bytes | None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crypto.errors import MalformedInput, MixvoteError, ProtocolViolation
+from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation, error_class
 from crypto.protocol.wire import Message, decode_body
+from crypto.receipts import check_receipts
 from crypto.record import GENESIS, Entry, decode_entry, verify_body_signature
 from crypto.verify.state import (
     ENTRY_FILE,
@@ -213,3 +214,33 @@ def check_order(run: Run) -> None:
     if not bad:
         run.ok("phase order", "", "parameters, nodes, DKG, voting, mixing, decryption, "
                "tally — each in its place")
+
+
+def check_held_receipts(run: Run) -> None:
+    """Receipts a node or voter holds against the record (:func:`crypto.receipts.check_receipts`):
+    each broken promise is a failure naming the entry, as server misbehaviour with its receipt."""
+    name = "receipts"
+    key = run.receipt_server_key
+    if key is None:
+        found = [m for m in run.messages if m is not None and m.kind == "election.params"]
+        key = found[0]["server_key"] if found else None
+    if key is None or len(key) != 32:
+        run.fail(name, "receipts", "no server key to check the receipts with", MalformedInput)
+        return
+    entries = [e for e in run.entries if e is not None]
+    if len(entries) != len(run.entries):
+        run.fail(name, "receipts", "not checkable: the record's chain is broken",
+                 MalformedInput)
+        return
+    try:
+        findings = check_receipts(run.receipts, entries, run.eid, key)
+    except MixvoteError as exc:
+        run.fail(name, "receipts", f"a receipt is no evidence here: {exc}", error_class(exc))
+        return
+    for f in findings:
+        run.fail(name, f"entry {f.index}", str(f), InvalidProof)
+    if not findings:
+        heads = max(r.head_size for r in run.receipts)
+        run.ok(name, f"{len(run.receipts)} receipts", "every receipted entry is in the record "
+               f"at its index with its hash; the receipted heads (up to {heads} entries) are "
+               "prefixes of this chain")

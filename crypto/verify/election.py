@@ -8,12 +8,23 @@ import json
 from typing import Any
 
 from crypto.ballot import BALLOT_POLICIES
+from crypto.credentials import (
+    credential_list_digest,
+    decode_credential_list,
+    verify_credential_list,
+)
 from crypto.dkg import ComplaintMsg, Deal, DkgParams, ResponseMsg, dkg_result
 from crypto.elgamal import encode_public_key
-from crypto.errors import MalformedInput, MixvoteError, ProtocolViolation
-from crypto.fingerprint import ParameterError, validate_parameters
+from crypto.errors import InvalidProof, MalformedInput, MixvoteError, ProtocolViolation
+from crypto.fingerprint import (
+    ParameterError,
+    compute_fingerprint,
+    format_fingerprint,
+    validate_parameters,
+)
 from crypto.groups import GROUPS, group
 from crypto.protocol.wire import canonical_json
+from crypto.record import GENESIS
 from crypto.transport import PublicIdentity
 from crypto.verify.state import RECORD_NODE_KINDS, Abort, Run
 
@@ -40,12 +51,18 @@ def check_params(run: Run) -> None:
     bad: list[str] = []
     if canonical_json(params) != raw:
         bad.append("not in canonical JSON form")
+    try:
+        validate_parameters(params)
+    except ParameterError as exc:
+        bad.append(f"invalid parameters: {exc}")
     if params.get("id") != run.eid:
         bad.append(f"id {params.get('id')!r} is not the election id {run.eid!r}")
     if params.get("group") not in GROUPS:
         bad.append(f"unknown group {params.get('group')!r}")
     for key, low, high in (("n", 1, 64), ("t", 1, 64), ("width", 1, 64),
                            ("voters", 0, 1_000_000)):
+        if key == "voters" and key not in params:
+            continue  # optional: a test election's credential count
         value = params.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             bad.append(f"{key} must be an integer in {low}..{high}, got {value!r}")
@@ -58,13 +75,6 @@ def check_params(run: Run) -> None:
         bad.append("choices must be a non-empty list of strings")
     if params.get("policy") not in BALLOT_POLICIES:
         bad.append(f"policy {params.get('policy')!r} is not one of {BALLOT_POLICIES}")
-    if not bad:
-        # the rules the server applied when the election was created: no unknown keys, distinct
-        # choice names (so no two choices' counts can merge), the text and range limits
-        try:
-            validate_parameters(params)
-        except ParameterError as exc:
-            bad.append(str(exc))
     server_key = msg["server_key"]
     if server_key != entry.author:
         bad.append("the server key in the parameters is not the key that signed them")
@@ -81,9 +91,111 @@ def check_params(run: Run) -> None:
         raise Abort
     run.params, run.server_key = params, server_key
     run.g = group(params["group"])
+    run.summary["test_election"] = params.get("test") is True
     if not bad:
         run.ok("parameters", where, f"group {params['group']}, n={params['n']}, "
-               f"t={params['t']}, width {params['width']}, {len(params['choices'])} choices")
+               f"t={params['t']}, width {params['width']}, {len(params['choices'])} choices"
+               + (", TEST election (the server held the credentials)"
+                  if params.get("test") is True else ""))
+
+
+def check_credentials(run: Run) -> None:
+    """The authority-signed public credential list: well formed, signed by the authority it
+    names (and by the expected one, when the auditor has it), for this election, with the
+    parameters' test flag and (if the parameters give one) the voter count."""
+    found = run.first("credentials.list")
+    if found is None:
+        run.fail("credential list", "credentials.list", "no credential list: no ballot can be "
+                 "checked against it", MalformedInput)
+        return
+    i, msg = found
+    where = run.where(i)
+    try:
+        obj = json.loads(msg["list"].decode("utf-8"))
+        clist = decode_credential_list(obj, f"{where}: credential list")
+        verify_credential_list(clist, run.expected_authority, f"{where}: credential list")
+    except (UnicodeDecodeError, ValueError):
+        run.fail("credential list", where, "not JSON", MalformedInput)
+        return
+    except MixvoteError as exc:
+        run.fail("credential list", where, exc)
+        return
+    bad = []
+    if clist.election_id != run.eid:
+        bad.append(f"for election {clist.election_id!r}, not {run.eid!r}")
+    if clist.test != (run.params.get("test") is True):
+        bad.append(f"the list's test flag ({clist.test}) is not the parameters'")
+    voters = run.params.get("voters")
+    if voters is not None and voters != len(clist.credentials):
+        bad.append(f"{len(clist.credentials)} credentials but the parameters say "
+                   f"voters={voters}")
+    for text in bad:
+        run.fail("credential list", where, text, InvalidProof)
+    if bad:
+        return
+    run.clist = clist
+    run.credentials = frozenset(clist.credentials)
+    run.summary["authority"] = clist.authority.hex()
+    run.summary["credentials"] = len(clist.credentials)
+    who = (" by the server acting as the authority (test election)" if clist.test
+           else f" by authority {clist.authority.hex()[:16]}…")
+    run.ok("credential list", where, f"{len(clist.credentials)} public credentials, "
+           f"signed{who}")
+
+
+def check_fingerprint(run: Run) -> None:
+    """Recompute the election fingerprint from the record (parameters, credential list, node
+    keys in position order); every node must have signed it (``node.endorse``), and every node
+    entry must bind it and a chain head that is a prefix of this record."""
+    n = run.params["n"]
+    if run.clist is None or len(run.node_keys) != n:
+        run.fail("fingerprint", "record", "not checkable: the credential list or the node "
+                 "identities are missing", ProtocolViolation)
+        return
+    try:
+        fp = compute_fingerprint(run.params, run.clist.authority,
+                                 credential_list_digest(run.clist),
+                                 [run.node_keys[p] for p in range(1, n + 1)])
+    except MixvoteError as exc:
+        run.fail("fingerprint", "record", exc)
+        return
+    run.fingerprint = fp
+    run.summary["fingerprint"] = fp.hex()
+    endorsed: dict[int, int] = {}
+    bad = 0
+    for i, msg in enumerate(run.messages):
+        if msg is None or msg.kind not in RECORD_NODE_KINDS:
+            continue
+        where = run.where(i)
+        pos = run.author_position(i)
+        if msg["fingerprint"] != fp:
+            run.fail("fingerprint", f"{where}, node {pos}", "the node signed another election "
+                     f"fingerprint ({msg['fingerprint'].hex()[:16]}…) than the one recomputed "
+                     f"from the record ({fp.hex()[:16]}…): the parameters, the credential "
+                     "list or the node keys are not what this node agreed to", InvalidProof)
+            bad += 1
+        size, head = msg["seen_size"], msg["seen_head"]
+        if size > i:
+            run.fail("seen head", f"{where}, node {pos}", f"the node says it saw {size} "
+                     f"entries before entry {i} was made: the server removed, altered or "
+                     "reordered an entry the node had seen", InvalidProof)
+            bad += 1
+        elif (head != GENESIS) if size == 0 else (run.hashes[size - 1] != head):
+            run.fail("seen head", f"{where}, node {pos}", f"the node saw a chain of {size} "
+                     "entries whose head is not this record's entry "
+                     f"{size - 1}: the server removed, altered or reordered an entry the "
+                     "node had seen", InvalidProof)
+            bad += 1
+        if msg.kind == "node.endorse" and pos is not None:
+            endorsed.setdefault(pos, i)
+        elif pos is not None and (pos not in endorsed):
+            run.fail("fingerprint", f"{where}, node {pos}", "a node entry before the node "
+                     "signed the fingerprint (node.endorse)", ProtocolViolation)
+            bad += 1
+    if not bad:
+        run.ok("fingerprint", format_fingerprint(fp), f"recomputed from the record; signed "
+               f"by nodes {sorted(endorsed)} and bound, with a prefix of this chain, in every "
+               "node entry")
 
 
 def check_nodes(run: Run) -> None:

@@ -19,6 +19,7 @@ from crypto.protocol.wire import (
     ACCEPTED,
     REJECTED,
     SKIPPED,
+    Message,
     decode_proof_files,
     digest,
     shuffle_sid,
@@ -87,9 +88,17 @@ def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
             if v["result_entry"] != 0 or v["output_digest"] != b"":
                 run.fail("hop", where, "a skipped hop names a result", ProtocolViolation)
             else:
-                run.ok("hop", where, f"skipped ({v['reason']}); the list passes on unchanged")
+                evidence = skip_evidence(run, v, prev_verdict, i, count)
+                if evidence.startswith("no evidence"):
+                    run.fail("hop skip evidence", where, evidence, ProtocolViolation)
+                else:
+                    run.ok("hop", where, f"skipped ({v['reason']}; {evidence}); the list "
+                           "passes on unchanged")
             prev_verdict = i
             continue
+        if v["evidence_entry"] or v["requested_ms"] or v["gave_up_ms"] or v["timeout_ms"]:
+            run.fail("hop", where, "a hop that was not skipped gives skip evidence",
+                     MalformedInput)
         if status not in (ACCEPTED, REJECTED):
             run.fail("hop", where, f"unknown status {status!r}", MalformedInput)
             prev_verdict = i
@@ -151,6 +160,32 @@ def check_hops(run: Run, current: bytes) -> tuple[bytes, list[int]]:
         run.fail("hop", "cascade", "no hop was accepted: the ballots were never mixed")
     run.summary["hops_accepted"] = accepted
     return current, excluded
+
+
+def skip_evidence(run: Run, v: Message, prev_verdict: int, i: int, count: int) -> str:
+    """Why a skipped hop was skipped, as the record shows it: an empty ballot list (nothing to
+    shuffle), the node's own signed ``job.failed`` (between the previous verdict and this one),
+    or a time-out whose recorded times span at least the recorded time-out. Returns a
+    description, or one starting with "no evidence" saying what is missing."""
+    position, e = v["position"], v["evidence_entry"]
+    if count == 0 and not (e or v["requested_ms"] or v["gave_up_ms"] or v["timeout_ms"]):
+        return "the closed list is empty: nothing to shuffle"
+    if e:
+        msg = run.messages[e] if 0 <= e < len(run.messages) else None
+        if msg is None or msg.kind != "job.failed" or not prev_verdict < e < i:
+            return (f"no evidence: entry {e} is not a job.failed between the previous verdict "
+                    "and this one")
+        if run.author_position(e) != position:
+            return (f"no evidence: the job.failed at entry {e} is signed by node "
+                    f"{run.author_position(e)}, not node {position}")
+        return f"node {position} signed its own failure at entry {e}: {msg['reason'][:200]}"
+    requested, gave_up, timeout = v["requested_ms"], v["gave_up_ms"], v["timeout_ms"]
+    if not (requested and timeout and gave_up - requested >= timeout):
+        return ("no evidence: neither the node's job.failed nor a time-out whose recorded "
+                f"times span it (requested {requested} ms, gave up {gave_up} ms, time-out "
+                f"{timeout} ms)")
+    return (f"time-out: no result {(gave_up - requested) / 1000:.1f} s after the request "
+            f"(time-out {timeout / 1000:.1f} s; times as the server recorded them)")
 
 
 def verify_hops(run: Run, tasks: list[HopTask], rows: int) -> list[MixvoteError | None]:

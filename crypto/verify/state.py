@@ -10,10 +10,12 @@ from functools import cached_property
 from hashlib import sha256
 from typing import Any
 
+from crypto.credentials import PUBLIC_SIZE, CredentialList, voter_id
 from crypto.errors import InvalidProof, ProtocolViolation
 from crypto.executor import Mapper
 from crypto.groups import Group
 from crypto.protocol.wire import ABANDONED, Message
+from crypto.receipts import Receipt
 from crypto.record import Entry
 from crypto.report import Progress, Recorder
 
@@ -26,33 +28,35 @@ VOTER_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The phase rank of each kind of record entry; kinds must appear in non-decreasing rank.
 PHASE_RANK: dict[str, int] = {
     "election.params": 0,
-    "voters.registered": 0,
+    "credentials.list": 1,
     "node.enrolled": 1,
-    "dkg.deal": 2,
-    "dkg.complaint": 3,
-    "dkg.response": 4,
-    "dkg.result": 5,
-    "voting.opened": 6,
-    "ballot": 7,
-    "voting.closed": 8,
-    "mix.result": 9,
-    "hop.verdict": 9,
-    "decrypt.share": 10,
-    "decrypt.verdict": 10,
-    "tally": 11,
+    "node.endorse": 2,
+    "dkg.deal": 3,
+    "dkg.complaint": 4,
+    "dkg.response": 5,
+    "dkg.result": 6,
+    "voting.opened": 7,
+    "ballot": 8,
+    "voting.closed": 9,
+    "mix.result": 10,
+    "job.failed": 10,
+    "hop.verdict": 10,
+    "decrypt.share": 11,
+    "decrypt.verdict": 11,
+    "tally": 12,
 }
 #: Kinds that occur exactly once in a complete record.
 ONCE = (
     "election.params",
-    "voters.registered",
+    "credentials.list",
     "dkg.result",
     "voting.opened",
     "voting.closed",
     "tally",
 )
 #: Record kinds written (and signed) by a node; every other record kind is the server's.
-RECORD_NODE_KINDS = frozenset({"dkg.deal", "dkg.complaint", "dkg.response", "mix.result",
-                               "decrypt.share"})
+RECORD_NODE_KINDS = frozenset({"node.endorse", "dkg.deal", "dkg.complaint", "dkg.response",
+                               "mix.result", "job.failed", "decrypt.share"})
 #: Ballots verified per task when spread over worker processes.
 BALLOT_CHUNK = 500
 
@@ -71,11 +75,18 @@ class Ballot:
 
     number: int  # 0-based among the ballot entries
     index: int  # entry index
-    voter_id: str
+    credential: bytes  # the voter's public credential (Ed25519 key)
     width: int
     ciphertext: bytes
     proof: bytes
+    signature: bytes  # the credential's signature over (fingerprint, row, proof)
     hash: bytes
+
+    @property
+    def voter_id(self) -> str:
+        """The voter id of the credential (``crypto.credentials.voter_id``), or "" for a key
+        of the wrong size (reported by the ballot check)."""
+        return voter_id(self.credential) if len(self.credential) == PUBLIC_SIZE else ""
 
 
 @dataclass
@@ -88,6 +99,7 @@ class Run(Recorder):
     mapper: Mapper
     expected_server_key: bytes | None
     progress: Progress
+    expected_authority: bytes | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     eid: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -106,6 +118,11 @@ class Run(Recorder):
     index_json: list[Any] = field(default_factory=list)
     invalid_ballots: set[int] = field(default_factory=set)
     accepted_hops: list[tuple[int, bytes, list[bytes]]] = field(default_factory=list)
+    clist: CredentialList | None = None
+    credentials: frozenset[bytes] | None = None  # the authority-signed list, once checked
+    fingerprint: bytes = b""  # recomputed from the record (parameters, list, node keys)
+    receipts: list[Receipt] = field(default_factory=list)  # held by a node or a voter
+    receipt_server_key: bytes | None = None
 
     def __post_init__(self) -> None:
         Recorder.__init__(self)
@@ -171,6 +188,6 @@ class Run(Recorder):
         for number, (i, msg) in enumerate(self.of_kind("ballot")):
             h = self.hashes[i]
             assert h is not None, "a decoded entry has a hash"
-            out.append(Ballot(number, i, msg["voter_id"], msg["width"], msg["ciphertext"],
-                              msg["proof"], h))
+            out.append(Ballot(number, i, msg["credential"], msg["width"], msg["ciphertext"],
+                              msg["proof"], msg["signature"], h))
         return out

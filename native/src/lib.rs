@@ -223,6 +223,22 @@ macro_rules! weierstrass {
                 })
             }
 
+            /// Check that every `x || y` is a curve point (coordinates below p; not the identity).
+            pub fn validate_many(a: &[u8]) -> R<()> {
+                let n = check_rows("validate_many", a, ELEM)?;
+                par_rows(n, |r| {
+                    for i in r {
+                        let e = &a[i * ELEM..(i + 1) * ELEM];
+                        if is_zero(e) {
+                            return Err(Fail::Decode(i, "the identity element is not allowed here"));
+                        }
+                        parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
+                    }
+                    Ok(Vec::new())
+                })?;
+                Ok(())
+            }
+
             pub fn neg_many(a: &[u8]) -> R<Vec<u8>> {
                 let n = check_rows("neg_many", a, ELEM)?;
                 par_rows(n, |r| {
@@ -478,6 +494,23 @@ mod secp256k1 {
         k256c::encode_many(data)
     }
 
+    /// Check that every `x || y` is a curve point (libsecp256k1's uncompressed parse: both
+    /// coordinates below p, on the curve); the identity is refused.
+    pub fn validate_many(a: &[u8]) -> R<()> {
+        let n = check_rows("validate_many", a, ELEM)?;
+        par_rows(n, |r| {
+            for i in r {
+                let e = &a[i * ELEM..(i + 1) * ELEM];
+                if is_zero(e) {
+                    return Err(Fail::Decode(i, "the identity element is not allowed here"));
+                }
+                parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
+            }
+            Ok(Vec::new())
+        })?;
+        Ok(())
+    }
+
     pub fn add_many(a: &[u8], b: &[u8]) -> R<Vec<u8>> {
         let n = check_rows("add_many", a, ELEM)?;
         same_count("add_many", n, check_rows("add_many", b, ELEM)?)?;
@@ -641,6 +674,10 @@ mod ristretto {
     pub fn encode_many(data: &[u8]) -> R<Vec<u8>> {
         check_rows("encode_many", data, ELEM)?;
         Ok(data.to_vec())
+    }
+
+    pub fn validate_many(a: &[u8]) -> R<()> {
+        decode_many(a, false).map(|_| ())
     }
 
     pub fn add_many(a: &[u8], b: &[u8]) -> R<Vec<u8>> {
@@ -941,6 +978,94 @@ fn vartime_msm<'py>(py: Python<'py>, curve_name: &str, points: &[u8], scalars: &
     Ok(PyBytes::new(py, &out))
 }
 
+/// Verificatum byte trees (`verificatum-format.md` §1.3) of a column of affine points in the
+/// internal `x || y` form (`2·fb` bytes each): `infinity` for the all-zero identity, else
+/// `point_head || 0^pad || x || coord_head || 0^pad || y`. Plain byte copying, no arithmetic.
+#[pyfunction]
+fn affine_trees<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    fb: usize,
+    point_head: &[u8],
+    coord_head: &[u8],
+    pad: usize,
+    infinity: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    if fb == 0 || data.len() % (2 * fb) != 0 {
+        return Err(PyValueError::new_err("affine_trees: data is not a whole number of 2·fb-byte points"));
+    }
+    let size = point_head.len() + coord_head.len() + 2 * (pad + fb);
+    if infinity.len() != size {
+        return Err(PyValueError::new_err("affine_trees: the infinity tree has the wrong size"));
+    }
+    let n = data.len() / (2 * fb);
+    let zeros = vec![0u8; pad];
+    let mut out = Vec::with_capacity(size * n);
+    for e in data.chunks_exact(2 * fb) {
+        if is_zero(e) {
+            out.extend_from_slice(infinity);
+        } else {
+            out.extend_from_slice(point_head);
+            out.extend_from_slice(&zeros);
+            out.extend_from_slice(&e[..fb]);
+            out.extend_from_slice(coord_head);
+            out.extend_from_slice(&zeros);
+            out.extend_from_slice(&e[fb..]);
+        }
+    }
+    Ok(PyBytes::new(py, &out))
+}
+
+/// Internal `x || y` elements from a column of Verificatum affine-point byte trees (the inverse
+/// of `affine_trees` for well-formed input): every tree must have exactly the given heads and
+/// zero padding, and every point must be on the curve and not the identity; otherwise
+/// DecodeError(index, reason) for the first bad one.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn points_from_trees<'py>(
+    py: Python<'py>,
+    curve_name: &str,
+    data: &[u8],
+    fb: usize,
+    point_head: &[u8],
+    coord_head: &[u8],
+    pad: usize,
+    threads: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let c = curve(curve_name)?;
+    if matches!(c, Curve::Ristretto) || fb == 0 {
+        return Err(PyValueError::new_err("points_from_trees: only for short-Weierstrass curves"));
+    }
+    let (ph, ch) = (point_head.len(), coord_head.len());
+    let size = ph + ch + 2 * (pad + fb);
+    if data.len() % size != 0 {
+        return Err(PyValueError::new_err("points_from_trees: not a whole number of point trees"));
+    }
+    let n = data.len() / size;
+    let out = run(py, threads, || {
+        let xy = par_rows(n, |r| {
+            let mut out = Vec::with_capacity(2 * fb * r.len());
+            for i in r {
+                let t = &data[i * size..(i + 1) * size];
+                let (x_at, y_at) = (ph + pad, ph + pad + fb + ch + pad);
+                if &t[..ph] != point_head
+                    || !is_zero(&t[ph..x_at])
+                    || &t[x_at + fb..x_at + fb + ch] != coord_head
+                    || !is_zero(&t[x_at + fb + ch..y_at])
+                {
+                    return Err(Fail::Decode(i, "not the byte tree of an affine point"));
+                }
+                out.extend_from_slice(&t[x_at..x_at + fb]);
+                out.extend_from_slice(&t[y_at..y_at + fb]);
+            }
+            Ok(out)
+        })?;
+        dispatch!(c, validate_many, &xy)?;
+        Ok(xy)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// ristretto255 element from 64 uniform bytes (RFC 9496 §4.3.4).
 #[pyfunction]
 fn ristretto255_from_uniform_bytes<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
@@ -977,6 +1102,8 @@ fn mixvote_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(base_mul_many, m)?)?;
     m.add_function(wrap_pyfunction!(reencrypt_many, m)?)?;
     m.add_function(wrap_pyfunction!(vartime_msm, m)?)?;
+    m.add_function(wrap_pyfunction!(affine_trees, m)?)?;
+    m.add_function(wrap_pyfunction!(points_from_trees, m)?)?;
     m.add_function(wrap_pyfunction!(ristretto255_from_uniform_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(sizes, m)?)?;
     Ok(())

@@ -95,3 +95,22 @@ def test_verify_benchmark_on_a_recorded_election(tmp_path: Path) -> None:
     assert result["ok"] is True and result["failures"] == []
     assert result["workers"] == 1 and result["shuffle_rows"] == 8 * 3  # 8 ballots, 3 hops
     assert result["shuffle_rows_per_s"] > 0 and doc["floor"]["floor_rows_per_s"] > 0
+
+
+def test_a_test_election_says_so_with_its_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # mixbench and mixdemo run test elections: the server held the credentials, and mixverify
+    # prints that with its verdict (text and JSON)
+    from crypto.io.cli import main as mixverify
+
+    record = tmp_path / "record"
+    summary = run_election(DemoConfig(ballots=3, nodes=2, threshold=1, export=record))
+    assert summary["correct"] and summary["test_election"] is True
+    assert mixverify([str(record)]) == 0
+    out = capsys.readouterr().out
+    assert "test election: the server held the credentials\nVERDICT: ACCEPTED" in out
+    assert mixverify([str(record), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["note"] == "test election: the server held the credentials"
+    assert doc["summary"]["test_election"] is True

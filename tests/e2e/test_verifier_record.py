@@ -8,10 +8,17 @@ tampers with it. Two kinds of tampering:
   failure must name the entry;
 * *re-signed*: the tamperer holds the server's and the nodes' signing keys (from mixdemo's data
   directory), rewrites entries, re-signs them and re-chains the record, keeping the closed list's
-  trackers consistent with the rewritten board — the chain and every signature verify, so the
-  failure must come from the deeper check (closed list, shuffle proof, share, tally, author). Each
-  such test also asserts that the chain check passed, so a verifier that only checks the chain
-  cannot pass it vacuously.
+  trackers and the nodes' seen heads consistent with the rewritten board — the chain and every
+  signature verify, so the failure must come from the deeper check (closed list, shuffle proof,
+  share, tally, author). Each such test also asserts that the chain check passed, so a verifier
+  that only checks the chain cannot pass it vacuously.
+* *server-key holder* (issue 12): the tamperer holds only the server's key — the attack to defend
+  against, since an auditor has no source for that key but the record — and re-signs and
+  re-chains everything the server may sign; the nodes' entries stay as the nodes signed them.
+
+The election is a *normal* one (``mixdemo --normal-election``): mixdemo acts as the credential
+authority (its files in ``DATA/authority/``, never in the server's data directory) and uploads only
+the signed public list; two registered voters never vote (``--abstain 2``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto import group
 from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
+from crypto.credentials import (
+    credential_from_private,
+    credential_list_digest,
+    decode_credential_list,
+    generate_credential,
+    parse_credential,
+    sign_ballot,
+    voter_id,
+)
 from crypto.elgamal import (
     decode_ciphertexts,
     decode_public_key,
@@ -39,6 +55,7 @@ from crypto.elgamal import (
     encrypt,
     reencrypt,
 )
+from crypto.fingerprint import compute_fingerprint
 from crypto.io.cli import main
 from crypto.io.pool import process_map
 from crypto.protocol.wire import (
@@ -48,7 +65,6 @@ from crypto.protocol.wire import (
     digest,
     encode_body,
     encode_proof_files,
-    voter_id_from_secret,
 )
 from crypto.record import GENESIS, Entry, decode_entry, public_key_bytes, sign_body
 from crypto.shuffle import ShuffleSession, encode_proof, prove_shuffle, shuffle
@@ -68,6 +84,8 @@ class Honest:
     eid: str
     server: Ed25519PrivateKey
     nodes: dict[int, NodeIdentity]
+    data: Path
+    creds: dict[bytes, bytes]  # public credential -> private (the authority's file)
 
 
 def read_dir(root: Path) -> dict[str, bytes]:
@@ -81,7 +99,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Honest:
     proc = subprocess.run(
         [sys.executable, "-m", "mixserver.demo", "--ballots", "12", "--nodes", "3",
          "--threshold", "2", "--export", str(record), "--data", str(data), "--json",
-         "--seed", "7"],
+         "--seed", "7", "--normal-election", "--abstain", "2"],
         cwd=ROOT, capture_output=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
@@ -89,15 +107,19 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Honest:
     server = Ed25519PrivateKey.from_private_bytes((data / "server" / "server_key").read_bytes())
     nodes = {i: NodeIdentity.from_bytes(bytes.fromhex((data / f"node{i}.key").read_text().strip()))
              for i in (1, 2, 3)}
-    return Honest(record, read_dir(record), summary["election"], server, nodes)
+    rows = (data / "authority" / "credentials.csv").read_text().splitlines()[1:]
+    privates = [parse_credential(row.split(",")[1]) for row in rows]
+    creds = {credential_from_private(p).public: p for p in privates}
+    return Honest(record, read_dir(record), summary["election"], server, nodes, data, creds)
 
 
 # --- tampering helpers ---------------------------------------------------------------------------
 class Board:
     """A decoded copy of the record that a key-holding tamperer can rewrite and re-chain."""
 
-    def __init__(self, h: Honest) -> None:
+    def __init__(self, h: Honest, server_only: bool = False) -> None:
         self.h = h
+        self.server_only = server_only  # the tamperer holds the server's key only
         index = json.loads(h.files["index.json"])
         self.entries = [decode_entry(h.files[row["file"]]) for row in index]
         self.kinds = [row["kind"] for row in index]
@@ -107,8 +129,9 @@ class Board:
         self.meta = json.loads(h.files["election.json"])
         self.keys: dict[bytes, Callable[[bytes], bytes]] = {
             public_key_bytes(h.server): lambda data: sign_body(h.server, data)}
-        for ident in h.nodes.values():
-            self.keys[ident.public_bytes()[:32]] = ident_signer(ident)
+        if not server_only:
+            for ident in h.nodes.values():
+                self.keys[ident.public_bytes()[:32]] = ident_signer(ident)
 
     def find(self, kind: str) -> list[int]:
         return [i for i, k in enumerate(self.kinds) if k == kind]
@@ -171,11 +194,20 @@ class Board:
                                                    {**m.fields, "trackers": trackers}))
                 if kind in ("hop.verdict", "decrypt.verdict"):
                     m = decode_body(body)
-                    ref = "result_entry" if kind == "hop.verdict" else "share_entry"
-                    if m[ref]:
-                        new = position_of_index.get(m[ref], m[ref])
+                    refs = (("result_entry", "evidence_entry") if kind == "hop.verdict"
+                            else ("share_entry",))
+                    fields = {ref: position_of_index.get(m[ref], m[ref])
+                              for ref in refs if m[ref]}
+                    if fields:
                         body = self._resign(e, Message(m.kind, m.election_id,
-                                                       {**m.fields, ref: new}))
+                                                       {**m.fields, **fields}))
+                m = decode_body(body)
+                if "seen_size" in m.fields and m["seen_size"] and e.author in self.keys:
+                    # a key-holding tamperer makes the node's seen head agree with the new chain
+                    pos = position_of_index.get(m["seen_size"] - 1)
+                    if pos is not None and pos < k:
+                        body = self._resign(e, Message(m.kind, m.election_id, {
+                            **m.fields, "seen_size": pos + 1, "seen_head": out[pos].hash()}))
                 signature = e.signature if body == e.body else self.keys[e.author](body)
                 new_e = Entry(e.election_id, k, prev, e.author, signature, body)
                 out.append(new_e)
@@ -218,6 +250,13 @@ def assert_chain_intact(report: RecordReport) -> None:
     assert any(c.name == "chain" and c.ok for c in report.checks)
 
 
+def verify_intact(board: Board) -> RecordReport:
+    """The report on a tampered board whose chain and signatures are still intact."""
+    report = verify_record(board.files())
+    assert_chain_intact(report)
+    return report
+
+
 def assert_fails(report: RecordReport, name: str, *needles: str) -> list[str]:
     assert not report.ok
     found = failures(report, name)
@@ -239,14 +278,36 @@ def recorded_shares(board: Board) -> list[tuple[int, int]]:
     return [(i, positions[board.entries[i].author]) for i in board.find("decrypt.share")]
 
 
-def new_ballot(board: Board, voter_id: str, choice: int, seed: int) -> Message:
+def record_fingerprint(board: Board) -> bytes:
+    """The fingerprint recomputed from the (honest) record: parameters, list, node keys."""
+    params = json.loads(board.msg(0)["params"])
+    clist = decode_credential_list(json.loads(board.msg(board.find("credentials.list")[0])["list"]))
+    keys = [board.msg(i)["public_key"] for i in board.find("node.enrolled")]
+    return compute_fingerprint(params, clist.authority, credential_list_digest(clist), keys)
+
+
+def new_ballot(board: Board, credential: bytes, choice: int, seed: int,
+               private: bytes | None = None) -> Message:
+    """A ballot with a valid proof for ``credential``; signed with ``private`` (or the voter's
+    own key when the test holds it), else with a made-up signature (nobody else can sign)."""
     g, pk = election_key(board)
     rng = random.Random(seed)
     ct, r = encrypt(pk, encode_ballot(g, encode_choice(choice), 1), rng=rng)
-    proof = prove_ballot(pk, ct, r, board.h.eid, voter_id, rng=rng)
-    return Message("ballot", board.h.eid, {"voter_id": voter_id, "width": 1,
-                                           "ciphertext": encode_ciphertext(g, ct),
-                                           "proof": encode_ballot_proof(g, proof)})
+    proof = encode_ballot_proof(g, prove_ballot(pk, ct, r, board.h.eid, voter_id(credential),
+                                                rng=rng))
+    row = encode_ciphertext(g, ct)
+    key = private or board.h.creds.get(credential)
+    signature = (sign_ballot(key, record_fingerprint(board), row, proof) if key is not None
+                 else rng.randbytes(64))
+    return Message("ballot", board.h.eid, {"credential": credential, "width": 1,
+                                           "ciphertext": row, "proof": proof,
+                                           "signature": signature})
+
+
+def stranger() -> tuple[bytes, bytes]:
+    """A credential the authority never issued (public, private)."""
+    c = generate_credential()
+    return c.public, c.private
 
 
 # --- honest --------------------------------------------------------------------------------------
@@ -371,12 +432,17 @@ def test_byte_flipped_in_metadata(honest: Honest, name: str) -> None:
     assert_fails(report, name)
 
 
+def ballot_rows(honest: Honest) -> list[dict[str, Any]]:
+    return [row for row in json.loads(honest.files["index.json"]) if row["kind"] == "ballot"]
+
+
 def test_entry_removed_from_the_chain(honest: Honest) -> None:
     files = dict(honest.files)
-    del files["entries/000020-ballot.bin"]
+    row = ballot_rows(honest)[3]
+    del files[row["file"]]
     report = verify_record(files)
-    assert_fails(report, "layout", "entry 20")
-    assert_fails(report, "chain", "entry 21")
+    assert_fails(report, "layout", f"entry {row['index']}")
+    assert_fails(report, "chain", f"entry {row['index'] + 1}")
 
 
 def test_last_entry_removed(honest: Honest) -> None:
@@ -390,11 +456,13 @@ def test_last_entry_removed(honest: Honest) -> None:
 
 def test_entries_reordered_in_the_chain(honest: Honest) -> None:
     files = dict(honest.files)
-    a, b = "entries/000017-ballot.bin", "entries/000018-ballot.bin"
+    first, second = ballot_rows(honest)[0:2]
+    a, b = first["file"], second["file"]
     files[a], files[b] = files[b], files[a]
     report = verify_record(files)
-    found = assert_fails(report, "chain", "entry 17", "entry 18")
-    assert any("index field says 18" in f for f in found)
+    i = first["index"]
+    found = assert_fails(report, "chain", f"entry {i}", f"entry {i + 1}")
+    assert any(f"index field says {i + 1}" in f for f in found)
 
 
 def test_byte_flipped_in_the_verificatum_directory(honest: Honest) -> None:
@@ -430,8 +498,7 @@ def test_entry_signed_by_a_wrong_key(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[2]
     board.update(i, signer=Ed25519PrivateKey.generate())  # a valid signature, wrong author
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "author", f"entry {i}")
 
 
@@ -439,8 +506,7 @@ def test_node_entry_signed_by_another_node(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("mix.result")[0]
     board.update(i, signer=honest.nodes[2])
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop", "hop 1", "signed by node 2, not node 1")
 
 
@@ -448,8 +514,7 @@ def test_ballot_dropped_after_closing(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[5]
     board.remove(i)
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "closed list position 5",
                  "no ballot entry has this tracker")
 
@@ -457,14 +522,13 @@ def test_ballot_dropped_after_closing(honest: Honest) -> None:
 def test_ballot_added_after_closing(honest: Honest) -> None:
     # a 13th voter's valid ballot is slipped onto the board before the closed list
     board = Board(honest)
-    voter = voter_id_from_secret("stuffed")
-    board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 1, seed=1))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
-    assert not failures(report, "ballot proof")  # the added ballot itself is valid
+    public, private = stranger()
+    board.insert(board.find("voting.closed")[0], new_ballot(board, public, 1, 1, private))
+    report = verify_intact(board)
+    assert not failures(report, "ballot proof")  # the added ballot itself is valid and signed
     assert_fails(report, "closed list", "missing from the closed list")
-    assert_fails(report, "one ballot per credential", "13 distinct voters for 12")
-    assert_fails(report, "registered credential", f"voter {voter} is not among the registered")
+    assert_fails(report, "registered credential",
+                 f"voter {voter_id(public)} is not among the registered")
 
 
 def test_stuffed_ballot_in_place_of_a_real_voters(honest: Honest) -> None:
@@ -472,32 +536,33 @@ def test_stuffed_ballot_in_place_of_a_real_voters(honest: Honest) -> None:
     # proof and (re-made) closed list would all look fine; only the registered list catches it
     board = Board(honest)
     i = board.find("ballot")[5]
-    stuffed = voter_id_from_secret("made-up")
-    board.set(i, new_ballot(board, stuffed, 0, seed=6))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    public, private = stranger()
+    board.set(i, new_ballot(board, public, 0, 6, private))
+    report = verify_intact(board)
     assert not failures(report, "ballot proof")
     assert not failures(report, "one ballot per credential")
-    assert_fails(report, "registered credential", f"voter {stuffed} is not among the registered")
+    assert_fails(report, "registered credential",
+                 f"voter {voter_id(public)} is not among the registered")
 
 
 def test_registered_list_tampered(honest: Honest) -> None:
+    # a credential appended to the list without the authority's key: its signature breaks
     board = Board(honest)
-    r = board.find("voters.registered")[0]
-    ids = board.msg(r)["voter_ids"]
-    board.update(r, voter_ids=ids + bytes(16))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
-    assert_fails(report, "registered credential", "13 voter ids for 12 credentials")
+    r = board.find("credentials.list")[0]
+    obj = json.loads(board.msg(r)["list"])
+    obj["credentials"] = sorted([*obj["credentials"], stranger()[0].hex()])
+    obj["count"] += 1
+    board.update(r, list=canonical_json(obj))
+    report = verify_intact(board)
+    assert_fails(report, "credential list", "authority signature")
 
 
 def test_later_ballot_of_a_voter_added_after_closing(honest: Honest) -> None:
     board = Board(honest)
     first = board.find("ballot")[4]
-    voter = board.msg(first)["voter_id"]
+    voter = board.msg(first)["credential"]
     board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 2, seed=2))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "superseded", "missing from the closed list")
 
 
@@ -508,29 +573,27 @@ def test_second_ballot_accepted_under_first_ballot_counts(honest: Honest) -> Non
     params["policy"] = "first-ballot-counts"
     board.update(0, params=canonical_json(params))
     board.meta["params"] = params
-    voter = board.msg(board.find("ballot")[4])["voter_id"]
+    voter = board.msg(board.find("ballot")[4])["credential"]
     board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 2, seed=5))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert not failures(report, "parameters")
-    assert_fails(report, "one ballot per credential", f"second ballot of voter {voter}")
+    assert_fails(report, "one ballot per credential",
+                 f"second ballot of voter {voter_id(voter)}")
 
 
 def test_ballot_added_after_the_closed_list(honest: Honest) -> None:
     board = Board(honest)
-    voter = voter_id_from_secret("late")
-    board.insert(board.find("voting.closed")[0] + 1, new_ballot(board, voter, 0, seed=3))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    public, private = stranger()
+    board.insert(board.find("voting.closed")[0] + 1, new_ballot(board, public, 0, 3, private))
+    report = verify_intact(board)
     assert_fails(report, "phase order", "ballot entry after the voting.closed phase")
 
 
 def test_ballot_replaced_after_closing(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[7]
-    board.set(i, new_ballot(board, board.msg(i)["voter_id"], 0, seed=4))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    board.set(i, new_ballot(board, board.msg(i)["credential"], 0, seed=4))
+    report = verify_intact(board)
     assert not failures(report, "ballot proof")
     assert_fails(report, "closed list", "closed list position 7", "is not ballot 7's")
 
@@ -543,8 +606,7 @@ def test_closed_list_differs_from_counted_ballots(honest: Honest) -> None:
     cts = decode_ciphertexts(g, board.msg(c)["ciphertexts"], 1)
     cts[3] = encrypt(pk, encode_ballot(g, encode_choice(2), 1))[0]
     board.update(c, ciphertexts=encode_ciphertexts(g, cts))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "closed list position 3")
     assert_fails(report, "hop shuffle proof", "hop 1", "not for the list")
 
@@ -554,8 +616,7 @@ def test_closed_list_reordered_board(honest: Honest) -> None:
     board = Board(honest)
     a, b = board.find("ballot")[1:3]
     board.swap(a, b)
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "closed list", "out of board order")
 
 
@@ -571,8 +632,7 @@ def test_hop_output_swapped_for_another_valid_list(honest: Honest) -> None:
     outputs = encode_ciphertexts(g, fake)
     board.update(r, outputs=outputs)
     board.update(v, output_digest=digest(outputs))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop shuffle proof", "hop 2", "equation")
     assert_fails(report, "hop shuffle proof", "hop 3", "not for the list")
 
@@ -605,8 +665,7 @@ def test_proof_taken_from_another_election(honest: Honest) -> None:
     r, v = board.find("mix.result")[0], board.find("hop.verdict")[0]
     board.update(r, outputs=outputs, proof=encode_proof_files(encode_proof(other, proof)))
     board.update(v, output_digest=digest(outputs))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop shuffle proof", "hop 1 (node 1")
 
 
@@ -615,16 +674,14 @@ def test_rejected_hop_that_verifies(honest: Honest) -> None:
     board = Board(honest)
     v = board.find("hop.verdict")[1]
     board.update(v, status="rejected", reason="made up")
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop", "hop 2", "recorded as rejected, but its proof verifies")
 
 
 def test_hop_verdict_removed(honest: Honest) -> None:
     board = Board(honest)
     board.remove(board.find("hop.verdict")[2])
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "hop order", "verdicts for nodes [1, 2]")
     assert_fails(report, "hop", "no verdict refers to")
 
@@ -637,8 +694,7 @@ def test_decryption_share_altered(honest: Honest) -> None:
     # replace the first factor by another valid point
     share[12 : 12 + g.element_size] = g.encode(g.base_mul(12345))
     board.update(s, share=bytes(share))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "decryption share", f"node {position}")
 
 
@@ -646,8 +702,7 @@ def test_decryption_share_for_another_list(honest: Honest) -> None:
     board = Board(honest)
     s, position = recorded_shares(board)[0]
     board.update(s, input_digest=bytes(32))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "decryption share", f"node {position}", "not for the final list")
 
 
@@ -659,8 +714,7 @@ def test_tally_counts_changed(honest: Honest) -> None:
     result["counts"][first] += 1
     result["counts"][second] -= 1
     board.update(t, result=canonical_json(result))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "tally", "counts")
     assert not failures(report, "tally plaintexts")
 
@@ -671,8 +725,7 @@ def test_tally_plaintext_changed(honest: Honest) -> None:
     plaintexts = list(board.msg(t)["plaintexts"])
     plaintexts[4] = encode_choice(0) if plaintexts[4] != encode_choice(0) else encode_choice(1)
     board.update(t, plaintexts=plaintexts)
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "tally plaintexts", "plaintext 4")
 
 
@@ -682,8 +735,7 @@ def test_dkg_result_key_replaced(honest: Honest) -> None:
     g, _pk = election_key(board)
     d = board.find("dkg.result")[0]
     board.update(d, public_key=g.encode(g.base_mul(777)))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "DKG", "joint public key")
 
 
@@ -692,9 +744,137 @@ def test_parameters_changed(honest: Honest) -> None:
     params = json.loads(board.msg(0)["params"])
     params["t"] = 1
     board.update(0, params=canonical_json(params))
-    report = verify_record(board.files())
-    assert_chain_intact(report)
+    report = verify_intact(board)
     assert_fails(report, "parameters", "election.json has other parameters")
+
+
+# --- the server-key holder (issue 12): re-signs and re-chains all it may sign -------------------
+def node_receipts(honest: Honest, position: int) -> list[Any]:
+    from mixnode.client import load_receipts
+
+    got = load_receipts(honest.data / f"node{position}", honest.eid)[honest.eid]
+    assert got, f"node {position} kept no receipts"
+    return got
+
+
+def test_honest_record_passes_the_trust_checks(honest: Honest) -> None:
+    report = verify_record(honest.files, receipts=[
+        r for p in (1, 2, 3) for r in node_receipts(honest, p)])
+    assert report.ok, failures(report)
+    names = {c.name for c in report.checks if c.ok}
+    assert {"credential list", "fingerprint", "registered credential", "receipts"} <= names
+    assert report.summary["test_election"] is False
+    assert report.summary["credentials"] == 14
+    assert report.summary["fingerprint"] == record_fingerprint(Board(honest)).hex()
+    clist = decode_credential_list(json.loads(Board(honest).msg(1)["list"]))
+    assert verify_record(honest.files, authority_key=clist.authority).ok
+    report = verify_record(honest.files, authority_key=stranger()[0])
+    assert_fails(report, "credential list", "expected")
+
+
+def test_server_swaps_the_choice_labels_and_their_counts(honest: Honest) -> None:
+    # the outcome flips: labels swapped in the parameters, the two counts swapped in the tally;
+    # every server entry re-signed and re-chained. No node signed these parameters.
+    board = Board(honest, server_only=True)
+    params = json.loads(board.msg(0)["params"])
+    params["choices"][0], params["choices"][1] = params["choices"][1], params["choices"][0]
+    board.update(0, params=canonical_json(params))
+    board.meta["params"] = params
+    t = board.find("tally")[0]
+    result = json.loads(board.msg(t)["result"])
+    counts = result["counts"]
+    counts["option 0"], counts["option 1"] = counts["option 1"], counts["option 0"]
+    board.update(t, result=canonical_json(result))
+    report = verify_intact(board)
+    assert not failures(report, "parameters") and not failures(report, "tally")
+    found = assert_fails(report, "fingerprint", "another election fingerprint")
+    for position in (1, 2, 3):  # every node's signature contradicts the new parameters
+        assert any(f"node {position}" in f for f in found), (position, found)
+    assert_fails(report, "ballot proof", "voter signature")  # the voters signed it too
+
+
+def test_server_casts_a_ballot_for_a_registered_voter_who_never_voted(honest: Honest) -> None:
+    board = Board(honest, server_only=True)
+    clist = decode_credential_list(json.loads(board.msg(1)["list"]))
+    voted = {board.msg(i)["credential"] for i in board.find("ballot")}
+    abstainer = next(c for c in clist.credentials if c not in voted)
+    # the server can make the ciphertext and its proof, but not the voter's signature
+    board.insert(board.find("voting.closed")[0],
+                 new_ballot(board, abstainer, 0, seed=9, private=generate_credential().private))
+    report = verify_intact(board)
+    assert not failures(report, "registered credential")  # the voter is on the list
+    found = assert_fails(report, "ballot proof", "ballot 12", "voter signature")
+    assert voter_id(abstainer) in found[0]
+
+
+def test_server_adds_a_credential_and_raises_the_count(honest: Honest) -> None:
+    # the server re-signs the list with a key of its own, one more credential in it
+    from crypto.credentials import encode_credential_list, sign_credential_list
+
+    board = Board(honest, server_only=True)
+    r = board.find("credentials.list")[0]
+    clist = decode_credential_list(json.loads(board.msg(r)["list"]))
+    fake = generate_credential()
+    forged = sign_credential_list(fake.private, honest.eid,
+                                  [*clist.credentials, stranger()[0]])
+    assert len(forged.credentials) == len(clist.credentials) + 1
+    board.update(r, list=canonical_json(encode_credential_list(forged)))
+    report = verify_intact(board)
+    assert not failures(report, "credential list")  # well formed and signed, by the wrong key
+    found = assert_fails(report, "fingerprint", "another election fingerprint")
+    assert len({f.split("node ")[1][:1] for f in found}) == 3  # all three nodes
+    # an auditor with the authority's key (from the authority) also names the list
+    report = verify_record(board.files(), authority_key=clist.authority)
+    assert_fails(report, "credential list", f"entry {r}", "expected")
+
+
+def test_server_relabels_a_hop_skipped_and_deletes_its_result(
+    honest: Honest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # node 1's accepted hop becomes "skipped (timed out)" with made-up times; its mix.result
+    # is deleted and the record re-chained. Node 1 kept the server's receipt for it.
+    board = Board(honest, server_only=True)
+    v = board.find("hop.verdict")[0]
+    r = board.msg(v)["result_entry"]
+    assert board.msg(v)["position"] == 1 and board.msg(v)["status"] == "accepted"
+    board.update(v, status="skipped", reason="timed out", result_entry=0, output_digest=b"",
+                 requested_ms=1, gave_up_ms=600_001, timeout_ms=600_000)
+    board.remove(r)
+    files = board.files()
+    receipts = node_receipts(honest, 1)
+    assert any(x.index == r for x in receipts)
+    report = verify_record(files, receipts=receipts)
+    found = assert_fails(report, "receipts", f"entry {r}", "server misbehaviour")
+    assert "evidence: receipt for entry" in found[0]
+    # the other nodes' later signatures bind heads that include node 1's result
+    assert_fails(report, "seen head", "removed, altered or reordered")
+    # from the command lines: mixverify --receipt and mixnode audit
+    record = tmp_path / "record"
+    for name, data in files.items():
+        (record / name).parent.mkdir(parents=True, exist_ok=True)
+        (record / name).write_bytes(data)
+    receipt_file = honest.data / "node1" / f"receipts-{honest.eid}.jsonl"
+    assert main([str(record), "--receipt", str(receipt_file)]) == 1
+    assert "server misbehaviour at entry" in capsys.readouterr().out
+    from mixnode.cli import main as mixnode
+
+    assert mixnode(["audit", str(record), "--data", str(honest.data / "node1")]) == 1
+    out = capsys.readouterr().out
+    assert f"SERVER MISBEHAVIOUR: server misbehaviour at entry {r}" in out
+    assert mixnode(["audit", str(honest.path), "--data", str(honest.data / "node1")]) == 0
+    assert "keeps all" in capsys.readouterr().out
+
+
+def test_no_private_credential_reaches_the_server_or_the_record(honest: Honest) -> None:
+    privates = list(honest.creds.values())
+    assert len(privates) == 14
+    files = [p for root in (honest.data / "server", honest.path) for p in root.rglob("*")
+             if p.is_file()]
+    assert any(p.name == "board.sqlite3" for p in files)
+    for path in files:
+        blob = path.read_bytes()
+        for private in privates:
+            assert private not in blob and private.hex().encode() not in blob, path
 
 
 # --- a real record with a rejected hop ------------------------------------------------------------

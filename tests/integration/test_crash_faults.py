@@ -36,7 +36,7 @@ LATE_KILLS = 4  # per election, during mixing and decryption (fewer if it finish
 TOTAL_KILLS = 20
 
 
-def post_ballot(base: str, eid: str, secret: str, ballot: dict[str, Any]) -> tuple[str, Any]:
+def post_ballot(base: str, eid: str, ballot: dict[str, Any]) -> tuple[str, Any]:
     """One attempt, no retry: ("ok", tracker), ("refused", reason) or ("lost", error)."""
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -45,7 +45,7 @@ def post_ballot(base: str, eid: str, secret: str, ballot: dict[str, Any]) -> tup
             "POST",
             f"/api/elections/{eid}/ballots",
             json.dumps(ballot).encode(),
-            {"Content-Type": "application/json", "Authorization": f"Voter {secret}"},
+            {"Content-Type": "application/json"},  # a voter-signed ballot: no Authorization
         )
         resp = conn.getresponse()
         body = json.loads(resp.read() or b"null")
@@ -92,20 +92,21 @@ class Faults:
         """Cast every ballot, killing the server at random moments while they are in flight;
         a ballot whose answer was lost is sent again (a replay refusal means it was stored)."""
         eid = e["id"]
-        ballots = make_ballots("secp256k1", e["public_key"], eid, 1, e["credentials"], choices)
+        ballots = make_ballots("secp256k1", e["public_key"], eid, 1, e["credentials"], choices,
+                               bytes.fromhex(e["fingerprint"]))
         count = VOTING_KILLS
         if last:
             count = max(count, min(len(ballots), TOTAL_KILLS - len(self.kills)))
         kill_at = set(self.rng.sample(range(len(ballots)), count))
         acknowledged: set[str] = set()
-        for i, (ballot, cred) in enumerate(zip(ballots, e["credentials"], strict=True)):
+        for i, ballot in enumerate(ballots):
             timer = None
             if i in kill_at:
                 server = self.cluster.server
                 assert server is not None
                 timer = threading.Timer(self.rng.uniform(0.0, 0.03), server.kill)
                 timer.start()
-            outcome, value = post_ballot(self.cluster.base, eid, cred["secret"], ballot)
+            outcome, value = post_ballot(self.cluster.base, eid, ballot)
             if timer is not None:
                 timer.join()
                 self.kill_and_restart(eid, acknowledged | ({value} if outcome == "ok" else set()),
@@ -114,7 +115,7 @@ class Faults:
                 acknowledged.add(value)
                 continue
             for _ in range(3):  # lost or refused during the kill: send it again
-                again, value = post_ballot(self.cluster.base, eid, cred["secret"], ballot)
+                again, value = post_ballot(self.cluster.base, eid, ballot)
                 if again == "ok":
                     acknowledged.add(value)
                     break

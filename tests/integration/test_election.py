@@ -24,7 +24,15 @@ import websocket
 from crypto.protocol.wire import MAX_FRAME, Message, decode_frame, sign_message
 from crypto.record import decode_entry, verify_chain
 from crypto.transport import NodeIdentity
-from mixserver.harness import Api, make_ballots, node_key, start_node, start_server, wait_for
+from mixserver.harness import (
+    Api,
+    authority_credentials,
+    make_ballots,
+    node_key,
+    start_node,
+    start_server,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -58,15 +66,11 @@ class Cluster:
         e = self.api.request(
             "POST",
             "/api/elections",
-            {
-                "title": "it",
-                "question": "?",
-                "choices": ["a", "b", "c"],
-                "n": n,
-                "t": t,
-                "voters": voters,
-            },
+            {"title": "it", "question": "?", "choices": ["a", "b", "c"], "n": n, "t": t},
         )
+        # a normal election: this test is the credential authority, the server gets the list
+        creds, public = authority_credentials(e["id"], voters)
+        self.api.request("POST", f"/api/elections/{e['id']}/credentials", public)
         for i in range(1, n + 1):
             key = self.tmp / f"node{i}.key"
             pub = node_key(key)
@@ -79,19 +83,18 @@ class Cluster:
         got = wait_for(self.api, e["id"], lambda x: x["public_key"], "keygen", 60)
         self.api.request("POST", f"/api/elections/{e['id']}/open")
         wait_for(self.api, e["id"], lambda x: x["phase"] == "voting", "open", 20)
-        return {**got, "credentials": e["credentials"]}
+        return {**got, "credentials": creds}
 
     def cast(self, e: dict[str, Any], indices: range, choices: list[int]) -> list[str]:
         assert self.api is not None
         creds = [e["credentials"][i] for i in indices]
         ballots = make_ballots(
-            "secp256k1", e["public_key"], e["id"], 1, creds, [choices[i] for i in indices]
+            "secp256k1", e["public_key"], e["id"], 1, creds, [choices[i] for i in indices],
+            bytes.fromhex(e["fingerprint"]),
         )
         return [
-            self.api.request(
-                "POST", f"/api/elections/{e['id']}/ballots", b, auth=f"Voter {c['secret']}"
-            )["tracker"]
-            for b, c in zip(ballots, creds, strict=True)
+            self.api.request("POST", f"/api/elections/{e['id']}/ballots", b, auth="")["tracker"]
+            for b in ballots
         ]
 
     def finish(self, e: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
@@ -100,6 +103,11 @@ class Cluster:
         self.api.request("POST", f"/api/elections/{eid}/close")
         wait_for(self.api, eid, lambda x: x["phase"] == "closed", "close", 20)
         self.api.request("POST", f"/api/elections/{eid}/mix")
+        self.api.request("POST", f"/api/elections/{eid}/publish")
+        return self.tallied(eid, timeout)
+
+    def finish_mixing_and_publish(self, eid: str, timeout: float = 180) -> dict[str, Any]:
+        assert self.api is not None
         self.api.request("POST", f"/api/elections/{eid}/publish")
         return self.tallied(eid, timeout)
 
@@ -199,6 +207,14 @@ def test_full_election_and_export(cluster: Cluster, tmp_path: Path) -> None:
     vmn = tmp_path / "record" / "verificatum"
     assert (vmn / "nizkp" / "default" / "proofs" / "activethreshold").read_bytes() == b"3"
     assert mixverify(["--verificatum", str(vmn)]) == 0
+    # the whole record, with every node's receipts; and each node's own audit of it
+    report = export_and_verify(cluster, e["id"])
+    assert report.summary["test_election"] is False
+    from mixnode.cli import main as mixnode
+
+    for i in (1, 2, 3):
+        node_dir = str(tmp_path / f"node{i}")
+        assert mixnode(["audit", str(tmp_path / "record"), "--data", node_dir]) == 0
     victim = tmp_path / "record" / index[len(index) // 2]["file"]
     data = bytearray(victim.read_bytes())
     data[-1] ^= 1
@@ -261,6 +277,13 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     )
     cluster.nodes[1].kill()
     cluster.nodes[1].wait(10)
+    # node 1 has the connect grace (2 s) to come back; it does not, so its hop is skipped as a
+    # time-out with the times recorded
+    wait_for(
+        cluster.api, eid,
+        lambda x: len(cluster.api.request("GET", f"/api/elections/{eid}/status")["hops"]) >= 1,
+        "hop 1 skipped", 30,
+    )
     # node 3 stays stuck in its stalled shuffle; node 1 comes back (with its key share on disk)
     # and decrypts with node 2
     cluster.procs.append(
@@ -274,6 +297,55 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     assert [h["status"] for h in hops] == ["skipped", "accepted", "skipped"]
     assert "disconnected" in hops[0]["reason"] and "timed out" in hops[2]["reason"]
     assert result["counts"] == expected(CHOICES)
+    # both skips are time-outs whose times the record shows, and the verifier accepts them
+    report = export_and_verify(cluster, eid)
+    skips = [c for c in report.checks if c.name == "hop" and "skipped" in c.detail]
+    assert len(skips) == 2 and all("time-out" in c.detail for c in skips), skips
+
+
+def test_a_killed_node_that_comes_back_in_time_is_asked_again(cluster: Cluster) -> None:
+    cluster.start_server(hop_timeout=60, grace=30)
+    e = cluster.election(cheats={1: "stall"})
+    cluster.cast(e, range(12), CHOICES)
+    assert cluster.api is not None
+    eid = e["id"]
+    cluster.api.request("POST", f"/api/elections/{eid}/close")
+    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
+    cluster.api.request("POST", f"/api/elections/{eid}/mix")
+    wait_for(
+        cluster.api, eid,
+        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
+        "hop 1 started", 30,
+    )
+    cluster.nodes[1].kill()
+    cluster.nodes[1].wait(10)
+    cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
+                                    cluster.tmp / "node1", 1, None, log=cluster.log))
+    result = cluster.finish_mixing_and_publish(eid)
+    assert [h["status"] for h in result["hops"]] == ["accepted"] * 3
+    assert result["counts"] == expected(CHOICES)
+
+
+def export_and_verify(cluster: Cluster, eid: str) -> Any:
+    """Export the record and verify it with every node's kept receipts; returns the report."""
+    from crypto.io.recorddir import read_directory
+    from crypto.verify import verify_record
+    from mixnode.client import load_receipts
+    from mixserver.board import Board
+    from mixserver.export import export_record
+
+    out = cluster.tmp / f"record-{eid}"
+    board = Board(cluster.tmp / "server")
+    try:
+        export_record(board, eid, out)
+    finally:
+        board.close()
+    receipts = [r for i in cluster.nodes
+                for r in load_receipts(cluster.tmp / f"node{i}", eid).get(eid, [])]
+    assert receipts
+    report = verify_record(read_directory(out), receipts=receipts)
+    assert report.ok, [str(c) for c in report.failures]
+    return report
 
 
 def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
@@ -308,7 +380,8 @@ def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) ->
     e = api.request(
         "POST",
         "/api/elections",
-        {"title": "h", "question": "?", "choices": ["a"], "n": 1, "t": 1, "voters": 1},
+        {"title": "h", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
+         "test": True},
     )
     before = api.request("GET", f"/api/elections/{e['id']}/board")["total"]
     url = cluster.base.replace("http://", "ws://") + "/ws/node"
@@ -386,7 +459,8 @@ def test_node_waits_for_the_server_and_for_its_enrolment(cluster: Cluster) -> No
     e = api.request(
         "POST",
         "/api/elections",
-        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1},
+        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
+         "test": True},
     )
     cluster.kill_server()
     key = cluster.tmp / "late.key"
@@ -419,3 +493,25 @@ def test_node_refused_by_the_server_gives_up_with_the_reason(cluster: Cluster) -
     assert "the server refused the node: [protocol-violation] auth: this key is not enrolled" in (
         result.stderr
     )
+
+
+def test_a_node_refuses_an_election_with_another_fingerprint(cluster: Cluster) -> None:
+    api = cluster.start_server()
+    e = api.request("POST", "/api/elections", {"title": "f", "question": "?",
+                                               "choices": ["a", "b"], "n": 1, "t": 1,
+                                               "voters": 2, "test": True})
+    key = cluster.tmp / "picky.key"
+    api.request("POST", f"/api/elections/{e['id']}/enrol", {"public_key": node_key(key)})
+    fp = api.request("GET", f"/api/elections/{e['id']}")["fingerprint"]
+    other = ("0" if fp[0] != "0" else "1") + fp[1:32]  # the short form, one digit off
+    argv = ["run", "--server", cluster.base, "--key", str(key), "--data",
+            str(cluster.tmp / "picky"), "--expect-fingerprint", other, "--give-up-after", "30"]
+    result = subprocess.run([sys.executable, "-m", "mixnode.cli", *argv], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert f"has fingerprint {fp[:4]} " in result.stderr
+    assert "refusing to take part" in result.stderr
+    assert f"not the expected {other}" in result.stderr
+    # it signed nothing: no endorsement, no key generation on the board
+    kinds = [x["kind"] for x in api.request("GET", f"/api/elections/{e['id']}/board")["entries"]]
+    assert "node.endorse" not in kinds and "dkg.deal" not in kinds

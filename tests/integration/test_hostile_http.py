@@ -23,7 +23,8 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.tcpclient import TCPClient
 from tornado.testing import AsyncHTTPTestCase, gen_test
 
-from mixserver.app import ADMIN_BODY_LIMIT, make_app
+from mixserver.api import ADMIN_BODY_LIMIT
+from mixserver.app import make_app
 from mixserver.services import ElectionServices
 
 JSON = {"Content-Type": "application/json"}
@@ -37,10 +38,11 @@ class Server(AsyncHTTPTestCase):
         self._tmp = tempfile.TemporaryDirectory()
         self.services = ElectionServices(Path(self._tmp.name) / "data")
         created = self.services.create_election(
-            title="T", question="Q?", choices=["a", "b"], n=3, t=2, voters=2
+            title="T", question="Q?", choices=["a", "b"], n=3, t=2, voters=2, test=True
         )
         self.eid = created["id"]
-        self.secret = created["credentials"][0]["secret"]
+        # a voter's ballot carries no Authorization; a stray one is ignored, never trusted
+        self.secret = self.services.voter_credentials(self.eid)[0]["credential"]
         self.admin = {"Authorization": f"Bearer {self.services.admin_token}"}
         return make_app(self.services)
 
@@ -91,12 +93,12 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
      '{"width": 1}', 415, "unsupported-media-type", "application/json"),
     ("POST", "/api/elections/{eid}/ballots", "voter", "text/plain", '{"width": 1}', 415,
      "unsupported-media-type", "application/json"),
-    ("POST", "/api/elections/{eid}/ballots", None, "application/json", "{}", 401,
-     "unauthorized", "Voter"),
+    ("POST", "/api/elections/{eid}/ballots", None, "application/json", "{}", 403,
+     "protocol-violation", "voting is not open"),
     ("POST", "/api/elections/{eid}/ballots", "voter", "application/json",
      '{"a": 1, "a": 2}', 400, "malformed", "twice"),
     ("POST", "/api/elections/nosuch/ballots", "voter", "application/json", "{}", 404,
-     "protocol-violation", "unknown election"),
+     "unknown-election", "unknown election"),
     # election creation
     ("POST", "/api/elections", "admin", "application/json", DEEP, 413, "payload-too-large",
      "at most"),
@@ -121,7 +123,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json", '"x"', 400,
      "malformed", "JSON object"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
-     json.dumps({"public_key": SMALL_ORDER_IDENTITY}), 422, "invalid-element", "prime-order"),
+     json.dumps({"public_key": SMALL_ORDER_IDENTITY}), 400, "invalid-element", "prime-order"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
      '{"public_key": 5}', 400, "malformed", "hex string"),
     ("POST", "/api/elections/{eid}/enrol", "admin", "application/json",
@@ -157,6 +159,37 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
     ("GET", "/api/elections", None, "application/json", "{}", 413, "payload-too-large",
      "at most 0 bytes"),
 ]
+
+
+class TestNormalElectionHasNoServerSideCasting(Server):
+    """In a normal election the server holds no private credential: every path that would cast
+    a ballot on the server is refused with the reason, and nothing reaches the board."""
+
+    def test_every_server_side_casting_path_is_refused(self) -> None:
+        normal = self.services.create_election(
+            title="N", question="Q?", choices=["a", "b"], n=3, t=2)["id"]
+        from mixserver.harness import authority_credentials
+
+        _creds, public = authority_credentials(normal, 3)
+        got = self.req("POST", f"/api/elections/{normal}/credentials",
+                       {**self.admin, "Content-Type": "application/json"},
+                       json.dumps(public))
+        assert got.code == 200 and json.loads(got.body)["voters"] == 3
+        self.services.db.set_phase(normal, "voting", public_key="00")
+        before = self.services.db.count_entries(normal)
+        for method, path, body in (
+            ("POST", f"/api/elections/{normal}/test-ballots", '{"count": 1}'),
+            ("GET", f"/api/elections/{normal}/credentials", None),
+            ("POST", f"/api/elections/{normal}/credentials", json.dumps(public)),
+        ):
+            headers = {**self.admin, "Content-Type": "application/json"}
+            got = self.req(method, path, headers, body)
+            answer = json.loads(got.body)
+            assert got.code == 403 and answer["code"] == "protocol-violation", (path, answer)
+        assert "only in a test election" in json.loads(self.req(
+            "POST", f"/api/elections/{normal}/test-ballots",
+            {**self.admin, "Content-Type": "application/json"}, '{"count": 1}').body)["error"]
+        assert self.services.db.count_entries(normal) == before
 
 
 class TestHostileTable(Server):
@@ -261,7 +294,7 @@ API_ROUTES = [
     ("POST", "/api/elections"),
     ("GET", "/api/elections/{eid}"),
     ("POST", "/api/elections/{eid}/ballots"),
-    ("GET", "/api/elections/{eid}/voter"),
+    ("GET", "/api/elections/{eid}/credentials"),
     ("GET", "/api/elections/{eid}/board"),
     ("GET", "/api/elections/{eid}/receipts/{x}"),
     ("GET", "/api/elections/{eid}/results"),

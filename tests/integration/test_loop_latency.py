@@ -90,7 +90,8 @@ class LoopLatencyTest(AsyncHTTPTestCase):
 
     def prepare(self) -> str:
         svc, db = self.services, self.services.db
-        e = svc.create_election("latency", "?", ["a", "b"], group=GROUP, n=1, t=1, voters=0)
+        e = svc.create_election("latency", "?", ["a", "b"], group=GROUP, n=1, t=1, voters=1,
+                                test=True)
         eid: str = e["id"]
         svc.enrol_node(eid, self.node.public_bytes().hex(), 1)
         db.set_phase(eid, "closed", public_key=self.pk.hex(), qualified=[1])
@@ -100,9 +101,15 @@ class LoopLatencyTest(AsyncHTTPTestCase):
 
     def result_for(self, eid: str, request: Message) -> SignedMessage:
         outputs, proof = mix_job(GROUP, shuffle_sid(eid), self.pk, 1, request["ciphertexts"], 2)
+        db = self.services.db
+        size = db.count_entries(eid)  # the node binds the fingerprint and the head it saw
         msg = Message("mix.result", eid, {"job": request["job"],
                                           "input_digest": digest(request["ciphertexts"]),
-                                          "outputs": outputs, "proof": proof}, bytes(32), 1)
+                                          "outputs": outputs, "proof": proof,
+                                          "fingerprint": request["fingerprint"],
+                                          "seen_size": size,
+                                          "seen_head": db.hash_at(eid, size - 1)},
+                      bytes(32), 1)
         _body, frame = sign_message(msg, self.node.sign, self.node.public.signing_key)
         return decode_frame(frame)
 

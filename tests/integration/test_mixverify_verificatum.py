@@ -212,19 +212,9 @@ def test_export_layout_follows_verificatum() -> None:
     assert export[base + "width"] == b"1"
     assert export[base + "proofs/activethreshold"] == b"3"
     assert base + "proofs/maxciph" not in export
-    expected = {"protInfo.xml"} | {
-        base + p
-        for p in (
-            "version",
-            "type",
-            "auxsid",
-            "width",
-            "FullPublicKey.bt",
-            "Ciphertexts.bt",
-            "ShuffledCiphertexts.bt",
-            "proofs/activethreshold",
-        )
-    }
+    expected = {"protInfo.xml"} | {base + p for p in (
+        "version", "type", "auxsid", "width", "FullPublicKey.bt", "Ciphertexts.bt",
+        "ShuffledCiphertexts.bt", "proofs/activethreshold")}
     for nn in ("01", "02", "03"):
         expected |= {
             f"{base}proofs/{k}{nn}.bt"

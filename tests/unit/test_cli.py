@@ -78,6 +78,13 @@ BAD = [
         "not a positive number",
     ),
     ("mixnode", ["run", "--key", KEY], "required: --server"),
+    (
+        "mixnode",
+        ["run", "--server", "http://h:1", "--key", KEY, "--expect-fingerprint", "abc"],
+        "expected 32 or 64 hex digits",
+    ),
+    ("mixnode", ["audit"], "required: RECORD_DIR"),
+    ("mixdemo", ["--abstain", "-2"], "is negative"),
     ("mixnode", ["--key", KEY], "required: --server"),
     ("mixnode", ["keygen"], "required: --out"),
     ("mixnode", ["pubkey", "--key", "nokey"], "no such file"),

@@ -38,6 +38,7 @@ from crypto.verify import verify_record
 from mixnode.protocol import decrypt_job, mix_job
 from mixserver import jobs
 from mixserver.coordinator import (
+    BOUND_KINDS,
     dkg_outcome,
     load_decrypt,
     load_mix,
@@ -93,7 +94,8 @@ class Election:
         self.tmp = tmp
         self.svc = ElectionServices(tmp / "data")
         self.db = self.svc.db
-        e = self.svc.create_election("crash", "?", CHOICES, n=n, t=t, voters=voters)
+        e = self.svc.create_election("crash", "?", CHOICES, n=n, t=t, voters=voters,
+                                     test=True)
         self.eid: str = e["id"]
         self.n, self.t = n, t
         self.ids = {p: NodeIdentity.generate() for p in range(1, n + 1)}
@@ -111,7 +113,13 @@ class Election:
         self.restarts = 0
 
     def signed(self, position: int, kind: str, fields: dict[str, Any]) -> SignedMessage:
+        """A node's signed message; one for the record binds the fingerprint and a seen head."""
         ident = self.ids[position]
+        if kind in BOUND_KINDS:
+            _p, _phase, state = self.db.election(self.eid)
+            size = self.db.count_entries(self.eid)
+            fields = {**fields, "fingerprint": bytes.fromhex(state["fingerprint"]),
+                      "seen_size": size, "seen_head": self.db.hash_at(self.eid, size - 1)}
         msg = Message(kind, self.eid, fields, bytes(32), next(self.seq))
         _body, frame = sign_message(msg, ident.sign, ident.public.signing_key)
         return decode_frame(frame)
@@ -134,7 +142,7 @@ class Election:
             p: x.on_responses({q: r for q, r in responses.items() if q != p}).to_bytes()
             for p, x in parts.items()
         }
-        transcript = [
+        transcript = [self.signed(p, "node.endorse", {}) for p in sorted(parts)] + [
             self.signed(p, kind, {"data": item.to_bytes()})
             for kind, items in (
                 ("dkg.deal", deals),
@@ -373,7 +381,8 @@ def test_the_verifier_rejects_a_forged_abandoned_verdict(tmp_path: Path) -> None
     r1 = next(s for s in e.db.entries(e.eid) if s.kind == "mix.result")
     e.db.append_server(e.eid, Message("hop.verdict", e.eid, {
         "hop": 2, "position": 2, "status": "abandoned", "reason": "forged",
-        "result_entry": r1.entry.index, "output_digest": b""}))
+        "result_entry": r1.entry.index, "output_digest": b"", "evidence_entry": 0,
+        "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}))
     e.crash_at = None
     e.restarts += 1
     e.run()

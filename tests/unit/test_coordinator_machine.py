@@ -54,9 +54,14 @@ def mix_result(job: str, inputs: bytes, outputs: bytes) -> SignedMessage:
     return signed("mix.result", job=job, input_digest=digest(inputs), outputs=outputs, proof=[])
 
 
+FP = bytes(range(32))
+
+
 def machine(count: int = 4, n: int = 3) -> MixMachine:
-    return MixMachine(EID, "secp256k1", b"pk", 1, Cascade(list(range(1, n + 1))), CLOSED, count,
-                      "s", T)
+    m = MixMachine(EID, "secp256k1", b"pk", 1, Cascade(list(range(1, n + 1))), CLOSED, count,
+                   "s", T)
+    m.fingerprint = FP
+    return m
 
 
 def of(effects: list[Any], kind: type) -> list[Any]:
@@ -193,20 +198,41 @@ def test_a_node_connecting_within_the_grace_is_asked() -> None:
     assert m.tick(6.0) == []  # no skip once it is shuffling
 
 
-def test_disconnect_and_job_failure_skip_the_hop() -> None:
+def test_disconnect_and_job_failure_skip_the_hop_with_evidence() -> None:
     m = machine()
-    m.start(0.0, {1, 2, 3})
-    out = m.node_gone(1, 1.0)
-    assert of(out, CommitHop)[0].reason == "node 1 disconnected"
+    r1 = request(m.start(0.0, {1, 2, 3}), 1)
+    # a node that leaves has the connect grace (5 s here) to come back: no skip before
+    assert m.node_gone(1, 1.0) == []
+    assert m.tick(5.9) == []
+    out = m.tick(6.0)
+    (skip,) = of(out, CommitHop)
+    assert skip.reason == "node 1 disconnected and did not come back in time"
+    assert skip.status == SKIPPED and skip.evidence is None
+    assert skip.timeout == 5.0 and skip.seconds >= skip.timeout  # a time-out, times recorded
+    assert r1["fingerprint"] == FP
     r2 = request(out, 2)
-    out = m.job_failed(2, r2["job"], "worker died", 2.0)
-    assert of(out, CommitHop)[0].reason == "node 2 reported: worker died"
+    failed = signed("job.failed", job=r2["job"], reason="worker died")
+    out = m.job_failed(2, r2["job"], "worker died", 7.0, failed)
+    (skip,) = of(out, CommitHop)
+    assert skip.reason == "node 2 reported: worker died"
+    assert skip.evidence is failed and skip.timeout == 0.0  # the node's own signed word
     r3 = request(out, 3)
-    assert m.job_failed(3, "other-job", "x", 3.0) == []  # not its job: nothing happens
-    out = m.result(3, mix_result(r3["job"], CLOSED, b"o"), 4.0)[1]
-    out += m.verified(r3["job"], True, "", 5.0)
+    assert m.job_failed(3, "other-job", "x", 8.0) == []  # not its job: nothing happens
+    out = m.result(3, mix_result(r3["job"], CLOSED, b"o"), 9.0)[1]
+    out += m.verified(r3["job"], True, "", 10.0)
     assert of(out, MixFinished) == [MixFinished(True, "")]
     assert m.cascade.verdicts == {1: SKIPPED, 2: SKIPPED, 3: ACCEPTED}
+
+
+def test_a_node_back_within_the_grace_is_asked_again() -> None:
+    m = machine()
+    r1 = request(m.start(0.0, {1, 2, 3}), 1)
+    assert m.node_gone(1, 1.0) == []
+    again = request(m.node_connected(1, 2.5), 1)
+    assert again == r1  # the same job, sent again
+    assert m.tick(8.0) == []  # back and shuffling: no skip before the hop time-out (10 s)
+    out = m.result(1, mix_result(r1["job"], CLOSED, b"o"), 9.0)[1]
+    assert of(out, VerifyHop)
 
 
 def test_a_failed_or_gone_speculative_job_is_asked_again_when_its_turn_comes() -> None:

@@ -424,3 +424,16 @@ def test_plot_skips_figures_the_records_cannot_support(tmp_path: Path) -> None:
     path.write_text(json.dumps(one))
     written = plots.plot_results(path, tmp_path / "p")
     assert [p.name for p in written] == ["summary.md"]
+
+
+def test_compare_backends_measures_both_verifiers() -> None:
+    results = cryptobench.compare_backends(["secp256k1"], msm_points=200, micro_count=64,
+                                           proof_rows=80)
+    assert {r.backend for r in results} >= {"reference"}
+    for r in results:
+        assert r.proof is not None and r.proof_rows == 80
+        assert set(r.proof) == {"shuffle+prove", "verify", "verify_per_equation"}
+        assert all(v > 0 for v in r.proof.values())
+    table = cryptobench.format_backends(results)
+    assert "per-equation/s" in table and "of MSM floor" in table
+    assert table.count("secp256k1") == 2 * len(results)

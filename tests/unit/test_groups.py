@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import pickle
 import random
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from ecdsa.ellipticcurve import INFINITY, PointJacobi
@@ -16,6 +18,8 @@ from crypto.groups import BACKENDS, GROUPS, NATIVE_GROUPS, group, native_availab
 from crypto.groups.base import Group
 from crypto.groups.ecdsa_ref import ReferenceWeierstrass
 from crypto.groups.weierstrass import sqrt_mod
+
+P = TypeVar("P")
 
 WEIERSTRASS = [n for n in GROUPS if n != "ristretto255"]
 KAT = json.loads(
@@ -274,7 +278,12 @@ def edwards_mul(k: int, pt: tuple[int, int], d: int, p: int) -> tuple[int, int]:
             (y1 * y2 - x1 * x2) * pow(1 - t, -1, p) % p,
         )
 
-    acc, base = (0, 1), pt
+    return double_and_add(k, pt, add, (0, 1))
+
+
+def double_and_add(k: int, pt: P, add: Callable[[P, P], P], zero: P) -> P:
+    """k·pt by double-and-add with the addition law ``add`` and neutral element ``zero``."""
+    acc, base = zero, pt
     while k:
         if k & 1:
             acc = add(acc, base)
@@ -329,14 +338,7 @@ def test_m221_matches_montgomery_arithmetic() -> None:
         return x3, (lam * (x1 - x3) - y1) % p
 
     def mul(k: int, P: tuple[int, int]) -> tuple[int, int] | None:
-        acc: tuple[int, int] | None = None
-        base: tuple[int, int] | None = P
-        while k:
-            if k & 1:
-                acc = add(acc, base)
-            base = add(base, base)
-            k >>= 1
-        return acc
+        return double_and_add(k, P, add, None)
 
     third = a_m * pow(3, -1, p) % p
     for k in (1, 2, 3, 77777, random.Random(6).randrange(g.order)):

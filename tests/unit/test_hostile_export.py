@@ -28,7 +28,8 @@ def services(tmp_path: Path) -> Any:
 
 
 def new_election(svc: ElectionServices) -> str:
-    return str(svc.create_election(title="T", question="Q", choices=["a", "b"], n=2)["id"])
+    return str(svc.create_election(title="T", question="Q", choices=["a", "b"], n=2, voters=3,
+                                   test=True)["id"])
 
 
 def test_export_into_a_new_or_empty_directory(services: ElectionServices, tmp_path: Path) -> None:

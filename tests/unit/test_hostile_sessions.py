@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from crypto.io.files import write_private
 from mixserver.adminauth import AdminAuth
-from mixserver.board import Board, write_private
+from mixserver.board import Board
 from mixserver.services import ElectionServices
 from webui import create_app
 from webui.admin import safe_next
@@ -159,11 +160,11 @@ def test_files_are_private_from_creation(tmp_path: Path) -> None:
     try:
         data = tmp_path / "fresh" / "data"
         svc = ElectionServices(data)
-        svc.create_election(title="T", question="Q", choices=["a"], voters=3)
+        svc.create_election(title="T", question="Q", choices=["a", "b"], voters=3, test=True)
         svc.open_admin_session()
         assert _mode(data) == 0o700
         for name in ("board.sqlite3", "board.sqlite3-wal", "board.sqlite3-shm", "server_key",
-                     "admin_token"):
+                     "admin_token", "authority_key"):  # a test election's authority key too
             assert (data / name).exists(), name
             assert _mode(data / name) == 0o600, (name, oct(_mode(data / name)))
         svc.db.close()

@@ -27,6 +27,7 @@ from crypto.elgamal import (
     encrypt,
 )
 from crypto.errors import ConfigError, MixvoteError, ProtocolViolation
+from crypto.io.files import write_private
 from crypto.protocol.wire import (
     NODE_KINDS,
     Message,
@@ -40,27 +41,55 @@ from crypto.shuffle import ShuffleSession, decode_proof, verify_shuffle
 from crypto.threshold import combine, decode_decryption_share
 from crypto.transport import NodeIdentity
 from mixnode import faults
-from mixnode.client import write_private
-from mixnode.protocol import Job, NodeProtocol, Note, SaveKeyShare, Send, mix_job
+from mixnode.protocol import (
+    Job,
+    NodeProtocol,
+    Note,
+    Refuse,
+    SaveFingerprint,
+    SaveKeyShare,
+    SaveReceipt,
+    Send,
+    mix_job,
+)
 
 EID = "e1"
 G = group("secp256k1")
 
 
+FP = bytes(range(32))  # the election fingerprint the server announces
+
+
 class Server:
-    """Signs server frames for one connection to each node."""
+    """Signs server frames (and receipts) for one connection to each node."""
 
     def __init__(self) -> None:
-        self.identity = NodeIdentity.generate()
-        self.key = self.identity.public.signing_key
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from crypto.record import public_key_bytes
+
+        self.seed = secrets.token_bytes(32)
+        self.sk = Ed25519PrivateKey.from_private_bytes(self.seed)
+        self.key = public_key_bytes(self.sk)
         self.seq = 0
 
     def frame(self, kind: str, fields: dict[str, Any], session: bytes, signer: Any = None) -> bytes:
         self.seq += 1
         msg = Message(kind, EID, fields, session, self.seq)
-        signer = signer or self.identity
-        _body, frame = sign_message(msg, signer.sign, signer.public.signing_key)
+        if signer is None:
+            _body, frame = sign_message(msg, self.sk.sign, self.key)
+        else:
+            _body, frame = sign_message(msg, signer.sign, signer.public.signing_key)
         return frame
+
+    def receipt(self, index: int, entry_hash: bytes, session: bytes) -> bytes:
+        """A receipt frame for entry ``index`` (the head after it)."""
+        import json
+
+        from crypto.receipts import encode_receipt, make_receipt
+
+        r = make_receipt(self.seed, EID, index, entry_hash, index + 1, entry_hash)
+        return self.frame("receipt", {"receipt": json.dumps(encode_receipt(r)).encode()}, session)
 
 
 def sent(actions: list[Any]) -> list[SignedMessage]:
@@ -104,8 +133,13 @@ def keygen(server: Server, nodes: list[NodeProtocol], sessions: list[bytes]) -> 
     participants = [n.identity.public_bytes() for n in nodes]
     replies = []
     for i, (node, session) in enumerate(zip(nodes, sessions, strict=True)):
-        start = {"group": G.name, "n": 3, "t": 2, "position": i + 1, "participants": participants}
-        (deal,) = sent(node.receive(server.frame("dkg.start", start, session)))
+        start = {"group": G.name, "n": 3, "t": 2, "position": i + 1,
+                 "participants": participants, "fingerprint": FP}
+        actions = node.receive(server.frame("dkg.start", start, session))
+        endorse, deal = sent(actions)
+        assert endorse.message.kind == "node.endorse" and endorse.message["fingerprint"] == FP
+        assert any(isinstance(a, SaveFingerprint) and a.fingerprint == FP for a in actions)
+        assert deal.message["fingerprint"] == FP
         replies.append(deal.message["data"])
     for kind in ("dkg.deals", "dkg.complaints", "dkg.responses"):
         items, replies = replies, []
@@ -137,6 +171,7 @@ def test_keygen_mix_and_decrypt_without_a_socket(
         "width": 1,
         "count": 5,
         "ciphertexts": inputs,
+        "fingerprint": FP,
     }
     actions = nodes[0].receive(server.frame("mix.request", request, sessions[0]))
     (job,) = [a for a in actions if isinstance(a, Job)]
@@ -154,7 +189,8 @@ def test_keygen_mix_and_decrypt_without_a_socket(
     mixed = result.message["outputs"]
     shares = {}
     for i in (1, 2):
-        req = {"job": "dec", "group": G.name, "width": 1, "count": 5, "ciphertexts": mixed}
+        req = {"job": "dec", "group": G.name, "width": 1, "count": 5, "ciphertexts": mixed,
+               "fingerprint": FP}
         (djob,) = [
             a
             for a in nodes[i].receive(server.frame("decrypt.request", req, sessions[i]))
@@ -180,6 +216,7 @@ def test_a_failed_job_is_reported_once(
         "width": 1,
         "count": 1,
         "ciphertexts": encode_ciphertexts(G, [encrypt(pk, [G.generator])[0]]),
+        "fingerprint": FP,
     }
     nodes[0].receive(server.frame("mix.request", request, sessions[0]))
     (failed,) = sent(nodes[0].job_failed("mix-9", "BrokenProcessPool: worker died"))
@@ -192,7 +229,8 @@ def test_decryption_without_a_key_share_is_only_noted(
     cluster: tuple[Server, list[NodeProtocol], list[bytes]],
 ) -> None:
     server, nodes, sessions = cluster
-    req = {"job": "d", "group": G.name, "width": 1, "count": 0, "ciphertexts": b""}
+    req = {"job": "d", "group": G.name, "width": 1, "count": 0, "ciphertexts": b"",
+           "fingerprint": FP}
     actions = nodes[0].receive(server.frame("decrypt.request", req, sessions[0]))
     assert actions and all(isinstance(a, Note) for a in actions)
 
@@ -236,7 +274,8 @@ def test_messages_out_of_order_are_refused() -> None:
 # --- fault injection (mixnode/faults.py): off unless asked for, and each fault is caught ---------
 def hop_request(pk: PublicKey, cts: list[Any], job: str = "mix-f") -> dict[str, Any]:
     return {"job": job, "sid": shuffle_sid(EID), "group": G.name, "public_key": G.encode(pk.y),
-            "width": 1, "count": len(cts), "ciphertexts": encode_ciphertexts(G, cts)}  # fmt: skip
+            "width": 1, "count": len(cts), "ciphertexts": encode_ciphertexts(G, cts),
+            "fingerprint": FP}  # fmt: skip
 
 
 def test_a_node_is_honest_unless_a_fault_is_asked_for() -> None:
@@ -301,3 +340,73 @@ def test_write_private_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_private(tmp_path / "k", "not bytes")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the fingerprint and receipts ---------------------------------------------------------------
+def test_receipts_are_kept_and_their_head_is_bound_into_later_messages(
+    cluster: tuple[Server, list[NodeProtocol], list[bytes]],
+) -> None:
+    server, nodes, sessions = cluster
+    node, session = nodes[0], sessions[0]
+    head = secrets.token_bytes(32)
+    actions = node.receive(server.receipt(11, head, session))
+    (saved,) = actions
+    assert isinstance(saved, SaveReceipt) and saved.receipt["index"] == 11
+    # an older receipt does not move the head back
+    assert node.receive(server.receipt(3, secrets.token_bytes(32), session))
+    start = {"group": G.name, "n": 3, "t": 2, "position": 1,
+             "participants": [n.identity.public_bytes() for n in nodes], "fingerprint": FP}
+    endorse, deal = sent(node.receive(server.frame("dkg.start", start, session)))
+    for m in (endorse, deal):
+        assert (m.message["seen_size"], m.message["seen_head"]) == (12, head)
+    # a job.failed binds it too
+    node.receive(server.frame("mix.request", hop_request(PublicKey(G, G.base_mul(3)), []),
+                              session))
+    (failed,) = sent(node.job_failed("mix-f", "boom"))
+    assert failed.message["seen_size"] == 12 and failed.message["fingerprint"] == FP
+
+
+def test_a_receipt_not_signed_by_the_session_server_is_refused(
+    cluster: tuple[Server, list[NodeProtocol], list[bytes]],
+) -> None:
+    import json
+
+    from crypto.receipts import encode_receipt, make_receipt
+
+    server, nodes, sessions = cluster
+    forged = make_receipt(secrets.token_bytes(32), EID, 1, bytes(32), 2, bytes(32))
+    frame = server.frame("receipt", {"receipt": json.dumps(encode_receipt(forged)).encode()},
+                         sessions[0])
+    with pytest.raises(MixvoteError, match="expected server"):
+        nodes[0].receive(frame)
+    assert EID not in nodes[0].heads
+
+
+def test_a_node_refuses_another_fingerprint_than_expected_or_signed() -> None:
+    server = Server()
+    participants = [NodeIdentity.generate().public_bytes() for _ in range(3)]
+    start = {"group": G.name, "n": 3, "t": 2, "position": 1, "participants": participants,
+             "fingerprint": FP}
+    # --expect-fingerprint with the short form of another fingerprint
+    other = bytes(32).hex()[:32]
+    node = NodeProtocol(NodeIdentity.generate(), election_id=EID, expect_fingerprint=other)
+    session = connect(server, node, 1)
+    actions = node.receive(server.frame("dkg.start", start, session))
+    (refuse,) = actions
+    assert isinstance(refuse, Refuse) and "not the expected" in refuse.reason
+    assert node.dkg is None and not sent(actions)
+    # the expected one (full form with spaces) is served
+    from crypto.fingerprint import format_fingerprint
+
+    node = NodeProtocol(NodeIdentity.generate(), election_id=EID,
+                        expect_fingerprint=format_fingerprint(FP))
+    session = connect(server, node, 1)
+    start["participants"] = [node.identity.public_bytes(), *participants[1:]]
+    assert len(sent(node.receive(server.frame("dkg.start", start, session)))) == 2
+    # a request under another fingerprint than the one this node signed is refused (also
+    # without --expect-fingerprint)
+    node.expect_fingerprint = ""
+    pk = PublicKey(G, G.base_mul(5))
+    req = {**hop_request(pk, [encrypt(pk, [G.generator])[0]]), "fingerprint": bytes(32)}
+    (refuse,) = node.receive(server.frame("mix.request", req, session))
+    assert isinstance(refuse, Refuse) and "this node signed" in refuse.reason

@@ -135,19 +135,38 @@ def test_phase_ranks_cover_every_server_record_kind() -> None:
 
 
 def test_checks_raise_and_ballot_chunks_collect_errors() -> None:
+    from dataclasses import replace
+
     from crypto import group
     from crypto.elgamal import encode_public_key, keygen
 
     g = group("secp256k1")
     _x, pk = keygen(g)
     pkb = encode_public_key(pk)
-    ballots = [Ballot(0, 5, "0" * 32, 1, b"\x00" * 66, b"\x00" * 96, b""),
-               Ballot(1, 6, "not-hex", 1, b"", b"", b""),
-               Ballot(2, 7, "0" * 32, 2, b"", b"", b"")]
+    key = b"\x01" * 32
+    ballots = [Ballot(0, 5, key, 1, b"\x00" * 66, b"\x00" * 96, b"", b""),
+               Ballot(1, 6, b"short", 1, b"", b"", b"", b""),
+               Ballot(2, 7, key, 2, b"", b"", b"", b"")]
     bad = verify_ballot_chunk("secp256k1", pkb, "e1", 1, ballots)
     assert [number for number, _exc in bad] == [0, 1, 2]
     assert isinstance(bad[0][1], MalformedInput)  # InvalidElement is a MalformedInput
-    assert "voter id" in str(bad[1][1]) and "width 2" in str(bad[2][1])
+    assert "credential of 5 bytes" in str(bad[1][1]) and "width 2" in str(bad[2][1])
+    # a valid ballot: its proof and its voter's signature over the fingerprint
+    from crypto.credentials import generate_credential
+    from mixserver.harness import make_ballots
+
+    cred, fp = generate_credential(), b"\x07" * 32
+    (wire,) = make_ballots("secp256k1", pkb.hex(), "e1", 1, [cred.private], [1], fp)
+    good = Ballot(0, 5, cred.public, 1, bytes.fromhex(wire["ciphertext"]),
+                  bytes.fromhex(wire["proof"]), bytes.fromhex(wire["signature"]), b"")
+    assert verify_ballot_chunk("secp256k1", pkb, "e1", 1, [good], fp) == []
+    assert verify_ballot_chunk("secp256k1", pkb, "e1", 1, [good], fp,
+                               frozenset({cred.public})) == []
+    for fingerprint, ballot in ((b"\x08" * 32, good),
+                                (fp, replace(good, signature=good.signature[::-1])),
+                                (b"", good)):
+        ((number, exc),) = verify_ballot_chunk("secp256k1", pkb, "e1", 1, [ballot], fingerprint)
+        assert number == 0 and "signature" in str(exc)
     ct = g.encode(g.base_mul(3)) + g.encode(g.base_mul(4))
     with pytest.raises(MalformedInput, match="output list"):
         check_hop("secp256k1", "e1", pkb, 1, ct, ct[:-1], [], 1)

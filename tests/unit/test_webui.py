@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -16,14 +17,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation
+from crypto.credentials import credential_from_private, format_credential
+from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation, UnknownElection
 from crypto.groups import group
 from crypto.protocol.wire import Message, encode_body
 from crypto.record import GENESIS, make_entry
 from webui import create_app
 
 ADMIN_TOKEN = "admin-token-123"
-SECRET = "a" * 32
+SEED = bytes(range(32))
+SECRET = format_credential(SEED)  # a printed voter credential
+VOTER = credential_from_private(SEED).public.hex()  # its public credential
 XSS = '<script>alert("x")</script>'
 
 
@@ -51,6 +55,8 @@ class FakeServices:
             "t": 2,
             "voters": 2,
             "width": 1,
+            "test_election": False,
+            "fingerprint": None,
             "phase": phase,
             "public_key": self.public_key if phase != "setup" else None,
             "ballots_cast": 0,
@@ -65,7 +71,7 @@ class FakeServices:
 
     def _get(self, eid: str) -> dict[str, Any]:
         if eid not in self.elections:
-            raise ProtocolViolation(f"unknown election {eid!r}")
+            raise UnknownElection(f"unknown election {eid!r}")
         return self.elections[eid]
 
     def check_admin_token(self, token: str | None) -> bool:
@@ -104,12 +110,13 @@ class FakeServices:
         group: str = "secp256k1",
         n: int = 3,
         t: int = 2,
-        voters: int = 10,
+        voters: int | None = None,
         width: int = 1,
         policy: str = "last-ballot-counts",
+        test: bool = False,
     ) -> dict[str, Any]:
         self.calls.append(
-            ("create", title, question, tuple(choices), group, n, t, voters, width, policy)
+            ("create", title, question, tuple(choices), group, n, t, voters, width, policy, test)
         )
         if not title:
             raise MalformedInput("title: a non-empty string of at most 200 characters")
@@ -120,8 +127,8 @@ class FakeServices:
     def voter_credentials(self, eid: str) -> list[dict[str, str]]:
         self._get(eid)
         return [
-            {"voter_id": "0" * 32, "secret": SECRET},
-            {"voter_id": "1" * 32, "secret": "b" * 32},
+            {"voter_id": "0" * 32, "credential": SECRET},
+            {"voter_id": "1" * 32, "credential": "b" * 32},
         ]
 
     def enrol_node(
@@ -158,19 +165,16 @@ class FakeServices:
     def publish(self, eid: str) -> dict[str, Any]:
         return self._action("publish", eid, "mixing")
 
-    def voter_session(self, eid: str, secret: str) -> dict[str, Any]:
-        e = self._get(eid)
-        if secret != SECRET:
-            raise ProtocolViolation("credential: not a voter credential of this election")
-        return {
-            "voter_id": "0" * 32,
-            "election": e,
-            "public_key": e["public_key"],
-            "phase": e["phase"],
-        }
+    def upload_credentials(self, eid: str, obj: Any) -> dict[str, Any]:
+        self.calls.append(("upload", eid, obj))
+        if not isinstance(obj, dict) or "signature" not in obj:
+            raise MalformedInput("credential list: fields missing ['signature']")
+        return {**self._get(eid), "voters": len(obj.get("credentials", []))}
 
-    def cast_ballot(self, eid: str, secret: str, ballot: dict[str, Any]) -> dict[str, Any]:
-        self.voter_session(eid, secret)
+    def cast_ballot(self, eid: str, ballot: dict[str, Any]) -> dict[str, Any]:
+        self._get(eid)
+        if ballot.get("credential") != VOTER:
+            raise ProtocolViolation("credential: not a voter credential of this election")
         if ballot.get("proof") == "bad":
             raise InvalidProof("ballot proof: challenge mismatch")
         self.ballots.append(ballot)
@@ -264,6 +268,9 @@ class FakeServices:
                         "input_digest": bytes(32),
                         "outputs": b"".join(row(k) for k in (10, 11, 12)),
                         "proof": [],
+                        "fingerprint": bytes(32),
+                        "seen_size": 0,
+                        "seen_head": bytes(32),
                     },
                 ),
             ),
@@ -279,6 +286,10 @@ class FakeServices:
                         "reason": "ok",
                         "result_entry": 1,
                         "output_digest": bytes(32),
+                        "evidence_entry": 0,
+                        "requested_ms": 0,
+                        "gave_up_ms": 0,
+                        "timeout_ms": 0,
                     },
                 ),
             ),
@@ -338,10 +349,8 @@ def admin_client(client: FlaskClient) -> FlaskClient:
 
 
 def voter_client(client: FlaskClient, eid: str = "e1") -> str:
-    token = csrf_of(client, f"/vote/{eid}")
-    r = client.post(f"/vote/{eid}", data={"credential": SECRET, "csrf_token": token})
-    assert r.status_code == 302 and r.headers["Location"].endswith(f"/vote/{eid}/booth")
-    return csrf_of(client, f"/vote/{eid}/booth")
+    """The booth's CSRF token (signing in happens in the browser, not on the server)."""
+    return csrf_of(client, f"/vote/{eid}")
 
 
 # --- the app factory and headers ----------------------------------------------------------------
@@ -362,8 +371,7 @@ def test_csp_and_security_headers_on_every_page(client: FlaskClient) -> None:
 
 
 def test_the_import_map_carries_this_requests_nonce(client: FlaskClient) -> None:
-    voter_client(client)
-    r = client.get("/vote/e1/booth")
+    r = client.get("/vote/e1")
     nonce = re.search(r"'nonce-([^']+)'", r.headers["Content-Security-Policy"]).group(1)
     html = r.get_data(as_text=True)
     assert f'<script type="importmap" nonce="{nonce}">' in html
@@ -371,7 +379,7 @@ def test_the_import_map_carries_this_requests_nonce(client: FlaskClient) -> None
     # No other inline script may execute: every other <script> is external or a data block.
     for tag in re.findall(r"<script[^>]*>", html):
         assert 'nonce="' in tag or "src=" in tag or 'type="application/json"' in tag, tag
-    other = client.get("/vote/e1/booth").headers["Content-Security-Policy"]
+    other = client.get("/vote/e1").headers["Content-Security-Policy"]
     assert nonce not in other  # a fresh nonce per response
 
 
@@ -533,12 +541,17 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
             "voters": "5",
             "width": "2",
             "policy": "first-ballot-counts",
+            "test": "on",
         },
     )
     assert r.status_code == 302 and r.headers["Location"] == "/admin/elections/e2"
     assert svc.calls[-1] == (
-        "create", "New", "Q?", ("A", "B", "C"), "P-256", 4, 3, 5, 2, "first-ballot-counts"
+        "create", "New", "Q?", ("A", "B", "C"), "P-256", 4, 3, 5, 2, "first-ballot-counts", True
     )
+    # a normal election: no voter count (the authority's list decides), test off
+    client.post("/admin/elections/new", data={"csrf_token": token, "title": "N",
+                                              "choices": "A\nB", "voters": "7"})
+    assert svc.calls[-1][7:] == (None, 1, "last-ballot-counts", False)
     # Bad input comes back to the form with the reason, keeping what was typed.
     r = client.post("/admin/elections/new", data={"csrf_token": token, "title": "", "choices": "A"})
     assert r.status_code == 400 and "non-empty string" in r.get_data(as_text=True)
@@ -594,20 +607,27 @@ def test_credentials_csv(client: FlaskClient) -> None:
 
 
 # --- the voter ----------------------------------------------------------------------------------
-def test_voter_sign_in_booth_and_cast(client: FlaskClient, svc: FakeServices) -> None:
+def test_voter_booth_signs_in_in_the_browser_and_casts(
+    client: FlaskClient, svc: FakeServices
+) -> None:
+    svc.elections["e1"]["fingerprint"] = "0f" * 32
     assert client.get("/vote/e1/booth").headers["Location"].endswith("/vote/e1")
-    token = csrf_of(client, "/vote/e1")
-    r = client.post("/vote/e1", data={"credential": "wrong", "csrf_token": token})
-    assert r.status_code == 400 and "not a voter credential" in r.get_data(as_text=True)
+    assert client.post("/vote/e1", data={"credential": SECRET}).status_code in (400, 405)
     booth_token = voter_client(client)
-    html = client.get("/vote/e1/booth").get_data(as_text=True)
+    html = client.get("/vote/e1").get_data(as_text=True)
     assert '<label for="choice-0">Ann</label>' in html and "<legend>" in html
+    # the credential field has no name: a browser never submits it to the server
+    field = re.search(r'<input id="credential"[^>]*>', html).group(0)
+    assert "name=" not in field and 'type="password"' in field
     params = re.search(
         r'<script type="application/json" id="election-params">(.*?)</script>', html, re.S
     )
-    assert params and "\\u003cscript\\u003e" in params.group(1)  # tojson escapes '<' in data blocks
-    assert SECRET not in html  # the credential stays in the (HttpOnly) session, not the page
-    ballot = {"ciphertext": "02" * 66, "proof": "11" * 64, "width": 1}
+    assert params and "\\u003cscript\\u003e" in params.group(1)  # tojson escapes '<'
+    assert json.loads(params.group(1))["fingerprint"] == "0f" * 32
+    assert client.get_cookie("session") is None or SECRET not in client.get_cookie(
+        "session").value
+    ballot = {"credential": VOTER, "width": 1, "ciphertext": "02" * 66,
+              "proof": "11" * 64, "signature": "22" * 64}
     r = client.post("/vote/e1/cast", json=ballot, headers={"X-CSRF-Token": booth_token})
     assert r.status_code == 200 and r.get_json()["tracker"] == "ab" * 32
     assert r.get_json()["receipt_url"] == "/vote/e1/receipt/" + "ab" * 32
@@ -619,13 +639,15 @@ def test_voter_sign_in_booth_and_cast(client: FlaskClient, svc: FakeServices) ->
 
 def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: FakeServices) -> None:
     r = client.post("/vote/e1/cast", json={})
-    assert r.status_code == 400  # no session, no CSRF token
+    assert r.status_code == 400  # no CSRF token
     token = voter_client(client)
     h = {"X-CSRF-Token": token}
-    r = client.post(
-        "/vote/e1/cast", json={"ciphertext": "00", "proof": "bad", "width": 1}, headers=h
-    )
+    ballot = {"credential": VOTER, "width": 1, "ciphertext": "00", "proof": "bad",
+              "signature": "00" * 64}
+    r = client.post("/vote/e1/cast", json=ballot, headers=h)
     assert r.status_code == 400 and r.get_json() == {"error": "ballot proof: challenge mismatch"}
+    r = client.post("/vote/e1/cast", json={**ballot, "credential": "dd" * 32}, headers=h)
+    assert r.status_code == 409 and "not a voter credential" in r.get_json()["error"]
     r = client.post("/vote/e1/cast", json={"ciphertext": "00", "extra": 1}, headers=h)
     assert r.status_code == 400 and "unexpected fields" in r.get_json()["error"]
     r = client.post(
@@ -633,28 +655,21 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
     )
     assert r.status_code == 400
     # issue 13: strict JSON in the booth's cast too (UTF-16, depth, floats, content type)
-    ballot = '{"ciphertext": "00", "proof": "00", "width": 1}'
+    text = '{"ciphertext": "00", "proof": "00", "width": 1}'
     for data, ctype, status, phrase in (
-        (ballot.encode("utf-16"), "application/json", 400, "not UTF-8"),
-        (ballot.encode(), "application/json; charset=utf-16", 415, "application/json"),
-        (ballot.encode(), "text/plain", 415, "application/json"),
+        (text.encode("utf-16"), "application/json", 400, "not UTF-8"),
+        (text.encode(), "application/json; charset=utf-16", 415, "application/json"),
+        (text.encode(), "text/plain", 415, "application/json"),
         (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested deeper"),
-        (ballot.replace("1}", "1.0}").encode(), "application/json", 400, "integers"),
+        (text.replace("1}", "1.0}").encode(), "application/json", 400, "integers"),
     ):
         r = client.post("/vote/e1/cast", data=data, headers={**h, "Content-Type": ctype,
                                                              "Accept": "application/json"})
         assert r.status_code == status and phrase in r.get_json()["error"], (data[:30], r.data)
     svc.elections["e1"]["phase"] = "closed"
-    html = client.get("/vote/e1/booth").get_data(as_text=True)
-    assert "Voting is not open" in html and "election-params" not in html
+    html = client.get("/vote/e1").get_data(as_text=True)
+    assert "Voting is closed" in html and "election-params" not in html
     assert svc.ballots == []
-
-
-def test_voter_sign_out(client: FlaskClient) -> None:
-    token = voter_client(client)
-    r = client.post("/vote/e1/logout", data={"csrf_token": token})
-    assert r.status_code == 302
-    assert client.get("/vote/e1/booth").status_code == 302
 
 
 # --- assets ----------------------------------------------------------------------------------
@@ -678,5 +693,34 @@ def test_npm_modules_are_served_from_node_modules_only(tmp_path: Path, svc: Fake
 
 def test_booth_says_so_when_npm_ci_has_not_run(tmp_path: Path, svc: FakeServices) -> None:
     c = create_app({"NODE_MODULES": str(tmp_path)}, services=svc).test_client()
-    voter_client(c)
-    assert "crypto library is not installed" in c.get("/vote/e1/booth").get_data(as_text=True)
+    assert "crypto library is not installed" in c.get("/vote/e1").get_data(as_text=True)
+
+
+def test_admin_uploads_the_signed_list_of_a_normal_election(
+    client: FlaskClient, svc: FakeServices
+) -> None:
+    svc.add("e5", "Real one")
+    svc.elections["e5"].update(test_election=False, fingerprint=None)
+    admin_client(client)
+    html = client.get("/admin/elections/e5").get_data(as_text=True)
+    assert 'id="credentials-form"' in html and 'enctype="multipart/form-data"' in html
+    assert "credentials.csv" not in html and 'id="test-ballots"' not in html
+    assert "mixvote-credentials generate --authority authority.key --election e5" in html
+    token = csrf_of(client, "/admin/elections/e5")
+    body = {"format": "mixvote-public-credentials/1", "credentials": ["ab"], "signature": "00"}
+    r = client.post("/admin/elections/e5/credentials", data={
+        "csrf_token": token, "list": (io.BytesIO(json.dumps(body).encode()), "p.json")},
+        content_type="multipart/form-data")
+    assert r.status_code == 302 and svc.calls[-1] == ("upload", "e5", body)
+    assert "1 public credentials loaded" in client.get("/admin/elections/e5").get_data(
+        as_text=True)
+    r = client.post("/admin/elections/e5/credentials", data={
+        "csrf_token": token, "list": (io.BytesIO(b"not json"), "p.json")},
+        content_type="multipart/form-data")
+    assert "Credential list refused: credential list: the file is not JSON" in client.get(
+        "/admin/elections/e5").get_data(as_text=True)
+    # a test election shows its download and the test-ballot form instead
+    svc.elections["e1"]["test_election"] = True
+    html = client.get("/admin/elections/e1").get_data(as_text=True)
+    assert "credentials.csv" in html and 'id="test-ballots"' in html
+    assert 'id="credentials-form"' not in html

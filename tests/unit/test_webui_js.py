@@ -17,6 +17,7 @@ import pytest
 
 from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
 from crypto.elgamal import encode_ciphertext, encode_public_key, encrypt, keygen
+from crypto.errors import MixvoteError
 from crypto.groups import group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,13 @@ const out = cases.map((c) => {
       case 'tracker': return { ok: true, value: booth.ballotTracker({ ciphertext: c.ciphertext }) };
       case 'key': return { ok: true, value: booth.storageKey(c.eid, c.voter) };
       case 'actions': return { ok: true, value: [...consoleJs.allowedActions(c.status)].sort() };
+      case 'signin': {
+        // what the booth does with a typed credential, then with a sealed ballot
+        const priv = crypto.parseCredential(c.typed);
+        const voter = { private: priv, ...crypto.credentialFromPrivate(priv) };
+        const ballot = crypto.makeBallot({ ...c.params, voterId: voter.voterId }, c.choice);
+        return { ok: true, value: booth.signedBallot(ballot.wire, voter, c.params.fingerprint) };
+      }
       case 'audit': {
         const doc = audit.parseAudit(c.text, c.election);
         const params = { ...c.election, voterId: doc.voter_id };
@@ -219,3 +227,37 @@ def test_console_enables_each_button_only_when_its_action_can_happen() -> None:
     ]
     got = values([{"op": "actions", "status": s} for s in statuses])
     assert got == [[], [], ["open"], ["close"], ["mix"], ["publish"], ["publish"], []]
+
+
+def test_booth_signs_a_ballot_the_server_accepts() -> None:
+    """The booth derives the key from the typed credential and signs the sealed ballot: the
+    Python side accepts the proof (bound to the voter id) and the signature (strict Ed25519)."""
+    from crypto.ballot import decode_ballot_proof, verify_ballot
+    from crypto.credentials import (
+        credential_from_private,
+        format_credential,
+        verify_ballot_signature,
+    )
+    from crypto.elgamal import decode_ciphertext
+
+    g = group("secp256k1")
+    _x, pk = keygen(g)
+    seed, fp = bytes(range(32)), bytes(range(100, 132))
+    cred = credential_from_private(seed)
+    typed = format_credential(seed).lower().replace("-", " ")  # case and spacing ignored
+    params = {"group": "secp256k1", "publicKey": encode_public_key(pk).hex(), "width": 1,
+              "electionId": "e1", "fingerprint": fp.hex(), "choices": ["a", "b"]}
+    bad = "AAAA" + format_credential(seed)[4:]
+    (got, typo) = run_js([{"op": "signin", "typed": typed, "params": params, "choice": 1},
+                          {"op": "signin", "typed": bad, "params": params, "choice": 1}])
+    assert got["ok"] and not typo["ok"] and "check value" in typo["error"]
+    wire = got["value"]
+    assert set(wire) == {"credential", "width", "ciphertext", "proof", "signature"}
+    assert wire["credential"] == cred.public.hex()
+    row, proof = bytes.fromhex(wire["ciphertext"]), bytes.fromhex(wire["proof"])
+    verify_ballot(pk, decode_ciphertext(g, row, 1), decode_ballot_proof(g, proof, 1), "e1",
+                  cred.voter_id)
+    verify_ballot_signature(cred.public, fp, row, proof, bytes.fromhex(wire["signature"]))
+    with pytest.raises(MixvoteError):
+        verify_ballot_signature(cred.public, bytes(32), row, proof,
+                                bytes.fromhex(wire["signature"]))

@@ -18,6 +18,7 @@ from crypto.protocol.wire import (
     SKIPPED,
     Message,
     Reassembler,
+    SignedMessage,
     decode_body,
     decode_frame,
     decode_proof_files,
@@ -26,7 +27,6 @@ from crypto.protocol.wire import (
     encode_proof_files,
     sign_message,
     split_frame,
-    voter_id_from_secret,
 )
 from crypto.transport import NodeIdentity
 
@@ -42,7 +42,8 @@ def test_body_round_trip_every_field_type() -> None:
     msg = Message(
         "mix.result",
         "e1",
-        {"job": "j", "input_digest": b"\x01" * 32, "outputs": b"xyz", "proof": [b"a", b"", b"c"]},
+        {"job": "j", "input_digest": b"\x01" * 32, "outputs": b"xyz", "proof": [b"a", b"", b"c"],
+         "fingerprint": b"\x02" * 32, "seen_size": 9, "seen_head": b"\x03" * 32},
         b"n" * 32,
         7,
     )
@@ -84,10 +85,23 @@ def test_bad_magic_and_non_utf8_text() -> None:
 
 
 def test_oversized_field_is_rejected() -> None:
-    body = encode_body(Message("dkg.deal", "e", {"data": b""}))
-    big = body[:-4] + (5 << 20).to_bytes(4, "big") + b"\x00" * (5 << 20)
+    body = encode_body(Message("ack", "e", {"ref": 1, "note": ""}))
+    big = body[:-4] + (5000).to_bytes(4, "big") + b"a" * 5000
     with pytest.raises(MalformedInput, match="at most"):
         decode_body(big)
+
+
+def test_every_recorded_node_message_binds_the_fingerprint_and_the_seen_head() -> None:
+    from crypto.protocol.wire import BOUND, SCHEMAS
+    from crypto.verify.state import RECORD_NODE_KINDS
+
+    for kind in RECORD_NODE_KINDS:
+        assert SCHEMAS[kind][-len(BOUND):] == BOUND, kind
+        assert kind in NODE_KINDS
+    # a ballot carries the public credential and the voter's signature, not a bare voter id
+    assert [name for name, _t, _n in SCHEMAS["ballot"]] == [
+        "credential", "width", "ciphertext", "proof", "signature"]
+    assert "voters.registered" not in SCHEMAS
 
 
 def test_kind_not_allowed_from_a_node() -> None:
@@ -149,14 +163,15 @@ def test_chunking_round_trip_and_limits() -> None:
         Reassembler().feed(b"MXC1" + b"\x00" * 5)
 
 
-def auth(
+def auth_frame(
     session: NodeSession,
     who: NodeIdentity = IDENTITY,
     token: str = "",
     seq: int = 1,
     nonce: bytes | None = None,
     election: str = "e",
-) -> Message:
+) -> SignedMessage:
+    """A signed, decoded ``auth`` frame of ``who`` for ``session``."""
     msg = Message(
         "auth",
         election,
@@ -164,7 +179,7 @@ def auth(
         session.nonce,
         seq,
     )
-    return decode_frame(signed(msg, who)).message
+    return decode_frame(signed(msg, who))
 
 
 def test_session_authentication_and_ordering() -> None:
@@ -182,51 +197,11 @@ def test_session_authentication_and_ordering() -> None:
     with pytest.raises(ProtocolViolation, match="not authenticated"):
         s.accept(progress(1))
     with pytest.raises(ProtocolViolation, match="not enrolled"):
-        s.authenticate(
-            decode_frame(
-                signed(
-                    Message(
-                        "auth",
-                        "e",
-                        {"public_key": OTHER.public_bytes(), "token": "", "nonce": s.nonce},
-                        s.nonce,
-                        1,
-                    ),
-                    OTHER,
-                )
-            ),
-            enrol,
-        )
+        s.authenticate(auth_frame(s, OTHER), enrol)
     with pytest.raises(ProtocolViolation, match="nonce"):
-        s.authenticate(
-            decode_frame(
-                signed(
-                    Message(
-                        "auth",
-                        "e",
-                        {"public_key": IDENTITY.public_bytes(), "token": "", "nonce": b"\x00" * 32},
-                        s.nonce,
-                        1,
-                    )
-                )
-            ),
-            enrol,
-        )
+        s.authenticate(auth_frame(s, nonce=b"\x00" * 32), enrol)
     assert not s.authenticated
-    got = s.authenticate(
-        decode_frame(
-            signed(
-                Message(
-                    "auth",
-                    "e",
-                    {"public_key": IDENTITY.public_bytes(), "token": "", "nonce": s.nonce},
-                    s.nonce,
-                    1,
-                )
-            )
-        ),
-        enrol,
-    )
+    got = s.authenticate(auth_frame(s), enrol)
     assert got.position == 2 and s.position == 2
     assert s.accept(progress(2)).kind == "progress"
     with pytest.raises(ProtocolViolation, match="replay or reorder"):
@@ -243,33 +218,9 @@ def test_session_authentication_and_ordering() -> None:
 def test_session_one_time_token() -> None:
     s = NodeSession(b"\x05" * 32)
     enrol = [Enrolment("e", 3, None, "tok")]
-    frame = decode_frame(
-        signed(
-            Message(
-                "auth",
-                "e",
-                {"public_key": OTHER.public_bytes(), "token": "wrong", "nonce": s.nonce},
-                s.nonce,
-                1,
-            ),
-            OTHER,
-        )
-    )
     with pytest.raises(ProtocolViolation):
-        s.authenticate(frame, enrol)
-    frame = decode_frame(
-        signed(
-            Message(
-                "auth",
-                "e",
-                {"public_key": OTHER.public_bytes(), "token": "tok", "nonce": s.nonce},
-                s.nonce,
-                1,
-            ),
-            OTHER,
-        )
-    )
-    got = s.authenticate(frame, enrol)
+        s.authenticate(auth_frame(s, OTHER, token="wrong"), enrol)
+    got = s.authenticate(auth_frame(s, OTHER, token="tok"), enrol)
     assert got.public_key == OTHER.public_bytes() and got.position == 3
 
 
@@ -322,10 +273,6 @@ def test_proof_files_and_voter_id() -> None:
         decode_proof_files([b"a"])
     with pytest.raises(MalformedInput, match="twice"):
         decode_proof_files([b"a", b"1", b"a", b"2"])
-    import hashlib
-
-    assert voter_id_from_secret("s") == hashlib.sha256(b"mixvote-voter-ids").hexdigest()[:32]
-    assert len(voter_id_from_secret("abc")) == 32
 
 
 def test_split_frame_takes_its_transfer_id_from_the_injected_rng() -> None:

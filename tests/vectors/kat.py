@@ -23,9 +23,9 @@ DATA_DIR = Path(__file__).parent / "data"
 @dataclass(frozen=True)
 class KatFile:
     name: str
-    description: str
-    spec: str
     generate: Callable[[str], Any]
+    spec: str
+    description: str
 
     @property
     def path(self) -> Path:
@@ -53,6 +53,10 @@ class KatFile:
         text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
         self.path.write_text(text, encoding="utf-8")
         print(f"wrote {self.path}")
+
+    def backends_agree(self) -> bool:
+        """Whether the fast and the reference secp256k1 backends have the same vectors."""
+        return bool(self.load("secp256k1") == self.load("secp256k1-ref"))
 
     def main(self, argv: list[str]) -> None:
         if argv != ["--regen"]:

@@ -14,11 +14,7 @@ message naming what is missing.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,39 +24,13 @@ from crypto import ballot, elgamal
 from crypto.errors import InvalidElement, MixvoteError
 from crypto.groups import GROUPS, group
 from crypto.hashing import hash_bytes, hash_to_scalar
+from tests.vectors import nodejs
+from tests.vectors.nodejs import missing_prerequisites, values
 
-ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "webui" / "static" / "js" / "mixvote-crypto.js"
-
-UNDER_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
-
-
-def missing_prerequisites(
-    root: Path = ROOT, which: Callable[[str], str | None] = shutil.which
-) -> list[str]:
-    """What the JS side needs and is not there: node on PATH, each npm dependency of
-    package.json installed in node_modules."""
-    missing = []
-    if which("node") is None:
-        missing.append("node on PATH (Debian package nodejs)")
-    try:
-        packages = sorted(json.loads((root / "package.json").read_text())["dependencies"])
-    except (OSError, ValueError, KeyError) as exc:
-        return [*missing, f"a readable package.json with dependencies ({exc})"]
-    for name in packages:
-        if not (root / "node_modules" / name / "package.json").is_file():
-            missing.append(f"npm package {name} (run `npm ci` or ./dev install)")
-    return missing
+MODULE = nodejs.JS_DIR / "mixvote-crypto.js"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _js_side_present() -> Iterator[None]:
-    if missing := missing_prerequisites():
-        message = "JS/Python agreement needs " + "; ".join(missing)
-        if UNDER_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    yield
+pytestmark = pytest.mark.usefixtures("js_side")
 
 
 def test_missing_prerequisites_are_named(tmp_path: Path) -> None:
@@ -82,21 +52,7 @@ def test_missing_prerequisites_are_named(tmp_path: Path) -> None:
 JS_GROUPS = ("secp256k1", "P-256", "ristretto255")
 COMMON_GROUPS = [g for g in JS_GROUPS if g in GROUPS]
 
-DRIVER = r"""
-import * as m from %(module)s;
-import { readFileSync } from 'node:fs';
-
-const cases = JSON.parse(readFileSync(0, 'utf8'));
-const out = [];
-for (const c of cases) {
-  try {
-    out.push({ ok: true, value: run(c) });
-  } catch (e) {
-    out.push({ ok: false, error: String(e && e.message || e) });
-  }
-}
-process.stdout.write(JSON.stringify(out));
-
+RUN = r"""
 function run(c) {
   switch (c.op) {
     case 'hash_bytes':
@@ -148,26 +104,7 @@ function run(c) {
 
 def run_js(tmp_path: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run every case through the browser module under node; one result per case."""
-    driver = tmp_path / "driver.mjs"
-    driver.write_text(DRIVER % {"module": json.dumps(MODULE.as_uri())}, encoding="utf-8")
-    proc = subprocess.run(
-        ["node", str(driver)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    results: list[dict[str, Any]] = json.loads(proc.stdout)
-    assert len(results) == len(cases)
-    return results
-
-
-def values(results: list[dict[str, Any]]) -> list[Any]:
-    for r in results:
-        assert r["ok"], r.get("error")
-    return [r["value"] for r in results]
+    return nodejs.run_js(tmp_path, {"m": MODULE}, RUN, cases)
 
 
 def test_hash_bytes_and_hash_to_scalar_agree(tmp_path: Path) -> None:

@@ -10,11 +10,7 @@ Without node or ``npm ci`` the tests skip locally; under ``CI`` they fail, sayin
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -34,46 +30,20 @@ from crypto.homomorphic import (
     verify_ballot,
 )
 from tests.unit.test_homomorphic import forged_ballot
+from tests.vectors import nodejs
+from tests.vectors.nodejs import values
 from tests.vectors.test_kat_homomorphic import load, randomness_from_json
 
-ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "webui" / "static" / "js" / "homomorphic.js"
-NOBLE = ROOT / "node_modules" / "@noble" / "curves" / "package.json"
+MODULE = nodejs.JS_DIR / "homomorphic.js"
 
 JS_GROUPS = ("secp256k1", "P-256", "ristretto255")
 COMMON_GROUPS = [g for g in JS_GROUPS if g in GROUPS]
 
 
-@pytest.fixture(autouse=True)
-def _needs_node() -> None:
-    missing = []
-    if shutil.which("node") is None:
-        missing.append("the `node` executable")
-    if not NOBLE.is_file():
-        missing.append(f"{NOBLE.relative_to(ROOT)} (run `npm ci` or ./dev install)")
-    if missing:
-        message = "JS/Python agreement needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+pytestmark = pytest.mark.usefixtures("js_side")
 
 
-DRIVER = r"""
-import * as h from %(module)s;
-import * as m from %(base)s;
-import { readFileSync } from 'node:fs';
-
-const cases = JSON.parse(readFileSync(0, 'utf8'));
-const out = [];
-for (const c of cases) {
-  try {
-    out.push({ ok: true, value: run(c) });
-  } catch (e) {
-    out.push({ ok: false, error: String(e && e.message || e) });
-  }
-}
-process.stdout.write(JSON.stringify(out));
-
+RUN = r"""
 function run(c) {
   switch (c.op) {
     case 'encrypt': {
@@ -99,30 +69,8 @@ function run(c) {
 
 def run_js(tmp_path: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run every case through the browser module under node; one result per case."""
-    driver = tmp_path / "driver.mjs"
-    base = MODULE.parent / "mixvote-crypto.js"
-    driver.write_text(
-        DRIVER % {"module": json.dumps(MODULE.as_uri()), "base": json.dumps(base.as_uri())},
-        encoding="utf-8",
-    )
-    proc = subprocess.run(
-        ["node", str(driver)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    results: list[dict[str, Any]] = json.loads(proc.stdout)
-    assert len(results) == len(cases)
-    return results
-
-
-def values(results: list[dict[str, Any]]) -> list[Any]:
-    for r in results:
-        assert r["ok"], r.get("error")
-    return [r["value"] for r in results]
+    base = nodejs.JS_DIR / "mixvote-crypto.js"
+    return nodejs.run_js(tmp_path, {"h": MODULE, "m": base}, RUN, cases, timeout=300)
 
 
 def params(name: str, y_hex: str, rule: SelectionRule, context: bytes) -> dict[str, Any]:

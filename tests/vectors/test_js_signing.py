@@ -12,11 +12,7 @@ missing prerequisite is a failure.
 from __future__ import annotations
 
 import ctypes
-import json
-import os
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +24,16 @@ from crypto import credentials as cr
 from crypto.errors import MixvoteError
 from crypto.fingerprint import format_fingerprint, short_fingerprint
 from crypto.groups import group
+from tests.vectors import nodejs
+from tests.vectors.nodejs import values
 
-ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "webui" / "static" / "js" / "mixvote-crypto.js"
-NOBLE = ROOT / "node_modules" / "@noble" / "curves" / "package.json"
-MISSING = shutil.which("node") is None or not NOBLE.is_file()
+MODULE = nodejs.JS_DIR / "mixvote-crypto.js"
 
-pytestmark = pytest.mark.skipif(
-    MISSING and not os.environ.get("CI"),
-    reason="needs node and `npm ci` (run ./dev install); never skipped under CI",
-)
 
-DRIVER = r"""
-import * as m from %(module)s;
-import { readFileSync } from 'node:fs';
+pytestmark = pytest.mark.usefixtures("js_side")
 
-const cases = JSON.parse(readFileSync(0, 'utf8'));
-const out = [];
-for (const c of cases) {
-  try {
-    out.push({ ok: true, value: run(c) });
-  } catch (e) {
-    out.push({ ok: false, error: String(e && e.message || e) });
-  }
-}
-process.stdout.write(JSON.stringify(out));
 
+RUN = r"""
 function run(c) {
   switch (c.op) {
     case 'derive': {
@@ -95,23 +75,7 @@ function run(c) {
 
 
 def run_js(tmp_path: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    assert not MISSING, "node and node_modules/@noble/curves are required (./dev install)"
-    driver = tmp_path / "driver.mjs"
-    driver.write_text(DRIVER % {"module": json.dumps(MODULE.as_uri())}, encoding="utf-8")
-    proc = subprocess.run(
-        ["node", str(driver)], input=json.dumps(cases), capture_output=True, text=True,
-        timeout=120, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    results: list[dict[str, Any]] = json.loads(proc.stdout)
-    assert len(results) == len(cases)
-    return results
-
-
-def values(results: list[dict[str, Any]]) -> list[Any]:
-    for r in results:
-        assert r["ok"], r.get("error")
-    return [r["value"] for r in results]
+    return nodejs.run_js(tmp_path, {"m": MODULE}, RUN, cases)
 
 
 def sample(rng: random.Random) -> tuple[bytes, bytes, bytes]:

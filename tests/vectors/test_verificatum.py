@@ -8,12 +8,21 @@ under ``$MIXVOTE_SHARED``; a missing directory is a failure, never a skip.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from crypto import verificatum
 from crypto.errors import InvalidElement, InvalidProof, MalformedInput
 from crypto.groups import group
-from crypto.shuffle import PROOF_FILES, ShuffleSession, decode_proof, encode_proof, verify_shuffle
+from crypto.shuffle import (
+    PROOF_FILES,
+    ShuffleSession,
+    decode_proof,
+    encode_proof,
+    verify_shuffle,
+    verify_shuffle_per_equation,
+)
 from crypto.verificatum import bytetree
 from tests.vectors.shared import vectors_dir
 
@@ -178,6 +187,33 @@ def test_verify_chain_of_three_shuffles(vmn: VmnSet) -> None:
     final = vmn.read("ShuffledCiphertexts.bt")
     assert final == vmn.output_bytes(vmn.parties)
     assert verificatum.encode_ciphertext_list(vmn.group, current) == final
+
+
+def test_both_verifiers_and_both_backends_agree_on_the_chain(vmn: VmnSet) -> None:
+    """The batch verifier (native and reference groups) and the per-equation reference accept
+    every hop, and reject each hop's proof replayed against the next hop's lists alike."""
+    for backend in ("native", "reference"):
+        g = group(vmn.group.name, backend=backend)
+        session = dataclasses.replace(vmn.session, group=g)
+        pk = verificatum.decode_public_key(g, vmn.read("FullPublicKey.bt"))
+        lists = [verificatum.decode_ciphertext_list(g, vmn.input_bytes(1), vmn.width)]
+        for party in range(1, vmn.parties + 1):
+            lists.append(
+                verificatum.decode_ciphertext_list(g, vmn.output_bytes(party), vmn.width)
+            )
+        n = len(lists[0])
+        for party in range(1, vmn.parties + 1):
+            proof = decode_proof(session, vmn.proof_files(party), n, vmn.width)
+            ins, outs = lists[party - 1], lists[party]
+            verify_shuffle(session, pk, ins, outs, proof)
+            verify_shuffle_per_equation(session, pk, ins, outs, proof)
+            if party < vmn.parties:
+                errors = []
+                for check in (verify_shuffle, verify_shuffle_per_equation):
+                    with pytest.raises(InvalidProof) as info:
+                        check(session, pk, outs, lists[party + 1], proof)
+                    errors.append(str(info.value))
+                assert errors[0] == errors[1]
 
 
 def test_proof_checked_against_wrong_input_list_fails(vmn: VmnSet) -> None:

@@ -1,6 +1,12 @@
 /**
- * The voting booth: choose → check → seal (encrypt in this browser, mixvote-crypto.js on
- * @noble/curves) → cast or audit (Benaloh, "Simple verifiable elections", EVT 2006).
+ * The voting booth: sign in → choose → check → seal (encrypt in this browser, mixvote-crypto.js
+ * on @noble/curves) → cast or audit (Benaloh, "Simple verifiable elections", EVT 2006).
+ *
+ * Signing in happens only here: the printed credential is parsed (its check value catches a
+ * typo), the Ed25519 key is derived from it and kept in this page's memory only (never sent, never
+ * in a cookie or in storage; signing out or reloading forgets it). A cast ballot is signed with it
+ * over (election fingerprint, ciphertext row, proof); the server gets the *public* credential and
+ * the signature, and answers with its signed receipt, which the receipt download includes.
  *
  * The sealed ballot's tracker is the hex SHA-256 of its ciphertext bytes: shown as soon as the
  * ballot is sealed, and the same value the receipt page and the bulletin board show (webui/site.py).
@@ -10,7 +16,9 @@
  * (keyed by election and voter id) so that a later visit, or the back button, says so.
  * Every value is inserted as text (textContent), never as HTML.
  */
-import { auditBallot, makeBallot, toHex, fromHex } from './mixvote-crypto.js';
+import {
+  auditBallot, credentialFromPrivate, fromHex, makeBallot, parseCredential, signBallot, toHex,
+} from './mixvote-crypto.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 // (Guarded so that node can import the pure functions for the unit tests.)
@@ -20,6 +28,7 @@ const form = $('ballot-form');
 const sections = ['ballot-form', 'review', 'sealed', 'audit-result', 'cast-result'];
 let current = null; // {wire, randomness, choice, tracker}: the one ballot that may be cast or audited
 let chosen = null;
+let voter = null; // {private (hex seed), public (hex), voterId}: in memory only
 
 export const STORAGE_PREFIX = 'mixvote:vote:';
 
@@ -38,7 +47,8 @@ export function voterMessage(raw, status) {
   if (status === 401 || /sign in|credential: missing/i.test(text)) {
     return 'You are signed out (perhaps you signed out in another tab). Your sealed ballot is kept: sign in again, then press "Cast this ballot" again.';
   }
-  if (/not a voter credential/i.test(text)) return 'This credential does not belong to this election. Check that you used the credential you were given for this election.';
+  if (/voter signature/i.test(text)) return 'The server could not check your signature on this ballot. Sign out, sign in again with your credential, and seal a fresh ballot.';
+  if (/not a voter credential|not among the registered|not in the credential list/i.test(text)) return 'This credential does not belong to this election. Check that you used the credential you were given for this election.';
   if (/voting is not open|not allowed in phase/i.test(text)) return 'Voting is closed: this ballot was not cast.';
   if (/replay/i.test(text)) return 'This exact ballot was already cast. Seal a fresh ballot to vote again.';
   if (/already voted|first ballot counts/i.test(text)) return 'You have already voted in this election, and it counts your first ballot: this one was not cast.';
@@ -241,17 +251,54 @@ $('again')?.addEventListener('click', resetToChoose);
 $('vote-again')?.addEventListener('click', resetToChoose);
 $('receipt-print')?.addEventListener('click', () => window.print());
 
-function signInLink() {
-  const a = document.createElement('a');
-  a.href = form.dataset.loginUrl;
-  a.target = '_blank';
-  a.rel = 'noopener';
-  a.textContent = 'Sign in again (opens a new tab; this page keeps your sealed ballot)';
-  return a;
+/** The ballot as the server takes it: the public credential and the voter's signature added. */
+export function signedBallot(wire, credential, fingerprintHex) {
+  const signature = signBallot(credential.private, fingerprintHex, fromHex(wire.ciphertext), fromHex(wire.proof));
+  return {
+    credential: credential.public,
+    width: wire.width,
+    ciphertext: wire.ciphertext,
+    proof: wire.proof,
+    signature: toHex(signature),
+  };
 }
 
+$('sign-in')?.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('credential');
+  const err = $('credential-error');
+  try {
+    const privateHex = parseCredential(input.value);
+    voter = { private: privateHex, ...credentialFromPrivate(privateHex) };
+  } catch (e) {
+    err.textContent = /check value/.test(e.message)
+      ? 'This credential has a typing mistake: check each group of four against your card.'
+      : 'This does not look like a voter credential: type the 56 letters and digits printed on your card.';
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return;
+  }
+  input.value = '';
+  input.removeAttribute('aria-invalid');
+  err.textContent = '';
+  params.voterId = voter.voterId;
+  $('voter-id').textContent = voter.voterId;
+  $('sign-in').hidden = true;
+  $('signed-in').hidden = false;
+  $('steps').hidden = false;
+  show('ballot-form', null);
+  showPreviousVote();
+  form.querySelector('input[name="choice"]')?.focus();
+  say('Signed in.');
+});
+
+$('sign-out')?.addEventListener('click', () => {
+  voter = null;
+  globalThis.location.reload();
+});
+
 $('cast')?.addEventListener('click', async () => {
-  if (!current) return;
+  if (!current || !voter) return;
   const castButton = $('cast');
   castButton.disabled = true;
   $('audit').disabled = true;
@@ -263,7 +310,7 @@ $('cast')?.addEventListener('click', async () => {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': form.dataset.csrf },
-      body: JSON.stringify(current.wire),
+      body: JSON.stringify(signedBallot(current.wire, voter, params.fingerprint)),
     });
     status = response.status;
     const body = await response.json().catch(() => ({}));
@@ -279,6 +326,8 @@ $('cast')?.addEventListener('click', async () => {
       board_entry: body.index,
       entry_hash: body.tracker,
       cast_at: at,
+      fingerprint: params.fingerprint,
+      server_receipt: body.receipt,
     };
     saveVote({ tracker: cast.tracker, entryHash: body.tracker, index: body.index, at });
     $('tracker').textContent = cast.tracker;
@@ -299,7 +348,7 @@ $('cast')?.addEventListener('click', async () => {
     say('You have voted.');
   } catch (e) {
     const message = voterMessage(e.message, status);
-    showError(message, status === 401 ? signInLink() : null);
+    showError(message);
     say(message);
     $('booth-error').focus?.();
   } finally {
@@ -311,10 +360,10 @@ $('cast')?.addEventListener('click', async () => {
 // The Continue button is rendered disabled: it works only once this module (and the crypto) loaded.
 if (form && params) {
   $('continue').disabled = false;
+  $('sign-in-button').disabled = false;
   $('booth-error').tabIndex = -1;
-  showPreviousVote();
   // The back button may restore this page from the cache: re-read what this browser remembers.
   window.addEventListener('pageshow', (event) => {
-    if (event.persisted) showPreviousVote();
+    if (event.persisted && voter) showPreviousVote();
   });
 }
