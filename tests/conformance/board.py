@@ -63,6 +63,7 @@ class Board:
         # verdicts' entry references through it
         self.orig: list[int | None] = [e.index for e in self.entries]
         self.closed_rebuilt = False
+        self.orig_hashes = [e.hash() for e in self.entries]
         self.fixed: set[int] = set()  # ids of inserted entries whose references are final
         self.meta: dict[str, Any] = json.loads(self.files_in["election.json"])
         self.eid: str = self.meta["election"]
@@ -321,8 +322,11 @@ class Board:
                                                {**m.fields, "trackers": trackers},
                                                m.session, m.seq))
             m = decode_body(body)
-            if "seen_size" in m.fields and m["seen_size"]:
-                # a node entry bound to the chain head it saw: follow that entry to its new place
+            if "seen_size" in m.fields and m["seen_size"] and bytes(m["seen_head"]) == (
+                    self.orig_hashes[m["seen_size"] - 1]
+                    if m["seen_size"] - 1 < len(self.orig_hashes) else None):
+                # a node entry honestly bound to the chain head it saw: follow that entry to its
+                # new place (a binding the case tampered with stays as it is)
                 p = new_position.get(m["seen_size"] - 1)
                 if p is not None and p < k and (p + 1, out[p].hash()) != (
                         m["seen_size"], bytes(m["seen_head"])):

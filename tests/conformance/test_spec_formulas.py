@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from crypto.groups import Group, group
 
@@ -55,11 +56,14 @@ class Cursor:
 
 
 # --- §3 ------------------------------------------------------------------------------------------
+BOUND = "bib"  # fingerprint:b, seen_size:i, seen_head:b (the trust model's node entries)
 SCHEMA = {  # the field types of §3.2, per kind
-    "election.params": "bb", "voters.registered": "b", "node.enrolled": "ib", "dkg.deal": "b",
-    "dkg.complaint": "b", "dkg.response": "b", "dkg.result": "bll", "voting.opened": "b",
-    "ballot": "sibb", "voting.closed": "iibl", "mix.result": "sbbl", "hop.verdict": "iissib",
-    "decrypt.share": "sbb", "decrypt.verdict": "issi", "tally": "bl"}
+    "election.params": "bb", "credentials.list": "b", "node.enrolled": "ib",
+    "node.endorse": BOUND, "dkg.deal": "b" + BOUND, "dkg.complaint": "b" + BOUND,
+    "dkg.response": "b" + BOUND, "dkg.result": "bll", "voting.opened": "b", "ballot": "bibbb",
+    "voting.closed": "iibl", "mix.result": "sbbl" + BOUND, "job.failed": "ss" + BOUND,
+    "hop.verdict": "iissibiiii", "decrypt.share": "sbb" + BOUND, "decrypt.verdict": "issi",
+    "tally": "bl"}
 
 
 def parse_record(name: str) -> tuple[dict[str, Any], list[tuple[str, list[Any], bytes]]]:
@@ -129,8 +133,12 @@ def test_formulas_on_an_honest_record(name: str) -> None:
     y = next(f[0] for k, f, _ in entries if k == "dkg.result")
     ballots = [f for k, f, _ in entries if k == "ballot"]
     assert ballots
-    for vid, width, ct, proof in ballots:
+    fingerprint = next(f[0] for k, f, _ in entries if k == "node.endorse")
+    for credential, width, ct, proof, signature in ballots:
+        vid = h("voter-id", credential, size=16).hex()  # §6.4
         assert width == w and len(proof) == (w + 1) * ss
+        Ed25519PublicKey.from_public_bytes(credential).verify(
+            signature, b"mixvote/ballot-signature/v1\0" + lp(fingerprint) + lp(ct) + lp(proof))
         c = int.from_bytes(proof[:ss], "big")
         commitments = b""
         for k in range(w):
