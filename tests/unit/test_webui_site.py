@@ -1,6 +1,7 @@
-"""The voter- and admin-facing pages of the web UI against a fake services object (the page
-hooks it feeds, a fingerprint and the test-election flag, are not produced by
-``mixserver.services`` yet; ``test_webui.py`` runs the UI against the real services): the
+"""The voter- and admin-facing pages of the web UI against a fake services object. The real
+services now produce every state used here (a fingerprint, the test-election flag, a long board),
+so this fake can drift and is still to be replaced by them as in ``test_webui.py``, which runs
+the UI against the real services; until then these tests pin the page hooks only: the
 home page by state, the ballot tracker from seal to board (the finder, the board's rows), the
 standalone audit page, plain words and the hooks for the election fingerprint and the test-election
 flag, the results page (chart, turnout, verifier), the admin console's page and the favicon."""
