@@ -415,16 +415,14 @@ class Coordinator(KeyGeneration, MachineDriver):
                     msg["reason"],
                 )
             return "noted"
-        if msg.kind == "mix.result":
-            if not isinstance(machine, MixMachine):
-                raise ProtocolViolation("mix.result: no mixing is under way")
-            note, effects = machine.result(position, signed, now)
-            cls._apply(eid, machine, effects)
-            return note
-        if msg.kind == "decrypt.share":
-            if not isinstance(machine, DecryptMachine):
-                raise ProtocolViolation("decrypt.share: no decryption is under way")
-            note, effects = machine.share(position, signed, now)
+        if msg.kind in ("mix.result", "decrypt.share"):
+            if isinstance(machine, MixMachine) and msg.kind == "mix.result":
+                note, effects = machine.result(position, signed, now)
+            elif isinstance(machine, DecryptMachine) and msg.kind == "decrypt.share":
+                note, effects = machine.share(position, signed, now)
+            else:
+                stage = "mixing" if msg.kind == "mix.result" else "decryption"
+                raise ProtocolViolation(f"{msg.kind}: no {stage} is under way")
             cls._apply(eid, machine, effects)
             return note
         raise ProtocolViolation(f"{msg.kind}: a node may not send this here")

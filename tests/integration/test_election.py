@@ -100,11 +100,25 @@ class Cluster:
     def finish(self, e: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
         assert self.api is not None
         eid = e["id"]
+        self.close_and_mix(eid)
+        self.api.request("POST", f"/api/elections/{eid}/publish")
+        return self.tallied(eid, timeout)
+
+    def close_and_mix(self, eid: str) -> None:
+        """Close voting, wait until it is closed and start mixing."""
+        assert self.api is not None
         self.api.request("POST", f"/api/elections/{eid}/close")
         wait_for(self.api, eid, lambda x: x["phase"] == "closed", "close", 20)
         self.api.request("POST", f"/api/elections/{eid}/mix")
-        self.api.request("POST", f"/api/elections/{eid}/publish")
-        return self.tallied(eid, timeout)
+
+    def wait_shuffling(self, eid: str, node: int) -> None:
+        """Wait until ``node`` is shuffling its hop."""
+        assert self.api is not None
+        def shuffling(x: dict[str, Any]) -> bool:
+            return bool(x["progress"].get("stage") == "shuffling"
+                        and x["progress"].get("node") == node)
+
+        wait_for(self.api, eid, shuffling, f"hop {node} started", 30)
 
     def finish_mixing_and_publish(self, eid: str, timeout: float = 180) -> dict[str, Any]:
         assert self.api is not None
@@ -264,17 +278,9 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     cluster.cast(e, range(12), CHOICES)
     assert cluster.api is not None
     eid = e["id"]
-    cluster.api.request("POST", f"/api/elections/{eid}/close")
-    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
-    cluster.api.request("POST", f"/api/elections/{eid}/mix")
+    cluster.close_and_mix(eid)
     # node 1 stalls: kill it mid-shuffle; node 3 stalls until its hop times out
-    wait_for(
-        cluster.api,
-        eid,
-        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
-        "hop 1 started",
-        30,
-    )
+    cluster.wait_shuffling(eid, 1)
     cluster.nodes[1].kill()
     cluster.nodes[1].wait(10)
     # node 1 has the connect grace (2 s) to come back; it does not, so its hop is skipped as a
@@ -309,14 +315,8 @@ def test_a_killed_node_that_comes_back_in_time_is_asked_again(cluster: Cluster) 
     cluster.cast(e, range(12), CHOICES)
     assert cluster.api is not None
     eid = e["id"]
-    cluster.api.request("POST", f"/api/elections/{eid}/close")
-    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
-    cluster.api.request("POST", f"/api/elections/{eid}/mix")
-    wait_for(
-        cluster.api, eid,
-        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
-        "hop 1 started", 30,
-    )
+    cluster.close_and_mix(eid)
+    cluster.wait_shuffling(eid, 1)
     cluster.nodes[1].kill()
     cluster.nodes[1].wait(10)
     cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
@@ -357,9 +357,7 @@ def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
     assert api.request("GET", f"/api/elections/{e['id']}")["ballots_cast"] == 6
     cluster.cast(e, range(6, 12), CHOICES)
     eid = e["id"]
-    api.request("POST", f"/api/elections/{eid}/close")
-    wait_for(api, eid, lambda x: x["phase"] == "closed", "close", 20)
-    api.request("POST", f"/api/elections/{eid}/mix")
+    cluster.close_and_mix(eid)
     api.request("POST", f"/api/elections/{eid}/publish")
     wait_for(
         api,
