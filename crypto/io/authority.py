@@ -42,7 +42,6 @@ from crypto.credentials import (
     MAX_CREDENTIALS,
     Credential,
     CredentialList,
-    check_election_id,
     credential_from_private,
     credential_list_digest,
     decode_credential_list,
@@ -53,6 +52,7 @@ from crypto.credentials import (
 )
 from crypto.errors import MixvoteError
 from crypto.fingerprint import FINGERPRINT_SIZE, format_fingerprint
+from crypto.io.commands import election_id
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -88,14 +88,6 @@ def _count(text: str) -> int:
     if not 1 <= value <= MAX_CREDENTIALS:
         raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_CREDENTIALS}, got {value}")
     return value
-
-
-def _election(text: str) -> str:
-    try:
-        check_election_id(text, "--election")
-    except MixvoteError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def _hex_key(text: str) -> bytes:
@@ -141,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--authority", required=True, type=Path, metavar="KEYFILE",
                           help="the authority key written by keygen")
-    generate.add_argument("--election", required=True, type=_election, metavar="ID",
+    generate.add_argument("--election", required=True, type=election_id, metavar="ID",
                           help="the election id the credentials are for")
     generate.add_argument("--count", required=True, type=_count, metavar="N",
                           help=f"number of voters (1 to {MAX_CREDENTIALS})")
@@ -164,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("file", type=Path, metavar="FILE", help="public-credentials.json")
     verify.add_argument("--authority-key", type=_hex_key, metavar="HEX",
                         help="require this authority public key")
-    verify.add_argument("--election", type=_election, metavar="ID",
+    verify.add_argument("--election", type=election_id, metavar="ID",
                         help="require this election id")
     fill = sub.add_parser(
         "fill-fingerprint", help="write the election fingerprint on the cards",

@@ -43,7 +43,6 @@ from crypto.ballot import (
     verify_ballot,
 )
 from crypto.credentials import (
-    check_election_id,
     generate_credential,
     verify_ballot_signature,
 )
@@ -54,13 +53,19 @@ from crypto.errors import (
     EXIT_OK,
     EXIT_REJECTED,
     InvalidProof,
-    MalformedInput,
     ProtocolViolation,
     UsageError,
 )
 from crypto.fingerprint import fingerprint_matches, format_fingerprint
-from crypto.io.commands import ArgumentParser, add_version, existing_file, positive_float, run_main
-from crypto.io.commands import url as url_type
+from crypto.io.commands import (
+    ArgumentParser,
+    add_version,
+    election_id,
+    existing_file,
+    http_url,
+    positive_float,
+    run_main,
+)
 from crypto.io.voting import (
     HEX_DIGITS,
     AuditReport,
@@ -303,19 +308,6 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
 
 
 # --- arguments -----------------------------------------------------------------------------------
-def server_url(text: str) -> str:
-    """An http(s) URL with a host (the election server)."""
-    return url_type(text, ("http", "https"))
-
-
-def election_id(text: str) -> str:
-    try:
-        check_election_id(text, "--election")
-    except MalformedInput as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def fingerprint_text(text: str) -> str:
     compact = "".join(text.split()).replace("-", "").lower()
     if len(compact) not in (32, 64) or any(c not in HEX_DIGITS for c in compact):
@@ -354,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=ArgumentParser)  # fmt: skip
 
     def common(p: argparse.ArgumentParser, election_required: bool = True) -> None:
-        p.add_argument("--server", required=True, type=server_url, metavar="URL",
+        p.add_argument("--server", required=True, type=http_url, metavar="URL",
                        help="the election server, e.g. http://127.0.0.1:8080")
         p.add_argument("--election", required=election_required, type=election_id,
                        metavar="EID", help="the election id (from its page or your card)")
