@@ -111,6 +111,18 @@ class Cluster:
         wait_for(self.api, eid, lambda x: x["phase"] == "closed", "close", 20)
         self.api.request("POST", f"/api/elections/{eid}/mix")
 
+    def kill_while_shuffling(self, eid: str, node: int) -> None:
+        """Close voting, start mixing and SIGKILL ``node`` once it is shuffling its hop."""
+        self.close_and_mix(eid)
+        self.wait_shuffling(eid, node)
+        self.nodes[node].kill()
+        self.nodes[node].wait(10)
+
+    def restart_node(self, node: int) -> None:
+        """Start ``node`` again with its key and data directory (its key share is on disk)."""
+        self.procs.append(start_node(self.base, self.tmp / f"node{node}.key",
+                                     self.tmp / f"node{node}", workers=1, log=self.log))
+
     def wait_shuffling(self, eid: str, node: int) -> None:
         """Wait until ``node`` is shuffling its hop."""
         assert self.api is not None
@@ -278,11 +290,8 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     cluster.cast(e, range(12), CHOICES)
     assert cluster.api is not None
     eid = e["id"]
-    cluster.close_and_mix(eid)
     # node 1 stalls: kill it mid-shuffle; node 3 stalls until its hop times out
-    cluster.wait_shuffling(eid, 1)
-    cluster.nodes[1].kill()
-    cluster.nodes[1].wait(10)
+    cluster.kill_while_shuffling(eid, 1)
     # node 1 has the connect grace (2 s) to come back; it does not, so its hop is skipped as a
     # time-out with the times recorded
     wait_for(
@@ -292,11 +301,7 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     )
     # node 3 stays stuck in its stalled shuffle; node 1 comes back (with its key share on disk)
     # and decrypts with node 2
-    cluster.procs.append(
-        start_node(
-            cluster.base, cluster.tmp / "node1.key", cluster.tmp / "node1", 1, None, log=cluster.log
-        )
-    )
+    cluster.restart_node(1)
     cluster.api.request("POST", f"/api/elections/{eid}/publish")
     result = cluster.tallied(eid)
     hops = result["hops"]
@@ -315,12 +320,8 @@ def test_a_killed_node_that_comes_back_in_time_is_asked_again(cluster: Cluster) 
     cluster.cast(e, range(12), CHOICES)
     assert cluster.api is not None
     eid = e["id"]
-    cluster.close_and_mix(eid)
-    cluster.wait_shuffling(eid, 1)
-    cluster.nodes[1].kill()
-    cluster.nodes[1].wait(10)
-    cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
-                                    cluster.tmp / "node1", 1, None, log=cluster.log))
+    cluster.kill_while_shuffling(eid, 1)
+    cluster.restart_node(1)
     result = cluster.finish_mixing_and_publish(eid)
     assert [h["status"] for h in result["hops"]] == ["accepted"] * 3
     assert result["counts"] == expected(CHOICES)
