@@ -20,11 +20,9 @@ from mixserver import jobs
 from mixserver.boardio import load_decrypt, load_mix, write_effect, write_mixed, write_tally
 from mixserver.decryption import DecryptMachine
 from mixserver.machine import (
-    AbandonHop,
-    AbandonShare,
+    BoardWrite,
     Combine,
     CommitHop,
-    CommitShare,
     DecryptFailed,
     Effect,
     MixFinished,
@@ -95,7 +93,7 @@ class MachineDriver:
                 cls._send(eid, effect.position, effect.message)
             elif isinstance(effect, Progress):
                 cls._progress(eid, replace=effect.replace, **effect.fields)
-            elif isinstance(effect, (CommitHop, AbandonHop, CommitShare, AbandonShare)):
+            elif isinstance(effect, BoardWrite):
                 fut = loop.run_in_executor(cls.io, cls._write, eid, effect)
                 fut.add_done_callback(lambda f, e=eid: cls._written(e, f))
                 if isinstance(effect, CommitHop):

@@ -177,18 +177,11 @@ class Progress:
     replace: bool = False
 
 
+#: The effects that write to the board (:func:`mixserver.boardio.write_effect`).
+BoardWrite = CommitHop | AbandonHop | CommitShare | AbandonShare
+
 Effect = (
-    Send
-    | VerifyHop
-    | CommitHop
-    | AbandonHop
-    | MixFinished
-    | VerifyShare
-    | CommitShare
-    | AbandonShare
-    | Combine
-    | DecryptFailed
-    | Progress
+    Send | VerifyHop | MixFinished | VerifyShare | Combine | DecryptFailed | Progress | BoardWrite
 )
 
 

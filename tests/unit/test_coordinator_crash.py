@@ -53,11 +53,8 @@ from mixserver.boardio import (
 from mixserver.coordinator import BOUND_KINDS
 from mixserver.decryption import DecryptMachine
 from mixserver.machine import (
-    AbandonHop,
-    AbandonShare,
+    BoardWrite,
     Combine,
-    CommitHop,
-    CommitShare,
     DecryptFailed,
     Effect,
     MixFinished,
@@ -211,7 +208,7 @@ class Election:
                     decryption_context(self.eid, machine.final), p,
                 )
                 queue.extend(machine.verified(p, ok, reason, 0.0))
-            elif isinstance(effect, (CommitHop, AbandonHop, CommitShare, AbandonShare)):
+            elif isinstance(effect, BoardWrite):
                 self.commit(write_effect, effect)
             elif isinstance(effect, MixFinished):
                 assert isinstance(machine, MixMachine)
