@@ -104,6 +104,16 @@ class Cluster:
         self.api.request("POST", f"/api/elections/{eid}/publish")
         return self.tallied(eid, timeout)
 
+    def bare_test_election(self, title: str) -> dict[str, Any]:
+        """Create a one-node, one-voter test election, and nothing more (no node enrolled)."""
+        assert self.api is not None
+        return self.api.request(
+            "POST",
+            "/api/elections",
+            {"title": title, "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
+             "test": True},
+        )
+
     def close_and_mix(self, eid: str) -> None:
         """Close voting, wait until it is closed and start mixing."""
         assert self.api is not None
@@ -376,12 +386,7 @@ def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
 
 def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) -> None:
     api = cluster.start_server()
-    e = api.request(
-        "POST",
-        "/api/elections",
-        {"title": "h", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
-         "test": True},
-    )
+    e = cluster.bare_test_election("h")
     before = api.request("GET", f"/api/elections/{e['id']}/board")["total"]
     url = cluster.base.replace("http://", "ws://") + "/ws/node"
     ws = websocket.create_connection(url, timeout=10)
@@ -455,12 +460,7 @@ def wait_for_text(path: Path, text: str, timeout: float = 30) -> None:
 
 def test_node_waits_for_the_server_and_for_its_enrolment(cluster: Cluster) -> None:
     api = cluster.start_server()
-    e = api.request(
-        "POST",
-        "/api/elections",
-        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
-         "test": True},
-    )
+    e = cluster.bare_test_election("r")
     cluster.kill_server()
     key = cluster.tmp / "late.key"
     pub = node_key(key)
