@@ -26,9 +26,8 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, NoReturn, TextIO
+from typing import IO, Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -52,7 +51,7 @@ from crypto.credentials import (
 )
 from crypto.errors import MixvoteError
 from crypto.fingerprint import FINGERPRINT_SIZE, format_fingerprint
-from crypto.io.commands import election_id
+from crypto.io.commands import ArgumentParser, add_version, election_id
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -66,18 +65,6 @@ FINGERPRINT_BLANK = "    " + " ".join(["____"] * 8) + "   " + " ".join(["____"] 
 
 class UsageError(Exception):
     """A problem with the arguments or the files named: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _version() -> str:
-    try:
-        return metadata.version("mixvote")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _count(text: str) -> int:
@@ -101,7 +88,7 @@ def _hex_key(text: str) -> bytes:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog=PROG,
         description=(
             "The credential authority of a mixvote election. It makes one Ed25519 signing key "
@@ -112,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status: 0 done, 1 list rejected, 2 usage error or unreadable input."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_version(parser, PROG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+                                parser_class=ArgumentParser)
 
     keygen = sub.add_parser(
         "keygen", help="create the authority's signing key",
