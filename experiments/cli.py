@@ -34,14 +34,15 @@ from crypto.io.commands import (
     EXIT_USAGE,
     ArgumentParser,
     add_version,
+    election_id,
     existing_file,
     existing_path,
     group_name,
+    http_url,
     list_of,
     positive_float,
     positive_int,
     run_main,
-    url,
 )
 
 POSITIVE_LIST = list_of(positive_int, "positive integer")
@@ -165,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "election (no --server/--election/--credentials then); --tally also mixes, decrypts "
         "and checks the tally. Only test elections are accepted.",
     )
-    ld.add_argument("--server", type=_http_url, metavar="URL", help="the election server")
-    ld.add_argument("--election", type=_election_id, metavar="EID", help="a test election, open")
+    ld.add_argument("--server", type=http_url, metavar="URL", help="the election server")
+    ld.add_argument("--election", type=election_id, metavar="EID", help="a test election, open")
     ld.add_argument("--credentials", type=existing_file, metavar="CSV",
                     help="the test election's credentials CSV (admin download)")
     ld.add_argument("--voters", type=positive_int, required=True, metavar="N",
@@ -195,21 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="progress bars on stderr (default: when stderr is a terminal)")
     ld.add_argument("--json", action="store_true", help="print one JSON row")
     return parser
-
-
-def _http_url(text: str) -> str:
-    return url(text, ("http", "https"))
-
-
-def _election_id(text: str) -> str:
-    from crypto.credentials import check_election_id
-    from crypto.errors import MalformedInput
-
-    try:
-        check_election_id(text, "--election")
-    except MalformedInput as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def _check_load_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

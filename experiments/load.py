@@ -1,7 +1,7 @@
 """``mixbench load``: ballot intake under load, through the HTTP API, with real signed ballots.
 
 N ballots are sealed first (encrypted, proved and signed with the credentials of a *test* election,
-exactly as ``mixvote-vote cast`` and the browser booth make them: :mod:`crypto.io.voter`), then C
+exactly as ``mixvote-vote cast`` and the browser booth make them: :mod:`crypto.io.voting`), then C
 worker threads post them to ``POST /api/elections/<eid>/ballots``, each over its own keep-alive
 connection, timing every request. Reported: ballots/s over the casting wall time, latency
 percentiles (p50, p90, p99, max), errors by HTTP status, and every receipt checked against the
@@ -40,7 +40,7 @@ import numpy as np
 from crypto.ballot import FIRST_BALLOT_COUNTS
 from crypto.credentials import Credential, credential_from_private, parse_credential
 from crypto.errors import MalformedInput, MixvoteError, ProtocolViolation, UsageError
-from crypto.io.voter import Client, Election, check_cast_answer, make_ballot, signed_ballot
+from crypto.io.voting import Client, Election, check_cast_answer, make_ballot, signed_ballot
 
 MAX_CSV_BYTES = 64 << 20
 

@@ -210,6 +210,7 @@ def _main(args: argparse.Namespace) -> int:
         print(identity.public_bytes().hex())
         return EXIT_OK
     fault = faults.from_environment()  # an unknown MIXVOTE_FAULT is a usage error (exit 2)
+    delay = faults.delay_from_environment() if fault == "slow" else faults.DEFAULT_DELAY
     if fault is not None:
         print(f"mixnode: fault injection on ({faults.ENV}={fault})", file=sys.stderr, flush=True)
     try:
@@ -220,7 +221,8 @@ def _main(args: argparse.Namespace) -> int:
             workers=args.workers,
             token=args.token,
             election_id=args.election,
-            mix=faults.mix_function(fault),
+            mix=faults.mix_function(fault, delay),
+            decrypt=faults.decrypt_function(fault, delay),
             quiet=args.quiet,
             give_up_after=args.give_up_after,
             expect_fingerprint=args.expect_fingerprint,

@@ -109,6 +109,7 @@ class NodeClient:
         token: str = "",
         election_id: str = "",
         mix: Callable[..., Any] | None = None,
+        decrypt: Callable[..., Any] | None = None,
         quiet: bool = False,
         give_up_after: float | None = None,
         min_backoff: float = 0.5,
@@ -124,6 +125,7 @@ class NodeClient:
         self.token = token
         self.election_id = election_id
         self.mix = mix  # the hop function (None: the honest mix_job; see mixnode.faults)
+        self.decrypt = decrypt  # the share function (None: the honest decrypt_job)
         self.quiet = quiet
         self.give_up_after = give_up_after
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
@@ -337,6 +339,7 @@ class NodeClient:
             election_id=self.election_id,
             workers=self.workers,
             mix=self.mix,
+            decrypt=self.decrypt,
             key_shares=self.key_shares(),
             fingerprints=self.fingerprints(),
             heads=self.heads(),

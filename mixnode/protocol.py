@@ -7,7 +7,8 @@ job_done`), :class:`SaveKeyShare` to the data directory, or :class:`Note` a line
 Nothing here touches a socket, a file or a clock, so it is tested with plain frames.
 
 The function that does a hop is :func:`mix_job`; tests and experiments may hand the protocol
-another one (``mix=``), which is how :mod:`mixnode.faults` makes a node misbehave.
+another one (``mix=``, and ``decrypt=`` for the share), which is how :mod:`mixnode.faults`
+makes a node misbehave (or, honestly, run slow).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class NodeProtocol:
     workers: int = 1
     # the pool function doing a hop (default mix_job); must pickle (a top-level function)
     mix: Callable[..., tuple[bytes, list[bytes]]] | None = None
+    # the pool function making a decryption share (default decrypt_job); must pickle too
+    decrypt: Callable[..., bytes] | None = None
     key_shares: dict[str, bytes] = field(default_factory=dict)
     #: fingerprints this node signed, per election (kept in the data directory)
     fingerprints: dict[str, bytes] = field(default_factory=dict)
@@ -217,7 +220,7 @@ class NodeProtocol:
                 Note(f"decrypting {msg['count']} ballots"),
                 Job(
                     msg["job"],
-                    decrypt_job,
+                    self.decrypt or decrypt_job,
                     (
                         msg["group"],
                         share,

@@ -11,6 +11,7 @@ by :func:`crypto.errors.medium_of`: :meth:`NodeSocket.reply_error` (websocket er
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -116,6 +117,9 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             max_message=self.limits.preauth_frame, max_frame=self.limits.preauth_frame
         )
         self.seq = 0
+        #: the last large send still being signed in an executor: later sends wait for it, so
+        #: frames leave in sequence-number order
+        self._sending: asyncio.Future[None] | None = None
         self.position: int | None = None
         self.eid: str | None = None
         self.errors = 0
@@ -175,7 +179,33 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         db = self.services.db
         self.seq += 1
         stamped = Message(msg.kind, msg.election_id, msg.fields, self.session.nonce, self.seq)
-        _body, frame = sign_message(stamped, db.server_key.sign, db.server_public)
+
+        def sign() -> bytes:
+            return sign_message(stamped, db.server_key.sign, db.server_public)[1]
+
+        if self._sending is None and len(msg.fields.get("ciphertexts", b"")) <= OFFLOOP_FRAME:
+            self._write_frame(sign())
+            return
+        # a job request carrying a large list: signed in an executor (hashing megabytes), and
+        # every send after it queued behind it so the node sees sequence numbers in order
+        previous = self._sending
+
+        async def send_in_order() -> None:
+            frame = await IOLoop.current().run_in_executor(None, sign)
+            if previous is not None:
+                await previous
+            self._write_frame(frame)
+
+        task = asyncio.ensure_future(send_in_order())
+        self._sending = task
+
+        def done(_f: asyncio.Future[None]) -> None:
+            if self._sending is task:
+                self._sending = None
+
+        task.add_done_callback(done)
+
+    def _write_frame(self, frame: bytes) -> None:
         try:
             for part in split_frame(frame):
                 self.write_message(part, binary=True)

@@ -6,7 +6,7 @@ browser tests and ``mixbench``.
 * process orchestration: :func:`start_server`, :func:`start_node`, :func:`node_key`,
   :func:`stop_processes`;
 * :func:`wait_for`: a bounded wait on a condition of an election;
-* ``/proc`` readings: :func:`descendants`, :func:`peak_rss_mb`, :func:`signal_tree`;
+* ``/proc`` readings (:mod:`mixserver.procinfo`) for the peak memory of each process tree;
 * fault injection set-up: a node started with ``fault=MODE`` runs with ``MIXVOTE_FAULT=MODE``
   (:mod:`mixnode.faults`); :func:`watch_mixing` kills or pauses a node once it is shuffling;
 * :func:`make_ballots` (encrypted ballots with proofs, signed with the voters' credentials, as a
@@ -18,7 +18,6 @@ browser tests and ``mixbench``.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -44,6 +43,7 @@ import tenacity
 
 from mixnode.faults import ENV as FAULT_ENV
 from mixnode.faults import MODES as FAULT_MODES
+from mixserver.procinfo import peak_rss_mb, signal_tree
 
 Summary = dict[str, Any]
 Log = IO[bytes] | None
@@ -211,38 +211,6 @@ def wait_for(
                 f"({election.get('progress')})"
             )
         time.sleep(0.1)
-
-
-# --- /proc readings -------------------------------------------------------------------------
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (Linux /proc; only ``pid`` elsewhere)."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(c) for c in task.read_text().split())
-    return found
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """Largest peak resident set (VmHWM) among ``pid`` and its descendants, in MiB."""
-    peaks = []
-    for p in descendants(pid):
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-        except OSError:
-            continue
-        if m := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
-            peaks.append(int(m.group(1)) / 1024)
-    return round(max(peaks), 1) if peaks else None
-
-
-def signal_tree(pid: int, sig: int) -> None:
-    for p in descendants(pid):
-        with contextlib.suppress(OSError):
-            os.kill(p, sig)
 
 
 # --- the election -----------------------------------------------------------------------------
@@ -592,13 +560,10 @@ __all__ = [
     "DemoConfig",
     "HarnessError",
     "authority_credentials",
-    "descendants",
     "load_credentials",
     "make_ballots",
     "node_key",
-    "peak_rss_mb",
     "run_election",
-    "signal_tree",
     "start_node",
     "start_server",
     "stop_processes",

@@ -26,9 +26,8 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, NoReturn, TextIO
+from typing import IO, Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -42,7 +41,6 @@ from crypto.credentials import (
     MAX_CREDENTIALS,
     Credential,
     CredentialList,
-    check_election_id,
     credential_from_private,
     credential_list_digest,
     decode_credential_list,
@@ -53,6 +51,7 @@ from crypto.credentials import (
 )
 from crypto.errors import MixvoteError
 from crypto.fingerprint import FINGERPRINT_SIZE, format_fingerprint
+from crypto.io.commands import ArgumentParser, add_version, election_id
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -68,18 +67,6 @@ class UsageError(Exception):
     """A problem with the arguments or the files named: one line on stderr, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _version() -> str:
-    try:
-        return metadata.version("mixvote")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _count(text: str) -> int:
     try:
         value = int(text, 10)
@@ -88,14 +75,6 @@ def _count(text: str) -> int:
     if not 1 <= value <= MAX_CREDENTIALS:
         raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_CREDENTIALS}, got {value}")
     return value
-
-
-def _election(text: str) -> str:
-    try:
-        check_election_id(text, "--election")
-    except MixvoteError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def _hex_key(text: str) -> bytes:
@@ -109,7 +88,7 @@ def _hex_key(text: str) -> bytes:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog=PROG,
         description=(
             "The credential authority of a mixvote election. It makes one Ed25519 signing key "
@@ -120,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status: 0 done, 1 list rejected, 2 usage error or unreadable input."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_version(parser, PROG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+                                parser_class=ArgumentParser)
 
     keygen = sub.add_parser(
         "keygen", help="create the authority's signing key",
@@ -141,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--authority", required=True, type=Path, metavar="KEYFILE",
                           help="the authority key written by keygen")
-    generate.add_argument("--election", required=True, type=_election, metavar="ID",
+    generate.add_argument("--election", required=True, type=election_id, metavar="ID",
                           help="the election id the credentials are for")
     generate.add_argument("--count", required=True, type=_count, metavar="N",
                           help=f"number of voters (1 to {MAX_CREDENTIALS})")
@@ -164,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("file", type=Path, metavar="FILE", help="public-credentials.json")
     verify.add_argument("--authority-key", type=_hex_key, metavar="HEX",
                         help="require this authority public key")
-    verify.add_argument("--election", type=_election, metavar="ID",
+    verify.add_argument("--election", type=election_id, metavar="ID",
                         help="require this election id")
     fill = sub.add_parser(
         "fill-fingerprint", help="write the election fingerprint on the cards",

@@ -211,26 +211,25 @@ class _Bars:
             bar.close()
 
 
+def _public_key_option(text: str | None, option: str) -> bytes | None:
+    """The Ed25519 public key given as 64 hex digits to ``option``, or None if not given."""
+    if text is None:
+        return None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise UsageError(f"{option} must be 64 hex digits (an Ed25519 public key)")
+    return key
+
+
 def run_record(args: argparse.Namespace, out: TextIO) -> int:
     """The main mode: check an exported election record and report every check."""
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    server_key = None
-    if args.server_key is not None:
-        try:
-            server_key = bytes.fromhex(args.server_key)
-        except ValueError:
-            server_key = b""
-        if len(server_key) != 32:
-            raise UsageError("--server-key must be 64 hex digits (an Ed25519 public key)")
-    authority_key = None
-    if args.authority_key is not None:
-        try:
-            authority_key = bytes.fromhex(args.authority_key)
-        except ValueError:
-            authority_key = b""
-        if len(authority_key) != 32:
-            raise UsageError("--authority-key must be 64 hex digits (an Ed25519 public key)")
+    server_key = _public_key_option(args.server_key, "--server-key")
+    authority_key = _public_key_option(args.authority_key, "--authority-key")
     receipts = [r for path in args.receipt for r in read_receipts(path)]
     root = Path(args.record_dir)
     files = read_directory(root)

@@ -168,6 +168,22 @@ def url(text: str, schemes: Sequence[str] = ("http", "https", "ws", "wss")) -> s
     return text
 
 
+def http_url(text: str) -> str:
+    """An http(s) URL with a host (an election server)."""
+    return url(text, ("http", "https"))
+
+
+def election_id(text: str) -> str:
+    """An election id (:func:`crypto.credentials.check_election_id`)."""
+    from crypto.credentials import check_election_id
+
+    try:
+        check_election_id(text, "--election")
+    except MixvoteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def group_name(text: str) -> str:
     """A group from the registry (``crypto.GROUPS``)."""
     from crypto import GROUPS

@@ -30,8 +30,8 @@ from tests.browser.test_webui_e2e import (
     touch_targets,
 )
 from tests.browser.test_webui_e2e import pytestmark as e2e_marks
-from tests.unit.test_webui import ADMIN_TOKEN, SECRET, XSS
 from tests.unit.test_webui_site import BoardServices
+from tests.unit.webui_fake import ADMIN_TOKEN, SECRET, XSS
 from webui import create_app
 
 pytestmark = e2e_marks

@@ -6,14 +6,14 @@ is refused."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from experiments import cli
-from experiments.load import Demo, start_demo
+from experiments.load import Demo
 from mixserver.harness import Api, authority_credentials
+from tests.e2e.demos import demo_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +33,7 @@ def test_start_demo_load_and_tally(capsys: pytest.CaptureFixture[str], tmp_path:
     assert row["ballots_per_s"] > 0 and row["wall_s"] > 0
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    running = start_demo(5, data=tmp_path_factory.mktemp("load-demo"))
-    try:
-        yield running
-    finally:
-        running.stop()
+demo = demo_fixture(5)
 
 
 def test_load_with_the_admin_csv(

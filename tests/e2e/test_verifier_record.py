@@ -266,6 +266,11 @@ def assert_fails(report: RecordReport, name: str, *needles: str) -> list[str]:
     return found
 
 
+def assert_caught(board: Board, name: str, *needles: str) -> list[str]:
+    """The tampered ``board`` (chain intact) fails check ``name`` with every one of ``needles``."""
+    return assert_fails(verify_intact(board), name, *needles)
+
+
 def election_key(board: Board) -> Any:
     g = group(json.loads(board.msg(0)["params"])["group"])
     return g, decode_public_key(g, board.msg(board.find("dkg.result")[0])["public_key"])
@@ -498,24 +503,21 @@ def test_entry_signed_by_a_wrong_key(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[2]
     board.update(i, signer=Ed25519PrivateKey.generate())  # a valid signature, wrong author
-    report = verify_intact(board)
-    assert_fails(report, "author", f"entry {i}")
+    assert_caught(board, "author", f"entry {i}")
 
 
 def test_node_entry_signed_by_another_node(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("mix.result")[0]
     board.update(i, signer=honest.nodes[2])
-    report = verify_intact(board)
-    assert_fails(report, "hop", "hop 1", "signed by node 2, not node 1")
+    assert_caught(board, "hop", "hop 1", "signed by node 2, not node 1")
 
 
 def test_ballot_dropped_after_closing(honest: Honest) -> None:
     board = Board(honest)
     i = board.find("ballot")[5]
     board.remove(i)
-    report = verify_intact(board)
-    assert_fails(report, "closed list", "closed list position 5",
+    assert_caught(board, "closed list", "closed list position 5",
                  "no ballot entry has this tracker")
 
 
@@ -553,8 +555,7 @@ def test_registered_list_tampered(honest: Honest) -> None:
     obj["credentials"] = sorted([*obj["credentials"], stranger()[0].hex()])
     obj["count"] += 1
     board.update(r, list=canonical_json(obj))
-    report = verify_intact(board)
-    assert_fails(report, "credential list", "authority signature")
+    assert_caught(board, "credential list", "authority signature")
 
 
 def test_later_ballot_of_a_voter_added_after_closing(honest: Honest) -> None:
@@ -562,8 +563,7 @@ def test_later_ballot_of_a_voter_added_after_closing(honest: Honest) -> None:
     first = board.find("ballot")[4]
     voter = board.msg(first)["credential"]
     board.insert(board.find("voting.closed")[0], new_ballot(board, voter, 2, seed=2))
-    report = verify_intact(board)
-    assert_fails(report, "closed list", "superseded", "missing from the closed list")
+    assert_caught(board, "closed list", "superseded", "missing from the closed list")
 
 
 def test_second_ballot_accepted_under_first_ballot_counts(honest: Honest) -> None:
@@ -585,8 +585,7 @@ def test_ballot_added_after_the_closed_list(honest: Honest) -> None:
     board = Board(honest)
     public, private = stranger()
     board.insert(board.find("voting.closed")[0] + 1, new_ballot(board, public, 0, 3, private))
-    report = verify_intact(board)
-    assert_fails(report, "phase order", "ballot entry after the voting.closed phase")
+    assert_caught(board, "phase order", "ballot entry after the voting.closed phase")
 
 
 def test_ballot_replaced_after_closing(honest: Honest) -> None:
@@ -616,8 +615,7 @@ def test_closed_list_reordered_board(honest: Honest) -> None:
     board = Board(honest)
     a, b = board.find("ballot")[1:3]
     board.swap(a, b)
-    report = verify_intact(board)
-    assert_fails(report, "closed list", "out of board order")
+    assert_caught(board, "closed list", "out of board order")
 
 
 def test_hop_output_swapped_for_another_valid_list(honest: Honest) -> None:
@@ -665,8 +663,7 @@ def test_proof_taken_from_another_election(honest: Honest) -> None:
     r, v = board.find("mix.result")[0], board.find("hop.verdict")[0]
     board.update(r, outputs=outputs, proof=encode_proof_files(encode_proof(other, proof)))
     board.update(v, output_digest=digest(outputs))
-    report = verify_intact(board)
-    assert_fails(report, "hop shuffle proof", "hop 1 (node 1")
+    assert_caught(board, "hop shuffle proof", "hop 1 (node 1")
 
 
 def test_rejected_hop_that_verifies(honest: Honest) -> None:
@@ -674,8 +671,7 @@ def test_rejected_hop_that_verifies(honest: Honest) -> None:
     board = Board(honest)
     v = board.find("hop.verdict")[1]
     board.update(v, status="rejected", reason="made up")
-    report = verify_intact(board)
-    assert_fails(report, "hop", "hop 2", "recorded as rejected, but its proof verifies")
+    assert_caught(board, "hop", "hop 2", "recorded as rejected, but its proof verifies")
 
 
 def test_hop_verdict_removed(honest: Honest) -> None:
@@ -694,16 +690,14 @@ def test_decryption_share_altered(honest: Honest) -> None:
     # replace the first factor by another valid point
     share[12 : 12 + g.element_size] = g.encode(g.base_mul(12345))
     board.update(s, share=bytes(share))
-    report = verify_intact(board)
-    assert_fails(report, "decryption share", f"node {position}")
+    assert_caught(board, "decryption share", f"node {position}")
 
 
 def test_decryption_share_for_another_list(honest: Honest) -> None:
     board = Board(honest)
     s, position = recorded_shares(board)[0]
     board.update(s, input_digest=bytes(32))
-    report = verify_intact(board)
-    assert_fails(report, "decryption share", f"node {position}", "not for the final list")
+    assert_caught(board, "decryption share", f"node {position}", "not for the final list")
 
 
 def test_tally_counts_changed(honest: Honest) -> None:
@@ -725,8 +719,7 @@ def test_tally_plaintext_changed(honest: Honest) -> None:
     plaintexts = list(board.msg(t)["plaintexts"])
     plaintexts[4] = encode_choice(0) if plaintexts[4] != encode_choice(0) else encode_choice(1)
     board.update(t, plaintexts=plaintexts)
-    report = verify_intact(board)
-    assert_fails(report, "tally plaintexts", "plaintext 4")
+    assert_caught(board, "tally plaintexts", "plaintext 4")
 
 
 def test_dkg_result_key_replaced(honest: Honest) -> None:
@@ -735,8 +728,7 @@ def test_dkg_result_key_replaced(honest: Honest) -> None:
     g, _pk = election_key(board)
     d = board.find("dkg.result")[0]
     board.update(d, public_key=g.encode(g.base_mul(777)))
-    report = verify_intact(board)
-    assert_fails(report, "DKG", "joint public key")
+    assert_caught(board, "DKG", "joint public key")
 
 
 def test_parameters_changed(honest: Honest) -> None:
@@ -744,8 +736,7 @@ def test_parameters_changed(honest: Honest) -> None:
     params = json.loads(board.msg(0)["params"])
     params["t"] = 1
     board.update(0, params=canonical_json(params))
-    report = verify_intact(board)
-    assert_fails(report, "parameters", "election.json has other parameters")
+    assert_caught(board, "parameters", "election.json has other parameters")
 
 
 # --- the server-key holder (issue 12): re-signs and re-chains all it may sign -------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,12 @@ from crypto.credentials import Credential, generate_credential
 from crypto.io import voter
 from experiments.load import Demo, start_demo
 from mixserver.harness import Api, wait_for
+from tests.e2e.demos import demo_fixture
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    running = start_demo(4, data=tmp_path_factory.mktemp("voter-demo"))
-    try:
-        yield running
-    finally:
-        running.stop()
+demo = demo_fixture(4)
 
 
 def card(path: Path, eid: str, cred: Credential) -> Path:

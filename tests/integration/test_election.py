@@ -100,11 +100,47 @@ class Cluster:
     def finish(self, e: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
         assert self.api is not None
         eid = e["id"]
+        self.close_and_mix(eid)
+        self.api.request("POST", f"/api/elections/{eid}/publish")
+        return self.tallied(eid, timeout)
+
+    def bare_test_election(self, title: str) -> dict[str, Any]:
+        """Create a one-node, one-voter test election, and nothing more (no node enrolled)."""
+        assert self.api is not None
+        return self.api.request(
+            "POST",
+            "/api/elections",
+            {"title": title, "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
+             "test": True},
+        )
+
+    def close_and_mix(self, eid: str) -> None:
+        """Close voting, wait until it is closed and start mixing."""
+        assert self.api is not None
         self.api.request("POST", f"/api/elections/{eid}/close")
         wait_for(self.api, eid, lambda x: x["phase"] == "closed", "close", 20)
         self.api.request("POST", f"/api/elections/{eid}/mix")
-        self.api.request("POST", f"/api/elections/{eid}/publish")
-        return self.tallied(eid, timeout)
+
+    def kill_while_shuffling(self, eid: str, node: int) -> None:
+        """Close voting, start mixing and SIGKILL ``node`` once it is shuffling its hop."""
+        self.close_and_mix(eid)
+        self.wait_shuffling(eid, node)
+        self.nodes[node].kill()
+        self.nodes[node].wait(10)
+
+    def restart_node(self, node: int) -> None:
+        """Start ``node`` again with its key and data directory (its key share is on disk)."""
+        self.procs.append(start_node(self.base, self.tmp / f"node{node}.key",
+                                     self.tmp / f"node{node}", workers=1, log=self.log))
+
+    def wait_shuffling(self, eid: str, node: int) -> None:
+        """Wait until ``node`` is shuffling its hop."""
+        assert self.api is not None
+        def shuffling(x: dict[str, Any]) -> bool:
+            return bool(x["progress"].get("stage") == "shuffling"
+                        and x["progress"].get("node") == node)
+
+        wait_for(self.api, eid, shuffling, f"hop {node} started", 30)
 
     def finish_mixing_and_publish(self, eid: str, timeout: float = 180) -> dict[str, Any]:
         assert self.api is not None
@@ -264,19 +300,8 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     cluster.cast(e, range(12), CHOICES)
     assert cluster.api is not None
     eid = e["id"]
-    cluster.api.request("POST", f"/api/elections/{eid}/close")
-    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
-    cluster.api.request("POST", f"/api/elections/{eid}/mix")
     # node 1 stalls: kill it mid-shuffle; node 3 stalls until its hop times out
-    wait_for(
-        cluster.api,
-        eid,
-        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
-        "hop 1 started",
-        30,
-    )
-    cluster.nodes[1].kill()
-    cluster.nodes[1].wait(10)
+    cluster.kill_while_shuffling(eid, 1)
     # node 1 has the connect grace (2 s) to come back; it does not, so its hop is skipped as a
     # time-out with the times recorded
     wait_for(
@@ -286,11 +311,7 @@ def test_silent_node_times_out_and_killed_node_is_skipped(cluster: Cluster) -> N
     )
     # node 3 stays stuck in its stalled shuffle; node 1 comes back (with its key share on disk)
     # and decrypts with node 2
-    cluster.procs.append(
-        start_node(
-            cluster.base, cluster.tmp / "node1.key", cluster.tmp / "node1", 1, None, log=cluster.log
-        )
-    )
+    cluster.restart_node(1)
     cluster.api.request("POST", f"/api/elections/{eid}/publish")
     result = cluster.tallied(eid)
     hops = result["hops"]
@@ -309,18 +330,8 @@ def test_a_killed_node_that_comes_back_in_time_is_asked_again(cluster: Cluster) 
     cluster.cast(e, range(12), CHOICES)
     assert cluster.api is not None
     eid = e["id"]
-    cluster.api.request("POST", f"/api/elections/{eid}/close")
-    wait_for(cluster.api, eid, lambda x: x["phase"] == "closed", "close", 20)
-    cluster.api.request("POST", f"/api/elections/{eid}/mix")
-    wait_for(
-        cluster.api, eid,
-        lambda x: x["progress"].get("stage") == "shuffling" and x["progress"].get("node") == 1,
-        "hop 1 started", 30,
-    )
-    cluster.nodes[1].kill()
-    cluster.nodes[1].wait(10)
-    cluster.procs.append(start_node(cluster.base, cluster.tmp / "node1.key",
-                                    cluster.tmp / "node1", 1, None, log=cluster.log))
+    cluster.kill_while_shuffling(eid, 1)
+    cluster.restart_node(1)
     result = cluster.finish_mixing_and_publish(eid)
     assert [h["status"] for h in result["hops"]] == ["accepted"] * 3
     assert result["counts"] == expected(CHOICES)
@@ -357,9 +368,7 @@ def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
     assert api.request("GET", f"/api/elections/{e['id']}")["ballots_cast"] == 6
     cluster.cast(e, range(6, 12), CHOICES)
     eid = e["id"]
-    api.request("POST", f"/api/elections/{eid}/close")
-    wait_for(api, eid, lambda x: x["phase"] == "closed", "close", 20)
-    api.request("POST", f"/api/elections/{eid}/mix")
+    cluster.close_and_mix(eid)
     api.request("POST", f"/api/elections/{eid}/publish")
     wait_for(
         api,
@@ -377,12 +386,7 @@ def test_server_sigkill_during_voting_and_mixing(cluster: Cluster) -> None:
 
 def test_hostile_frames_get_errors_and_server_keeps_serving(cluster: Cluster) -> None:
     api = cluster.start_server()
-    e = api.request(
-        "POST",
-        "/api/elections",
-        {"title": "h", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
-         "test": True},
-    )
+    e = cluster.bare_test_election("h")
     before = api.request("GET", f"/api/elections/{e['id']}/board")["total"]
     url = cluster.base.replace("http://", "ws://") + "/ws/node"
     ws = websocket.create_connection(url, timeout=10)
@@ -456,12 +460,7 @@ def wait_for_text(path: Path, text: str, timeout: float = 30) -> None:
 
 def test_node_waits_for_the_server_and_for_its_enrolment(cluster: Cluster) -> None:
     api = cluster.start_server()
-    e = api.request(
-        "POST",
-        "/api/elections",
-        {"title": "r", "question": "?", "choices": ["a", "b"], "n": 1, "t": 1, "voters": 1,
-         "test": True},
-    )
+    e = cluster.bare_test_election("r")
     cluster.kill_server()
     key = cluster.tmp / "late.key"
     pub = node_key(key)

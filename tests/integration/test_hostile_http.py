@@ -93,7 +93,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None, int, str, str]] 
      '{"width": 1}', 415, "unsupported-media-type", "application/json"),
     ("POST", "/api/elections/{eid}/ballots", "voter", "text/plain", '{"width": 1}', 415,
      "unsupported-media-type", "application/json"),
-    ("POST", "/api/elections/{eid}/ballots", None, "application/json", "{}", 403,
+    ("POST", "/api/elections/{eid}/ballots", None, "application/json", "{}", 409,
      "protocol-violation", "voting is not open"),
     ("POST", "/api/elections/{eid}/ballots", "voter", "application/json",
      '{"a": 1, "a": 2}', 400, "malformed", "twice"),
@@ -185,7 +185,7 @@ class TestNormalElectionHasNoServerSideCasting(Server):
             headers = {**self.admin, "Content-Type": "application/json"}
             got = self.req(method, path, headers, body)
             answer = json.loads(got.body)
-            assert got.code == 403 and answer["code"] == "protocol-violation", (path, answer)
+            assert got.code == 409 and answer["code"] == "protocol-violation", (path, answer)
         assert "only in a test election" in json.loads(self.req(
             "POST", f"/api/elections/{normal}/test-ballots",
             {**self.admin, "Content-Type": "application/json"}, '{"count": 1}').body)["error"]

@@ -3,7 +3,7 @@
 A real board (SQLite in a temporary directory) holds a real election up to the closed list (an
 in-process DKG, real ballots). Then the sans-io machines of ``mixserver.machine`` run the cascade
 and the decryption, their effects carried out by the same board-writing functions the server uses
-(``mixserver.coordinator.write_*``), the nodes' work done by the node's own job functions. The
+(``mixserver.boardio.write_*``), the nodes' work done by the node's own job functions. The
 "server" crashes (its machine and every message in flight thrown away) right after each board
 commit in turn, is rebuilt from the board alone, and resumes; every time, the exported record must
 pass the standalone verifier with the right tally.
@@ -37,8 +37,7 @@ from crypto.transport import NodeIdentity
 from crypto.verify import verify_record
 from mixnode.protocol import decrypt_job, mix_job
 from mixserver import jobs
-from mixserver.coordinator import (
-    BOUND_KINDS,
+from mixserver.boardio import (
     dkg_outcome,
     load_decrypt,
     load_mix,
@@ -51,17 +50,14 @@ from mixserver.coordinator import (
     write_start_mixing,
     write_tally,
 )
+from mixserver.coordinator import BOUND_KINDS
+from mixserver.decryption import DecryptMachine
 from mixserver.machine import (
-    AbandonHop,
-    AbandonShare,
+    BoardWrite,
     Combine,
-    CommitHop,
-    CommitShare,
     DecryptFailed,
-    DecryptMachine,
     Effect,
     MixFinished,
-    MixMachine,
     Progress,
     Send,
     Timeouts,
@@ -69,6 +65,7 @@ from mixserver.machine import (
     VerifyShare,
     resume_stage,
 )
+from mixserver.mixing import MixMachine
 from mixserver.services import ElectionServices
 
 CHOICES = ["a", "b", "c"]
@@ -211,7 +208,7 @@ class Election:
                     decryption_context(self.eid, machine.final), p,
                 )
                 queue.extend(machine.verified(p, ok, reason, 0.0))
-            elif isinstance(effect, (CommitHop, AbandonHop, CommitShare, AbandonShare)):
+            elif isinstance(effect, BoardWrite):
                 self.commit(write_effect, effect)
             elif isinstance(effect, MixFinished):
                 assert isinstance(machine, MixMachine)

@@ -13,6 +13,7 @@ import pytest
 from crypto.errors import ProtocolViolation
 from crypto.protocol.sessions import Cascade, ShareCollector
 from crypto.protocol.wire import (
+    ABANDONED,
     ACCEPTED,
     REJECTED,
     SKIPPED,
@@ -20,8 +21,8 @@ from crypto.protocol.wire import (
     SignedMessage,
     digest,
 )
+from mixserver.decryption import DecryptMachine
 from mixserver.machine import (
-    ABANDONED,
     AbandonHop,
     AbandonShare,
     BoardEntry,
@@ -29,9 +30,7 @@ from mixserver.machine import (
     CommitHop,
     CommitShare,
     DecryptFailed,
-    DecryptMachine,
     MixFinished,
-    MixMachine,
     Progress,
     Send,
     Timeouts,
@@ -40,6 +39,7 @@ from mixserver.machine import (
     check_action,
     resume_stage,
 )
+from mixserver.mixing import MixMachine
 
 EID = "e1"
 CLOSED = b"closed-list"

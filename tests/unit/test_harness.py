@@ -15,12 +15,11 @@ from mixserver.harness import (
     Api,
     DemoConfig,
     HarnessError,
-    descendants,
-    peak_rss_mb,
     start_node,
     start_server,
     stop_processes,
 )
+from mixserver.procinfo import descendants, peak_rss_mb
 
 
 @pytest.mark.parametrize(

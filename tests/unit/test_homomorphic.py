@@ -191,6 +191,14 @@ def test_encrypt_refuses_misshapen_randomness_and_non_bytes_context() -> None:
 
 
 # --- forgeries: each rejected with its location --------------------------------------------------
+def assert_rejected(
+    pk: PublicKey, ballot: HomomorphicBallot, rule: SelectionRule, match: str, context: bytes = CTX
+) -> None:
+    """``verify_ballot`` refuses ``ballot`` with an :class:`InvalidProof` matching ``match``."""
+    with pytest.raises(InvalidProof, match=match):
+        verify_ballot(pk, ballot, rule, context)
+
+
 def forged_ballot(
     pk: PublicKey,
     values: Sequence[int],
@@ -251,12 +259,10 @@ def test_a_ciphertext_encrypting_2_is_rejected_at_its_choice(name: str) -> None:
     rule = SelectionRule.approval(3, 3)
     # Choice 1 encrypts 2; the cheater claims 1 for it, and 3 for the sum (which is true!).
     bad = forged_ballot(pk, [0, 2, 1], [0, 1, 1], 3, rule, CTX)
-    with pytest.raises(InvalidProof, match=r"^choice 1: 0/1 proof: the branch challenges"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^choice 1: 0/1 proof: the branch challenges")
     # Claiming 0 for it fails as well.
     bad = forged_ballot(pk, [0, 2, 1], [0, 0, 1], 3, rule, CTX)
-    with pytest.raises(InvalidProof, match=r"^choice 1: 0/1 proof"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^choice 1: 0/1 proof")
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -264,8 +270,7 @@ def test_a_1000_vote_ballot_is_rejected(name: str) -> None:
     _, _, pk = keypair(name)
     rule = SelectionRule.single(2)
     bad = forged_ballot(pk, [1000, 0], [1, 0], 1, rule, CTX)
-    with pytest.raises(InvalidProof, match=r"^choice 0: 0/1 proof"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^choice 0: 0/1 proof")
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -283,8 +288,7 @@ def test_a_selection_count_out_of_range_is_rejected_by_the_selection_proof(
 ) -> None:
     _, _, pk = keypair(name)
     bad = forged_ballot(pk, values, values, claimed_count, rule, CTX)
-    with pytest.raises(InvalidProof, match=r"^selection-count proof \(\d\.\.\d selections\)"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^selection-count proof \(\d\.\.\d selections\)")
 
 
 def simulated_proof(
@@ -319,14 +323,12 @@ def test_a_forged_disjunctive_proof_for_an_encryption_of_5_is_rejected(name: str
     row = elgamal.encode_ciphertext(grp, ct)
     forged = simulated_proof(grp, pk.y, statement, CTX, row, rng)
     bad = dataclasses.replace(base, choice_proofs=(*base.choice_proofs[:2], forged))
-    with pytest.raises(InvalidProof, match=r"^choice 2: 0/1 proof: the branch challenges"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^choice 2: 0/1 proof: the branch challenges")
     # A simulation left unbalanced (no branch adjusted after hashing) fails the same way.
     pairs = [(grp.random_scalar(rng), grp.random_scalar(rng)) for _ in range(2)]
     unbalanced = DisjunctiveProof(tuple(DleqProof(c, z) for c, z in pairs))
     bad = dataclasses.replace(base, choice_proofs=(*base.choice_proofs[:2], unbalanced))
-    with pytest.raises(InvalidProof, match=r"^choice 2: 0/1 proof: the branch challenges"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^choice 2: 0/1 proof: the branch challenges")
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -343,8 +345,7 @@ def test_forged_proof_with_wrong_split_on_an_otherwise_valid_ballot(name: str) -
     bad = dataclasses.replace(
         honest, choice_proofs=(honest.choice_proofs[0], forged, honest.choice_proofs[2])
     )
-    with pytest.raises(InvalidProof, match=r"^choice 1: 0/1 proof: the branch challenges"):
-        verify_ballot(pk, bad, rule, CTX)
+    assert_rejected(pk, bad, rule, r"^choice 1: 0/1 proof: the branch challenges")
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -352,8 +353,7 @@ def test_a_ballot_replayed_under_another_credential_is_rejected(name: str) -> No
     _, _, pk = keypair(name)
     rule = SelectionRule.single(3)
     b = encrypt_ballot(pk, [0, 0, 1], rule, CTX)
-    with pytest.raises(InvalidProof, match=r"^choice 0: 0/1 proof"):
-        verify_ballot(pk, b, rule, OTHER_CTX)
+    assert_rejected(pk, b, rule, r"^choice 0: 0/1 proof", OTHER_CTX)
     # Also under another key, another rule with the same shape, or with swapped choices.
     _, _, other_pk = keypair(name, seed=8)
     with pytest.raises(InvalidProof, match=r"^choice 0: 0/1 proof"):
@@ -366,8 +366,7 @@ def test_a_ballot_replayed_under_another_credential_is_rejected(name: str) -> No
         (b.choice_proofs[1], b.choice_proofs[0], b.choice_proofs[2]),
         b.selection_proof,
     )
-    with pytest.raises(InvalidProof, match=r"^choice 0: 0/1 proof"):
-        verify_ballot(pk, swapped, rule, CTX)
+    assert_rejected(pk, swapped, rule, r"^choice 0: 0/1 proof")
 
 
 def test_proof_of_one_ballot_does_not_verify_with_another_ballots_ciphertext() -> None:
@@ -376,8 +375,7 @@ def test_proof_of_one_ballot_does_not_verify_with_another_ballots_ciphertext() -
     a = encrypt_ballot(pk, [1, 0], rule, CTX)
     b = encrypt_ballot(pk, [1, 0], rule, CTX)
     mixed = dataclasses.replace(a, choice_proofs=b.choice_proofs)
-    with pytest.raises(InvalidProof, match=r"^choice 0: 0/1 proof"):
-        verify_ballot(pk, mixed, rule, CTX)
+    assert_rejected(pk, mixed, rule, r"^choice 0: 0/1 proof")
 
 
 def test_shape_and_element_checks_of_verify() -> None:

@@ -13,6 +13,7 @@ import os
 import pickle
 import secrets
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from mixnode.protocol import (
     SaveKeyShare,
     SaveReceipt,
     Send,
+    decrypt_job,
     mix_job,
 )
 
@@ -185,9 +187,10 @@ def test_keygen_mix_and_decrypt_without_a_socket(
     verify_shuffle(session, pk, cts, outputs, proof)
     assert nodes[0].job_done(job.tag, run(job)) == []  # a job answers once
 
-    # decryption by two nodes recovers the plaintexts
+    # decryption by two nodes recovers the plaintexts (node 3 in the honest-but-slow mode)
     mixed = result.message["outputs"]
     shares = {}
+    nodes[2].decrypt = faults.decrypt_function("slow", 0.05)
     for i in (1, 2):
         req = {"job": "dec", "group": G.name, "width": 1, "count": 5, "ciphertexts": mixed,
                "fingerprint": FP}
@@ -196,6 +199,7 @@ def test_keygen_mix_and_decrypt_without_a_socket(
             for a in nodes[i].receive(server.frame("decrypt.request", req, sessions[i]))
             if isinstance(a, Job)
         ]
+        assert djob.fn is (nodes[i].decrypt or decrypt_job)
         (share_msg,) = sent(nodes[i].job_done(djob.tag, run(djob)))
         assert share_msg.message.kind == "decrypt.share"
         shares[i + 1] = decode_decryption_share(G, share_msg.message["share"], 5, 1)
@@ -307,6 +311,31 @@ def test_each_cheating_hop_fails_verification(mode: str) -> None:
     with pytest.raises(MixvoteError):
         proof = decode_proof(shuffle, decode_proof_files(result.message["proof"]), 4, 1)
         verify_shuffle(shuffle, pk, cts, outputs, proof)
+
+
+def test_the_slow_mode_is_honest_but_late() -> None:
+    assert faults.delay_from_environment({}) == faults.DEFAULT_DELAY == 1.0
+    assert faults.delay_from_environment({faults.DELAY_ENV: "0.25"}) == 0.25
+    for bad in ("soon", "-1", "nan", "inf", "601"):
+        with pytest.raises(ConfigError, match="MIXVOTE_FAULT_DELAY"):
+            faults.delay_from_environment({faults.DELAY_ENV: bad})
+    assert faults.decrypt_function(None) is decrypt_job
+    assert faults.decrypt_function("forged-proof") is decrypt_job  # the cheats are in the mix
+    with pytest.raises(ValueError, match="unknown fault"):
+        faults.decrypt_function("nonsense")
+    pk = PublicKey(G, G.base_mul(11))
+    cts = [encrypt(pk, [G.embed(bytes([i]))])[0] for i in range(4)]
+    req = hop_request(pk, cts)
+    slow = faults.mix_function("slow", 0.3)
+    pickle.loads(pickle.dumps(slow))  # goes to a process pool
+    started = time.monotonic()
+    outputs_b, files = slow(G.name, req["sid"], req["public_key"], 1, req["ciphertexts"], 1)
+    assert time.monotonic() - started >= 0.3
+    shuffle = ShuffleSession(G, shuffle_sid(EID))
+    proof = decode_proof(shuffle, decode_proof_files(files), 4, 1)
+    verify_shuffle(shuffle, pk, cts, decode_ciphertexts(G, outputs_b, 1), proof)  # honest
+    assert pickle.loads(pickle.dumps(faults.decrypt_function("slow", 0.3))).args == (
+        0.3, decrypt_job)
 
 
 def test_the_honest_hop_function_verifies() -> None:

@@ -19,8 +19,8 @@ from crypto import group
 from crypto.credentials import generate_credential
 from crypto.elgamal import PublicKey, decode_public_key, keygen
 from crypto.errors import UsageError
-from crypto.io import voter
-from crypto.receipts import encode_receipt, make_receipt
+from crypto.io import voter, voting
+from crypto.receipts import Receipt, encode_receipt, make_receipt
 from experiments import cli as bench_cli
 from experiments.load import read_credentials_csv
 
@@ -125,7 +125,7 @@ def test_same_bytes_as_the_booth_for_the_same_randomness(name: str) -> None:
     g = group(name)
     for case in cases:
         pk = decode_public_key(g, bytes.fromhex(case["y"]))
-        made = voter.make_ballot_with(
+        made = voting.make_ballot_with(
             pk, case["election_id"], case["voter_id"], case["choice"], case["width"],
             [int(r, 16) for r in case["r"]], [int(a, 16) for a in case["a"]],
         )  # fmt: skip
@@ -133,45 +133,45 @@ def test_same_bytes_as_the_booth_for_the_same_randomness(name: str) -> None:
                              "width": case["width"]}  # fmt: skip
 
 
-def _ballot(width: int = 1, choice: int = 1) -> tuple[PublicKey, voter.MadeBallot]:
+def _ballot(width: int = 1, choice: int = 1) -> tuple[PublicKey, voting.MadeBallot]:
     g = group("secp256k1")
     _x, pk = keygen(g, random.Random(5))
-    return pk, voter.make_ballot(pk, "e1", "ab" * 16, choice, width, random.Random(6))
+    return pk, voting.make_ballot(pk, "e1", "ab" * 16, choice, width, random.Random(6))
 
 
 def test_audit_opens_the_choice_and_catches_each_lie() -> None:
     pk, made = _ballot(width=2, choice=2)
-    report = voter.audit_ballot(pk, "e1", "ab" * 16, made.wire, made.randomness)
+    report = voting.audit_ballot(pk, "e1", "ab" * 16, made.wire, made.randomness)
     assert report.ok and report.choice == 2 and len(report.checks) == 5
     # wrong randomness, another voter id (the proof is bound to it), a tampered ciphertext
-    bad_r = voter.audit_ballot(pk, "e1", "ab" * 16, made.wire,
+    bad_r = voting.audit_ballot(pk, "e1", "ab" * 16, made.wire,
                                [made.randomness[0] + 1, made.randomness[1]])  # fmt: skip
     assert not bad_r.ok and bad_r.choice is None
     assert ("alpha_k = r_k·g for every position", False) in bad_r.checks
-    other = voter.audit_ballot(pk, "e1", "cd" * 16, made.wire, made.randomness)
+    other = voting.audit_ballot(pk, "e1", "cd" * 16, made.wire, made.randomness)
     assert not other.ok and other.checks[-1] == (
         "the proof of knowledge verifies for this election and credential", False)
     row = bytearray.fromhex(made.wire["ciphertext"])
     row[-1] ^= 1
-    tampered = voter.audit_ballot(pk, "e1", "ab" * 16, {**made.wire, "ciphertext": row.hex()},
+    tampered = voting.audit_ballot(pk, "e1", "ab" * 16, {**made.wire, "ciphertext": row.hex()},
                                   made.randomness)  # fmt: skip
     assert not tampered.ok
 
 
 def test_audit_document_round_trips_through_the_parser() -> None:
     pk, made = _ballot()
-    election = voter.Election("e1", "t", "q", ("a", "b"), "voting", group("secp256k1"), 1,
+    election = voting.Election("e1", "t", "q", ("a", "b"), "voting", group("secp256k1"), 1,
                               "last-ballot-counts", True, bytes(32), pk)
-    doc = voter.audit_document(election, made)
+    doc = voting.audit_document(election, made)
     assert doc["kind"] == "mixvote-audited-ballot" and doc["version"] == 1
-    eid, vid, wire, rs = voter.parse_audit(json.loads(json.dumps(doc)))
+    eid, vid, wire, rs = voting.parse_audit(json.loads(json.dumps(doc)))
     assert (eid, vid, wire, tuple(rs)) == ("e1", made.voter_id, made.wire, made.randomness)
     for broken in ({**doc, "kind": "x"}, {**doc, "randomness": ["-1"]},
                    {**doc, "randomness": []}, {**doc, "voter_id": "zz"},
                    {**doc, "ballot": {**doc["ballot"], "width": True}},
                    {**doc, "election": "bad id!"}, []):  # fmt: skip
         with pytest.raises(UsageError):
-            voter.parse_audit(broken)
+            voting.parse_audit(broken)
 
 
 def test_receipt_file_parser() -> None:
@@ -180,23 +180,23 @@ def test_receipt_file_parser() -> None:
     doc = {"kind": "mixvote-receipt", "election": "e1", "voter_id": "ab", "tracker": "22" * 32,
            "board_entry": 5, "entry_hash": "01" * 32, "cast_at": "x", "fingerprint": "33" * 32,
            "server_receipt": encode_receipt(receipt)}  # fmt: skip
-    assert voter.parse_receipt_file(doc)[1] == receipt
+    assert voting.parse_receipt_file(doc)[1] == receipt
     for broken in ({**doc, "kind": "receipt"}, {**doc, "board_entry": 4},
                    {**doc, "entry_hash": "02" * 32}, {**doc, "election": "e2"},
                    {**doc, "tracker": "2"}, {**doc, "server_receipt": {}}):  # fmt: skip
         with pytest.raises(UsageError):
-            voter.parse_receipt_file(broken)
+            voting.parse_receipt_file(broken)
 
 
 def test_choice_by_number_or_name() -> None:
     pk, _made = _ballot()
-    e = voter.Election("e1", "t", "q", ("Alice", "Bob", "bob"), "voting", group("secp256k1"),
+    e = voting.Election("e1", "t", "q", ("Alice", "Bob", "bob"), "voting", group("secp256k1"),
                        1, "last-ballot-counts", False, None, pk)
-    assert voter.choice_index(e, "1") == 0 and voter.choice_index(e, "Bob") == 1
-    assert voter.choice_index(e, "alice") == 0
+    assert voting.choice_index(e, "1") == 0 and voting.choice_index(e, "Bob") == 1
+    assert voting.choice_index(e, "alice") == 0
     for bad in ("0", "4", "BOB", "Carol"):  # BOB: two choices fold to it
         with pytest.raises(UsageError):
-            voter.choice_index(e, bad)
+            voting.choice_index(e, bad)
 
 
 def test_credential_files(tmp_path: Path) -> None:
@@ -204,14 +204,14 @@ def test_credential_files(tmp_path: Path) -> None:
     card = tmp_path / "card.txt"
     card.write_text(f"mixvote voter credential\nVoter id: {cred.voter_id}\n"
                     f"Credential:   {cred.printed}\n")  # fmt: skip
-    assert voter.read_credential(card) == cred
+    assert voting.read_credential(card) == cred
     bare = tmp_path / "bare.txt"
     bare.write_text(cred.printed.lower().replace("-", " ") + "\n")
-    assert voter.read_credential(bare) == cred
+    assert voting.read_credential(bare) == cred
     bad = tmp_path / "bad.txt"
     bad.write_text("Credential: AAAA\n")
     with pytest.raises(UsageError, match="not a voter credential"):
-        voter.read_credential(bad)
+        voting.read_credential(bad)
 
     other = generate_credential()
     csv_ok = tmp_path / "c.csv"
@@ -268,10 +268,10 @@ def test_the_booth_and_the_voter_tool_agree() -> None:
     cred = generate_credential(random.Random(10))
     fingerprint = bytes(range(32))
     r, a = [g.random_scalar(random.Random(11))], [g.random_scalar(random.Random(12))]
-    made = voter.make_ballot_with(pk, "e-js", cred.voter_id, 1, 1, r, a)
-    election = voter.Election("e-js", "t", "q", ("a", "b"), "voting", g, 1,
+    made = voting.make_ballot_with(pk, "e-js", cred.voter_id, 1, 1, r, a)
+    election = voting.Election("e-js", "t", "q", ("a", "b"), "voting", g, 1,
                               "last-ballot-counts", False, fingerprint, pk)  # fmt: skip
-    ours = voter.audit_document(election, voter.make_ballot(pk, "e-js", cred.voter_id, 0, 1))
+    ours = voting.audit_document(election, voting.make_ballot(pk, "e-js", cred.voter_id, 0, 1))
     params = {"group": "secp256k1", "publicKey": g.encode(pk.y).hex(), "width": 1,
               "electionId": "e-js", "fingerprint": fingerprint.hex(), "choices": ["a", "b"]}
     case = {"private": cred.private.hex(), "params": params, "choice": 1,
@@ -283,16 +283,16 @@ def test_the_booth_and_the_voter_tool_agree() -> None:
         ["node", "--input-type=module", "-e", JS_DRIVER % files], input=json.dumps(case).encode(),
         capture_output=True, check=True, timeout=60, cwd=ROOT,
     ).stdout)  # fmt: skip
-    assert got["signed"] == voter.signed_ballot(made, cred, fingerprint)
+    assert got["signed"] == voting.signed_ballot(made, cred, fingerprint)
     assert got["checked"] == {"ok": True, "choice": 0}
-    eid, vid, wire, rs = voter.parse_audit(got["auditDoc"])
-    report = voter.audit_ballot(pk, eid, vid, wire, rs)
+    eid, vid, wire, rs = voting.parse_audit(got["auditDoc"])
+    report = voting.audit_ballot(pk, eid, vid, wire, rs)
     assert report.ok and report.choice == 1
     assert got["auditDoc"]["tracker"] == made.tracker
 
 
 # --- check: a receipt against a board that keeps or breaks its promise ------------------------
-class FakeBoard(voter.Client):
+class FakeBoard(voting.Client):
     """A server whose board is a list of entry descriptions (the API's shape)."""
 
     def __init__(self, entries: list[dict[str, object]], counted: bool = True) -> None:
@@ -308,7 +308,7 @@ class FakeBoard(voter.Client):
         raise AssertionError(path)
 
 
-def _board_and_receipt() -> tuple[list[dict[str, object]], dict[str, object], voter.Receipt]:
+def _board_and_receipt() -> tuple[list[dict[str, object]], dict[str, object], Receipt]:
     import hashlib
 
     server = generate_credential(random.Random(20))
@@ -332,9 +332,9 @@ def _board_and_receipt() -> tuple[list[dict[str, object]], dict[str, object], vo
 
 def test_check_finds_the_ballot_and_reports_whether_it_counts() -> None:
     entries, doc, receipt = _board_and_receipt()
-    result = voter.check_receipt_on_board(FakeBoard(entries), doc, receipt)
+    result = voting.check_receipt_on_board(FakeBoard(entries), doc, receipt)
     assert (result.index, result.counted, result.tracker_checked) == (2, True, True)
-    replaced = voter.check_receipt_on_board(FakeBoard(entries, counted=False), doc, receipt)
+    replaced = voting.check_receipt_on_board(FakeBoard(entries, counted=False), doc, receipt)
     assert replaced.counted is False
 
 
@@ -358,7 +358,7 @@ def test_check_reports_a_broken_promise(change: object, words: str) -> None:
     entries, doc, receipt = _board_and_receipt()
     change(entries)  # type: ignore[operator]
     with pytest.raises(InvalidProof, match=re.escape(words)):
-        voter.check_receipt_on_board(FakeBoard(entries), doc, receipt)
+        voting.check_receipt_on_board(FakeBoard(entries), doc, receipt)
 
 
 def test_a_server_that_is_not_http_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,335 +1,159 @@
-"""The Flask web UI against a small fake services object: every page and form, admin
-authentication, CSRF rejection, escaping of user text, the security headers, the booth's JSON cast
-endpoint, the downloads, and the npm module route."""
+"""The Flask web UI against the real services (:class:`mixserver.services.ElectionServices`) on a
+temporary data directory: every page and form, admin authentication, CSRF rejection, escaping of
+user text, the security headers, the booth's JSON cast endpoint, the downloads, the npm module
+route and the upload of an authority-signed credential list.
+
+Elections are *test* elections (the server is the credential authority and holds the private
+credentials) unless a test is about a normal one, whose list is made with
+:mod:`crypto.credentials` and uploaded as the authority's would be. Three real node identities
+are enrolled so that the election fingerprint is fixed as in production. Phases the UI cannot
+reach without mix nodes (key generation, mixing, the tally) are set on the board directly;
+actions that the coordinator runs are scheduled on a loop that records them."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import random
 import re
 import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-from crypto.credentials import credential_from_private, format_credential
-from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation, UnknownElection
+from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
+from crypto.credentials import (
+    credential_from_private,
+    encode_credential_list,
+    generate_credential,
+    parse_credential,
+    sign_ballot,
+    sign_credential_list,
+)
+from crypto.elgamal import decode_public_key, encode_ciphertext, encode_public_key, encrypt, keygen
 from crypto.groups import group
-from crypto.protocol.wire import Message, encode_body
-from crypto.record import GENESIS, make_entry
+from crypto.protocol.wire import Message
+from crypto.transport import NodeIdentity
+from mixserver.coordinator import Coordinator
+from mixserver.services import ElectionServices
 from webui import create_app
 
-ADMIN_TOKEN = "admin-token-123"
-SEED = bytes(range(32))
-SECRET = format_credential(SEED)  # a printed voter credential
-VOTER = credential_from_private(SEED).public.hex()  # its public credential
 XSS = '<script>alert("x")</script>'
+G = group("secp256k1")
+TIMINGS = {"keygen": 0.5, "mixing": {"hop 1": 1.25}}
 
 
-class FakeServices:
-    """In-memory stand-in for mixserver.services.ElectionServices (the methods the UI calls)."""
+class RecordingLoop:
+    """Stands in for the server's IOLoop: the services schedule coordinator actions on it
+    (``Coordinator.<action>(eid, done)``, and ``maybe_start_dkg(eid)`` once the fingerprint is
+    fixed); it records each and reports an action done."""
 
     def __init__(self) -> None:
-        self.sessions: set[str] = set()
-        self.zips: dict[str, dict[str, Any]] = {}
-        self.elections: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[Any, ...]] = []
-        self.ballots: list[dict[str, Any]] = []
-        g = group("secp256k1")
-        self.public_key = g.encode(g.base_mul(12345)).hex()
-        self.add("e1", "Board vote " + XSS, phase="voting")
+        self.scheduled: list[tuple[str, tuple[Any, ...]]] = []
 
-    def add(self, eid: str, title: str, phase: str = "setup") -> None:
-        self.elections[eid] = {
-            "id": eid,
-            "title": title,
-            "question": "Who? " + XSS,
-            "choices": ["Ann", "Bob " + XSS],
-            "group": "secp256k1",
-            "n": 3,
-            "t": 2,
-            "voters": 2,
-            "width": 1,
-            "test_election": False,
-            "fingerprint": None,
-            "phase": phase,
-            "public_key": self.public_key if phase != "setup" else None,
-            "ballots_cast": 0,
-            "ballots_counted": 0,
-            "timings": {"keygen": 0.5, "mixing": {"hop 1": 1.25}},
-            "progress": {},
-            "nodes": [
-                {"position": p, "public_key": None, "enrolled": p == 1, "connected": p == 1}
-                for p in (1, 2, 3)
-            ],
-        }
-
-    def _get(self, eid: str) -> dict[str, Any]:
-        if eid not in self.elections:
-            raise UnknownElection(f"unknown election {eid!r}")
-        return self.elections[eid]
-
-    def check_admin_token(self, token: str | None) -> bool:
-        return token == self.admin_token
-
-    # server-side admin sessions, as mixserver.adminauth keeps them
-    admin_token = ADMIN_TOKEN
-
-    def open_admin_session(self) -> str:
-        sid = f"session-{len(self.sessions)}-0123456789abcdef"
-        self.sessions.add(sid)
-        return sid
-
-    def check_admin_session(self, sid: str | None) -> bool:
-        return sid in self.sessions
-
-    def close_admin_session(self, sid: str | None) -> None:
-        self.sessions.discard(sid)  # type: ignore[arg-type]
-
-    def rotate_admin_token(self) -> str:
-        self.admin_token = "rotated-" + str(len(self.sessions))
-        self.sessions.clear()
-        return self.admin_token
-
-    def list_elections(self) -> list[dict[str, Any]]:
-        return list(self.elections.values())
-
-    def get_election(self, eid: str) -> dict[str, Any]:
-        return self._get(eid)
-
-    def create_election(
-        self,
-        title: str,
-        question: str,
-        choices: list[str],
-        group: str = "secp256k1",
-        n: int = 3,
-        t: int = 2,
-        voters: int | None = None,
-        width: int = 1,
-        policy: str = "last-ballot-counts",
-        test: bool = False,
-    ) -> dict[str, Any]:
-        self.calls.append(
-            ("create", title, question, tuple(choices), group, n, t, voters, width, policy, test)
-        )
-        if not title:
-            raise MalformedInput("title: a non-empty string of at most 200 characters")
-        eid = f"e{len(self.elections) + 1}"
-        self.add(eid, title)
-        return {**self.elections[eid], "credentials": []}
-
-    def voter_credentials(self, eid: str) -> list[dict[str, str]]:
-        self._get(eid)
-        return [
-            {"voter_id": "0" * 32, "credential": SECRET},
-            {"voter_id": "1" * 32, "credential": "b" * 32},
-        ]
-
-    def enrol_node(
-        self, eid: str, public_key_hex: str | None = None, position: int | None = None
-    ) -> dict[str, Any]:
-        self.calls.append(("enrol", eid, public_key_hex, position))
-        if self._get(eid)["phase"] != "setup":
-            raise ProtocolViolation("enrol: nodes can only be enrolled in setup")
-        return {
-            "election": eid,
-            "position": position or 2,
-            "public_key": public_key_hex,
-            "token": None if public_key_hex else "tok-" + XSS,
-        }
-
-    def connected_nodes(self, eid: str) -> list[int]:
-        return [1]
-
-    def _action(self, name: str, eid: str, needs: str) -> dict[str, Any]:
-        self.calls.append((name, eid))
-        if self._get(eid)["phase"] != needs:
-            raise ProtocolViolation(f"{name}: not allowed in phase {self._get(eid)['phase']}")
-        return {"election": eid, "scheduled": name}
-
-    def open_voting(self, eid: str) -> dict[str, Any]:
-        return self._action("open_voting", eid, "keygen")
-
-    def close_voting(self, eid: str) -> dict[str, Any]:
-        return self._action("close_voting", eid, "voting")
-
-    def start_mixing(self, eid: str) -> dict[str, Any]:
-        return self._action("start_mixing", eid, "closed")
-
-    def publish(self, eid: str) -> dict[str, Any]:
-        return self._action("publish", eid, "mixing")
-
-    def upload_credentials(self, eid: str, obj: Any) -> dict[str, Any]:
-        self.calls.append(("upload", eid, obj))
-        if not isinstance(obj, dict) or "signature" not in obj:
-            raise MalformedInput("credential list: fields missing ['signature']")
-        return {**self._get(eid), "voters": len(obj.get("credentials", []))}
-
-    def cast_ballot(self, eid: str, ballot: dict[str, Any]) -> dict[str, Any]:
-        self._get(eid)
-        if ballot.get("credential") != VOTER:
-            raise ProtocolViolation("credential: not a voter credential of this election")
-        if ballot.get("proof") == "bad":
-            raise InvalidProof("ballot proof: challenge mismatch")
-        self.ballots.append(ballot)
-        return {"tracker": "ab" * 32, "index": 7, "voter_id": "0" * 32}
-
-    def board(self, eid: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        self._get(eid)
-        entries = [
-            {
-                "index": i,
-                "kind": "ballot",
-                "author": "cd" * 32,
-                "hash": f"{i:064x}",
-                "prev": "00" * 32,
-                "created": 0.0,
-                "size": 10,
-                "voter_id": "0" * 32,
-            }
-            for i in range(offset, min(offset + limit, 3))
-        ]
-        return {"election": eid, "total": 3, "offset": offset, "entries": entries}
-
-    def find_receipt(self, eid: str, tracker: str) -> dict[str, Any] | None:
-        self._get(eid)
-        if tracker != "ab" * 32:
-            return None
-        return {
-            "index": 7,
-            "kind": "ballot",
-            "voter_id": "0" * 32,
-            "hash": tracker,
-            "counted": True,
-        }
-
-    def results(self, eid: str) -> dict[str, Any] | None:
-        e = self._get(eid)
-        if e["phase"] != "tallied":
-            return None
-        return {
-            "election": eid,
-            "counts": {"Ann": 3, "Bob " + XSS: 1},
-            "invalid": 0,
-            "ballots": 4,
-            "timings": {"keygen": 0.5, "mixing": 2.0},
-        }
-
-    def record_zip(self, eid: str) -> dict[str, Any]:
-        """The zip of :meth:`export_record`, built once (as the real services cache it)."""
-        if eid not in self.zips:
-            import tempfile
-            import zipfile
-
-            work = Path(tempfile.mkdtemp(prefix="fake-zip-"))
-            out = self.export_record(eid, work / eid)
-            path = work / "record.zip"
-            with zipfile.ZipFile(path, "w") as zf:
-                for file in sorted((work / eid).rglob("*")):
-                    if file.is_file():
-                        zf.write(file, f"{eid}/{file.relative_to(work / eid)}")
-            self.zips[eid] = {"path": str(path), "head": out["head"],
-                              "size": path.stat().st_size}
-        return self.zips[eid]
-
-    def export_record(self, eid: str, dest_dir: str | Path) -> dict[str, Any]:
-        """A small but real record: voting.closed, one node's mix.result and its verdict."""
-        self._get(eid)
-        g = group("secp256k1")
-        row = lambda k: b"".join(g.encode(g.base_mul(k + j)) for j in (1, 2))  # noqa: E731
-        server, node = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-        msgs = [
-            (
-                server,
-                Message(
-                    "voting.closed",
-                    eid,
-                    {
-                        "count": 3,
-                        "width": 1,
-                        "ciphertexts": b"".join(row(k) for k in range(3)),
-                        "trackers": [bytes(32)] * 3,
-                    },
-                ),
-            ),
-            (
-                node,
-                Message(
-                    "mix.result",
-                    eid,
-                    {
-                        "job": "j",
-                        "input_digest": bytes(32),
-                        "outputs": b"".join(row(k) for k in (10, 11, 12)),
-                        "proof": [],
-                        "fingerprint": bytes(32),
-                        "seen_size": 0,
-                        "seen_head": bytes(32),
-                    },
-                ),
-            ),
-            (
-                server,
-                Message(
-                    "hop.verdict",
-                    eid,
-                    {
-                        "hop": 1,
-                        "position": 1,
-                        "status": "accepted",
-                        "reason": "ok",
-                        "result_entry": 1,
-                        "output_digest": bytes(32),
-                        "evidence_entry": 0,
-                        "requested_ms": 0,
-                        "gave_up_ms": 0,
-                        "timeout_ms": 0,
-                    },
-                ),
-            ),
-        ]
-        dest = Path(dest_dir) / "entries"
-        dest.mkdir(parents=True)
-        prev = GENESIS
-        for i, (key, msg) in enumerate(msgs):
-            entry = make_entry(eid, i, prev, key, encode_body(msg))
-            (dest / f"{i:08d}.bin").write_bytes(entry.encode())
-            prev = entry.hash()
-        return {"path": str(dest_dir), "entries": len(msgs), "head": prev.hex()}
-
-    def ciphertext_lists(self, eid: str) -> dict[str, bytes]:
-        self._get(eid)
-        g = group("secp256k1")
-        row = lambda k: b"".join(g.encode(g.base_mul(k + j)) for j in (1, 2))  # noqa: E731
-        return {
-            "inputs": b"".join(row(k) for k in range(3)),
-            "mixed": b"".join(row(k) for k in (10, 11, 12)),
-        }
-
-    def generate_test_ballots(self, eid: str, count: int, choose: Any = None) -> dict[str, Any]:
-        self.calls.append(("test_ballots", eid, count, [choose(i) for i in range(count)]))
-        return {"cast": count, "expected": {"Ann": count}}
+    def add_callback(self, fn: Callable[..., Any], eid: str, done: Future[Any] | None = None
+                     ) -> None:
+        self.scheduled.append((fn.__name__, (eid,)))
+        if done is not None:
+            done.set_result(None)
 
 
 @pytest.fixture()
-def svc() -> FakeServices:
-    return FakeServices()
+def svc(tmp_path: Path) -> Iterator[ElectionServices]:
+    services = ElectionServices(tmp_path / "data", loop=RecordingLoop(), coordinator=Coordinator)
+    yield services
+    services.db.close()
+
+
+def enrol_nodes(svc: ElectionServices, eid: str) -> None:
+    """Enrol three real node identities (the fingerprint is fixed once the list is loaded too)."""
+    for _ in range(3):
+        svc.enrol_node(eid, NodeIdentity.generate().public_bytes().hex())
+
+
+def new_election(svc: ElectionServices, title: str = "Board vote " + XSS,
+                 phase: str = "voting", test: bool = True, enrol: bool = True) -> str:
+    """An election with user text that needs escaping (a test election with 6 credentials, or
+    a normal one waiting for its list), its nodes enrolled, in ``phase`` with a locally made key
+    (the UI's part of the protocol needs no mix nodes)."""
+    e = svc.create_election(title, "Who? " + XSS, ["Ann", "Bob " + XSS], "secp256k1", 3, 2,
+                            6 if test else None, test=test)
+    eid = str(e["id"])
+    if enrol:
+        enrol_nodes(svc, eid)
+    if phase != "setup":
+        _x, pk = keygen(G, random.Random(5))
+        svc.db.set_phase(eid, phase, public_key=encode_public_key(pk).hex(), timings=TIMINGS)
+    svc.loop.scheduled.clear()
+    return eid
 
 
 @pytest.fixture()
-def app(svc: FakeServices) -> Flask:
+def eid(svc: ElectionServices) -> str:
+    return new_election(svc)
+
+
+@pytest.fixture()
+def printed(svc: ElectionServices, eid: str) -> str:
+    """The first voter's printed (private) credential."""
+    return svc.voter_credentials(eid)[0]["credential"]
+
+
+@pytest.fixture()
+def private(printed: str) -> bytes:
+    return parse_credential(printed)
+
+
+@pytest.fixture()
+def app(svc: ElectionServices) -> Flask:
     return create_app({"TESTING": True, "SECRET_KEY": "test"}, services=svc)
 
 
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def make_ballot(svc: ElectionServices, eid: str, private: bytes, choice: int = 0,
+                voter: str | None = None) -> dict[str, Any]:
+    """A real ballot signed by ``private``'s voter, as the booth makes it in the browser (its
+    proof bound to ``voter`` if given instead of the signer's voter id)."""
+    e = svc.get_election(eid)
+    pk = decode_public_key(G, bytes.fromhex(e["public_key"]))
+    cred = credential_from_private(private)
+    ct, r = encrypt(pk, encode_ballot(G, encode_choice(choice), 1))
+    row_bytes = encode_ciphertext(G, ct)
+    proof = encode_ballot_proof(G, prove_ballot(pk, ct, r, eid, voter or cred.voter_id))
+    signature = sign_ballot(private, bytes.fromhex(e["fingerprint"]), row_bytes, proof)
+    return {"credential": cred.public.hex(), "width": 1, "ciphertext": row_bytes.hex(),
+            "proof": proof.hex(), "signature": signature.hex()}
+
+
+def row(k: int) -> bytes:
+    return b"".join(G.encode(G.base_mul(k + j)) for j in (1, 2))
+
+
+def tally(svc: ElectionServices, eid: str) -> None:
+    """Put the mix's lists on the board and mark the election tallied, as the coordinator does
+    (the entries are those a one-hop cascade leaves; the proof is not the point here)."""
+    svc.db.append_server(eid, Message("voting.closed", eid, {
+        "count": 3, "width": 1, "ciphertexts": b"".join(row(k) for k in range(3)),
+        "trackers": [bytes(32)] * 3}))
+    result = svc.db.append_server(eid, Message("mix.result", eid, {
+        "job": "j", "input_digest": bytes(32), "outputs": b"".join(row(k) for k in (10, 11, 12)),
+        "proof": [], "fingerprint": bytes(32), "seen_size": 0, "seen_head": bytes(32)}))
+    svc.db.append_server(eid, Message("hop.verdict", eid, {
+        "hop": 1, "position": 1, "status": "accepted", "reason": "ok",
+        "result_entry": result.entry.index, "output_digest": bytes(32), "evidence_entry": 0,
+        "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}))
+    svc.db.set_phase(eid, "tallied", result={"counts": {"Ann": 3, "Bob " + XSS: 1},
+                                             "invalid": 0, "ballots": 4})
 
 
 def csrf_of(client: FlaskClient, path: str) -> str:
@@ -341,27 +165,35 @@ def csrf_of(client: FlaskClient, path: str) -> str:
     return m.group(1)
 
 
-def admin_client(client: FlaskClient) -> FlaskClient:
+def admin_client(client: FlaskClient, svc: ElectionServices) -> FlaskClient:
     token = csrf_of(client, "/admin/login")
-    r = client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf_token": token})
+    r = client.post("/admin/login", data={"token": svc.admin_token, "csrf_token": token})
     assert r.status_code == 302
     return client
 
 
-def voter_client(client: FlaskClient, eid: str = "e1") -> str:
+def voter_client(client: FlaskClient, eid: str) -> str:
     """The booth's CSRF token (signing in happens in the browser, not on the server)."""
     return csrf_of(client, f"/vote/{eid}")
 
 
+def snapshot(svc: ElectionServices) -> tuple[Any, ...]:
+    """Everything an admin or voter request could change: elections, phases, board, schedule."""
+    elections = [(e["id"], e["phase"], e["ballots_cast"], e["voters"],
+                  tuple(map(str, e["nodes"]))) for e in svc.list_elections()]
+    sizes = [svc.db.count_entries(e[0]) for e in elections]
+    return elections, sizes, tuple(svc.loop.scheduled)
+
+
 # --- the app factory and headers ----------------------------------------------------------------
-def test_factory_makes_independent_apps(svc: FakeServices) -> None:
+def test_factory_makes_independent_apps(svc: ElectionServices) -> None:
     a, b = create_app(services=svc), create_app(services=svc)
     assert a is not b and a.config["SECRET_KEY"] != b.config["SECRET_KEY"]
     assert {"public", "voter", "admin", "assets"} <= set(a.blueprints)
 
 
-def test_csp_and_security_headers_on_every_page(client: FlaskClient) -> None:
-    for path in ("/", "/elections/e1", "/admin/login", "/vote/e1", "/nope"):
+def test_csp_and_security_headers_on_every_page(client: FlaskClient, eid: str) -> None:
+    for path in ("/", f"/elections/{eid}", "/admin/login", f"/vote/{eid}", "/nope"):
         r = client.get(path)
         csp = r.headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "script-src 'self' 'nonce-" in csp
@@ -370,8 +202,8 @@ def test_csp_and_security_headers_on_every_page(client: FlaskClient) -> None:
         assert r.headers["X-Frame-Options"] == "DENY"
 
 
-def test_the_import_map_carries_this_requests_nonce(client: FlaskClient) -> None:
-    r = client.get("/vote/e1")
+def test_the_import_map_carries_this_requests_nonce(client: FlaskClient, eid: str) -> None:
+    r = client.get(f"/vote/{eid}")
     nonce = re.search(r"'nonce-([^']+)'", r.headers["Content-Security-Policy"]).group(1)
     html = r.get_data(as_text=True)
     assert f'<script type="importmap" nonce="{nonce}">' in html
@@ -379,26 +211,28 @@ def test_the_import_map_carries_this_requests_nonce(client: FlaskClient) -> None
     # No other inline script may execute: every other <script> is external or a data block.
     for tag in re.findall(r"<script[^>]*>", html):
         assert 'nonce="' in tag or "src=" in tag or 'type="application/json"' in tag, tag
-    other = client.get("/vote/e1").headers["Content-Security-Policy"]
+    other = client.get(f"/vote/{eid}").headers["Content-Security-Policy"]
     assert nonce not in other  # a fresh nonce per response
 
 
 # --- public pages ----------------------------------------------------------------------------
-def test_user_text_is_escaped_everywhere(client: FlaskClient, svc: FakeServices) -> None:
-    svc.elections["e1"]["phase"] = "tallied"
-    pages = ["/", "/elections/e1", "/elections/e1/board", "/elections/e1/results"]
+def test_user_text_is_escaped_everywhere(client: FlaskClient, svc: ElectionServices,
+                                         eid: str) -> None:
+    tally(svc, eid)
+    pages = ["/", f"/elections/{eid}", f"/elections/{eid}/board", f"/elections/{eid}/results"]
     for path in pages:
         html = client.get(path).get_data(as_text=True)
         assert XSS not in html, path
         assert "&lt;script&gt;" in html, path
 
 
-def test_election_list_and_page_show_the_phase(client: FlaskClient, svc: FakeServices) -> None:
-    svc.add("e2", "Second", phase="mixing")
+def test_election_list_and_page_show_the_phase(client: FlaskClient, svc: ElectionServices,
+                                               eid: str) -> None:
+    e2 = new_election(svc, "Second", phase="mixing")
     html = client.get("/").get_data(as_text=True)
-    assert 'href="/elections/e2"' in html and 'data-phase="mixing"' in html
-    page = client.get("/elections/e2").get_data(as_text=True)
-    assert 'data-ws-path="/ws/status/e2"' in page and 'data-phase="mixing"' in page
+    assert f'href="/elections/{e2}"' in html and 'data-phase="mixing"' in html
+    page = client.get(f"/elections/{e2}").get_data(as_text=True)
+    assert f'data-ws-path="/ws/status/{e2}"' in page and 'data-phase="mixing"' in page
     assert "hop 1" in page and "1.250" in page  # nested timings are flattened
 
 
@@ -410,78 +244,88 @@ def test_unknown_or_malformed_election_is_404(client: FlaskClient) -> None:
     assert r.status_code == 404 and "unknown election" in r.get_json()["error"]
 
 
-def test_board_receipt_lookup(client: FlaskClient) -> None:
-    html = client.get("/elections/e1/board?receipt=" + "ab" * 32).get_data(as_text=True)
+def test_board_receipt_lookup(client: FlaskClient, svc: ElectionServices, eid: str,
+                              private: bytes) -> None:
+    tracker = svc.cast_ballot(eid, make_ballot(svc, eid, private))["tracker"]
+    html = client.get(f"/elections/{eid}/board?receipt={tracker}").get_data(as_text=True)
     assert "Found:" in html and "it is the one that counts" in html
-    html = client.get("/elections/e1/board?receipt=" + "cd" * 32).get_data(as_text=True)
+    svc.cast_ballot(eid, make_ballot(svc, eid, private, 1))  # the voter votes again
+    html = client.get(f"/elections/{eid}/board?receipt={tracker}").get_data(as_text=True)
+    assert "Found:" in html and "it is the one that counts" not in html
+    html = client.get(f"/elections/{eid}/board?receipt=" + "cd" * 32).get_data(as_text=True)
     assert "No ballot with this receipt" in html
-    html = client.get("/elections/e1/board?receipt=<b>").get_data(as_text=True)
+    html = client.get(f"/elections/{eid}/board?receipt=<b>").get_data(as_text=True)
     assert "64 hexadecimal characters" in html and "<b>" not in html.split("receipt-result")[1]
-    html = client.get("/elections/e1/board?offset=0").get_data(as_text=True)
-    assert "3 entries" in html
+    html = client.get(f"/elections/{eid}/board?offset=0").get_data(as_text=True)
+    assert f"{svc.db.count_entries(eid)} entries" in html
     for bad in ("x", "-1", "9" * 30, "１"):
-        r = client.get(f"/elections/e1/board?offset={bad}")
+        r = client.get(f"/elections/{eid}/board?offset={bad}")
         assert r.status_code == 400 and "offset" in r.get_data(as_text=True), bad
 
 
 def test_results_page_tally_chart_lists_and_verifier(
-    client: FlaskClient, svc: FakeServices
+    client: FlaskClient, svc: ElectionServices, eid: str
 ) -> None:
-    assert "No result yet" in client.get("/elections/e1/results").get_data(as_text=True)
-    svc.elections["e1"]["phase"] = "tallied"
-    html = client.get("/elections/e1/results").get_data(as_text=True)
-    tally = dict(re.findall(r"<tr><td>([^<]*)</td><td class=\"count\">(\d+)</td></tr>", html))
-    assert tally == {"Ann": "3", "Bob &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;": "1"}
+    assert "No result yet" in client.get(f"/elections/{eid}/results").get_data(as_text=True)
+    tally(svc, eid)
+    html = client.get(f"/elections/{eid}/results").get_data(as_text=True)
+    counts = dict(re.findall(r"<tr><td>([^<]*)</td><td class=\"count\">(\d+)</td></tr>", html))
+    assert counts == {"Ann": "3", "Bob &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;": "1"}
     widths = [float(w) for w in re.findall(r'class="bar-rect"[^>]*width="([\d.]+)%"', html)]
     assert widths[:2] == [100.0, 33.33]  # 3 : 1, scaled to the largest
     assert 'id="timing-chart"' in html
-    assert "mixverify e1" in html
+    assert f"mixverify {eid}" in html
     assert html.count("<li><code>") == 6  # 3 input rows + 3 mixed rows
-    g = group("secp256k1")
-    first_input = (g.encode(g.base_mul(1)) + g.encode(g.base_mul(2))).hex()
-    first_mixed = (g.encode(g.base_mul(11)) + g.encode(g.base_mul(12))).hex()
-    assert first_input in html and first_mixed in html
+    assert row(0).hex() in html and row(10).hex() in html
 
 
-def test_list_downloads_and_record_zip(client: FlaskClient) -> None:
-    r = client.get("/elections/e1/mixed.csv")
-    assert r.status_code == 200 and r.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
-    assert rows[0] == ["row", "ciphertext"] and len(rows) == 4 and len(rows[1][1]) == 132
-    assert client.get("/elections/e1/other.csv").status_code == 404
-    z = client.get("/elections/e1/record.zip")
+def test_list_downloads_and_record_zip(client: FlaskClient, svc: ElectionServices,
+                                       eid: str, private: bytes) -> None:
+    svc.cast_ballot(eid, make_ballot(svc, eid, private))
+    z = client.get(f"/elections/{eid}/record.zip")
     assert z.status_code == 200 and z.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(z.data)).namelist()
-    assert names == [
-        "e1/entries/00000000.bin",
-        "e1/entries/00000001.bin",
-        "e1/entries/00000002.bin",
-    ]
+    entries = [n for n in names if n.startswith(f"{eid}/entries/")]
+    assert all(n.startswith(f"{eid}/") for n in names) and f"{eid}/election.json" in names
+    kinds = [stored.kind for stored in svc.db.entries(eid)]
+    assert kinds[-1] == "ballot"
+    assert entries == [f"{eid}/entries/{i:06d}-{kind}.bin" for i, kind in enumerate(kinds)]
+    assert client.get(f"/elections/{eid}/mixed.csv").status_code == 404  # not mixed yet
+    tally(svc, eid)
+    r = client.get(f"/elections/{eid}/mixed.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert rows[0] == ["row", "ciphertext"] and len(rows) == 4 and rows[1][1] == row(10).hex()
+    assert len(rows[1][1]) == 132
+    assert client.get(f"/elections/{eid}/other.csv").status_code == 404
 
 
 # --- CSRF and admin authentication --------------------------------------------------------------
-ADMIN_POSTS = [
-    "/admin/elections/new",
-    "/admin/elections/e1/enrol",
-    "/admin/elections/e1/action/close",
-    "/admin/elections/e1/test-ballots",
-]
+def admin_posts(eid: str) -> list[str]:
+    return [
+        "/admin/elections/new",
+        f"/admin/elections/{eid}/enrol",
+        f"/admin/elections/{eid}/action/close",
+        f"/admin/elections/{eid}/test-ballots",
+    ]
 
 
-def test_admin_pages_need_the_admin_session(client: FlaskClient, svc: FakeServices) -> None:
+def test_admin_pages_need_the_admin_session(client: FlaskClient, svc: ElectionServices,
+                                            eid: str) -> None:
+    before = snapshot(svc)
     for path in (
         "/admin/",
         "/admin/elections/new",
-        "/admin/elections/e1",
-        "/admin/elections/e1/credentials.csv",
+        f"/admin/elections/{eid}",
+        f"/admin/elections/{eid}/credentials.csv",
     ):
         r = client.get(path)
         assert r.status_code == 302 and "/admin/login" in r.headers["Location"], path
     token = csrf_of(client, "/admin/login")
-    for path in ADMIN_POSTS:
+    for path in admin_posts(eid):
         r = client.post(path, data={"csrf_token": token, "title": "x", "count": "1"})
         assert r.status_code == 302 and "/admin/login" in r.headers["Location"], path
-    assert svc.calls == []
+    assert snapshot(svc) == before
 
 
 def test_wrong_admin_token_is_refused(client: FlaskClient) -> None:
@@ -492,21 +336,22 @@ def test_wrong_admin_token_is_refused(client: FlaskClient) -> None:
 
 
 def test_posts_without_or_with_a_wrong_csrf_token_are_rejected(
-    client: FlaskClient, svc: FakeServices
+    client: FlaskClient, svc: ElectionServices, eid: str, private: bytes
 ) -> None:
-    r = client.post("/admin/login", data={"token": ADMIN_TOKEN})
+    before = snapshot(svc)
+    r = client.post("/admin/login", data={"token": svc.admin_token})
     assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
-    admin_client(client)
-    for path in ADMIN_POSTS:
+    admin_client(client, svc)
+    for path in admin_posts(eid):
         for data in ({}, {"csrf_token": "forged"}):
             r = client.post(path, data={**data, "title": "T", "choices": "a", "count": "1"})
             assert r.status_code == 400, path
-    r = client.post("/vote/e1/cast", json={"ciphertext": "00", "proof": "00", "width": 1})
+    r = client.post(f"/vote/{eid}/cast", json=make_ballot(svc, eid, private))
     assert r.status_code == 400 and "CSRF" in r.get_json()["error"]
-    assert svc.calls == [] and svc.ballots == []
+    assert snapshot(svc) == before
 
 
-def test_login_redirect_is_never_off_site(client: FlaskClient) -> None:
+def test_login_redirect_is_never_off_site(client: FlaskClient, svc: ElectionServices) -> None:
     for target, expected in (
         ("/admin/elections/e1", "/admin/elections/e1"),
         ("//evil.example/x", "/admin/"),
@@ -517,13 +362,13 @@ def test_login_redirect_is_never_off_site(client: FlaskClient) -> None:
         r = c.post(
             "/admin/login",
             query_string={"next": target},
-            data={"token": ADMIN_TOKEN, "csrf_token": token},
+            data={"token": svc.admin_token, "csrf_token": token},
         )
         assert r.headers["Location"] == expected
 
 
-def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
-    admin_client(client)
+def test_create_election_form(client: FlaskClient, svc: ElectionServices) -> None:
+    admin_client(client, svc)
     html = client.get("/admin/elections/new").get_data(as_text=True)
     for field in ("title", "question", "choices", "group", "n", "t", "voters", "width", "policy"):
         assert f'<label for="{field}">' in html and f'id="{field}"' in html
@@ -544,17 +389,25 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
             "test": "on",
         },
     )
-    assert r.status_code == 302 and r.headers["Location"] == "/admin/elections/e2"
-    assert svc.calls[-1] == (
-        "create", "New", "Q?", ("A", "B", "C"), "P-256", 4, 3, 5, 2, "first-ballot-counts", True
-    )
+    [made] = svc.list_elections()
+    assert r.status_code == 302 and r.headers["Location"] == f"/admin/elections/{made['id']}"
+    assert {k: made[k] for k in ("title", "question", "choices", "group", "n", "t", "voters",
+                                 "width", "policy", "phase", "test_election")} == {
+        "title": "New", "question": "Q?", "choices": ["A", "B", "C"], "group": "P-256", "n": 4,
+        "t": 3, "voters": 5, "width": 2, "policy": "first-ballot-counts", "phase": "setup",
+        "test_election": True}
+    assert len(svc.voter_credentials(made["id"])) == 5  # the server made them, as the authority
     # a normal election: no voter count (the authority's list decides), test off
-    client.post("/admin/elections/new", data={"csrf_token": token, "title": "N",
-                                              "choices": "A\nB", "voters": "7"})
-    assert svc.calls[-1][7:] == (None, 1, "last-ballot-counts", False)
+    r = client.post("/admin/elections/new", data={"csrf_token": token, "title": "N",
+                                                  "choices": "A\nB", "voters": "7"})
+    [normal] = [e for e in svc.list_elections() if e["id"] != made["id"]]
+    assert r.status_code == 302 and r.headers["Location"] == f"/admin/elections/{normal['id']}"
+    assert (normal["voters"], normal["width"], normal["policy"], normal["test_election"],
+            normal["credentials_loaded"]) == (0, 1, "last-ballot-counts", False, False)
     # Bad input comes back to the form with the reason, keeping what was typed.
     r = client.post("/admin/elections/new", data={"csrf_token": token, "title": "", "choices": "A"})
-    assert r.status_code == 400 and "non-empty string" in r.get_data(as_text=True)
+    assert r.status_code == 400 and re.search(
+        r'id="title-error" role="alert">1 to 200 characters, got 0', r.get_data(as_text=True))
     r = client.post(
         "/admin/elections/new",
         data={"csrf_token": token, "title": "T", "choices": "A", "n": "three"},
@@ -563,58 +416,64 @@ def test_create_election_form(client: FlaskClient, svc: FakeServices) -> None:
     # the server's reason is shown at the field it is about
     assert r.status_code == 400 and re.search(r'id="n-error" role="alert">an integer', html)
     assert re.search(r'id="n"[^>]*aria-invalid="true"', html)
+    assert len(svc.list_elections()) == 2  # nothing made from bad input
 
 
 def test_admin_election_page_actions_enrol_and_test_ballots(
-    client: FlaskClient, svc: FakeServices
+    client: FlaskClient, svc: ElectionServices, eid: str
 ) -> None:
-    admin_client(client)
-    html = client.get("/admin/elections/e1").get_data(as_text=True)
+    admin_client(client, svc)
+    html = client.get(f"/admin/elections/{eid}").get_data(as_text=True)
     assert re.search(r'id="action-close"\s*>', html) and re.search(
         r'id="action-open" disabled', html
     )
-    token = csrf_of(client, "/admin/elections/e1")
-    r = client.post("/admin/elections/e1/action/close", data={"csrf_token": token})
-    assert r.status_code == 302 and svc.calls[-1] == ("close_voting", "e1")
-    assert "Voting will close." in client.get("/admin/elections/e1").get_data(as_text=True)
-    client.post("/admin/elections/e1/action/mix", data={"csrf_token": token})
-    assert "start_mixing: not allowed in phase voting" in client.get(
-        "/admin/elections/e1"
+    token = csrf_of(client, f"/admin/elections/{eid}")
+    r = client.post(f"/admin/elections/{eid}/action/close", data={"csrf_token": token})
+    assert r.status_code == 302 and svc.loop.scheduled == [("close_voting", (eid,))]
+    assert "Voting will close." in client.get(f"/admin/elections/{eid}").get_data(as_text=True)
+    client.post(f"/admin/elections/{eid}/action/mix", data={"csrf_token": token})
+    assert "mix: not allowed in phase voting" in client.get(
+        f"/admin/elections/{eid}"
     ).get_data(as_text=True)
-    client.post("/admin/elections/e1/test-ballots", data={"csrf_token": token, "count": "5"})
-    name, eid, count, choices = svc.calls[-1]
-    assert (name, eid, count) == ("test_ballots", "e1", 5) and all(c in (0, 1) for c in choices)
-    assert "5 random test ballots cast" in client.get("/admin/elections/e1").get_data(as_text=True)
-    svc.add("e9", "Setup one")
-    client.post("/admin/elections/e9/enrol", data={"csrf_token": token, "public_key": ""})
-    html = client.get("/admin/elections/e9").get_data(as_text=True)
-    assert svc.calls[-1] == ("enrol", "e9", None, None)
-    assert "tok-&lt;script&gt;" in html and XSS not in html
+    assert len(svc.loop.scheduled) == 1  # the refused action was not scheduled
+    client.post(f"/admin/elections/{eid}/test-ballots", data={"csrf_token": token, "count": "5"})
+    assert svc.db.ballot_count(eid)[0] == 5 and len(svc.db.latest_ballots(eid)) == 5
+    assert "5 random test ballots cast" in client.get(
+        f"/admin/elections/{eid}").get_data(as_text=True)
+    e9 = new_election(svc, "Setup " + XSS, phase="setup", enrol=False)
+    client.post(f"/admin/elections/{e9}/enrol", data={"csrf_token": token, "public_key": ""})
+    html = client.get(f"/admin/elections/{e9}").get_data(as_text=True)
+    [(position, key, issued)] = [n for n in svc.db.nodes(e9) if n[2]]
+    assert (position, key) == (1, None) and issued
     # the operator is shown a command line that runs as it is
     assert (
-        "mixnode run --server http://localhost --key node-2.key --data ./node-2-data"
-        " --election e9 --token" in html
+        f"mixnode run --server http://localhost --key node-1.key --data ./node-1-data"
+        f" --election {e9} --token {issued}" in html
     )
+    assert XSS not in html and "&lt;script&gt;" in html
 
 
-def test_credentials_csv(client: FlaskClient) -> None:
-    admin_client(client)
-    r = client.get("/admin/elections/e1/credentials.csv")
+def test_credentials_csv(client: FlaskClient, svc: ElectionServices, eid: str,
+                         printed: str) -> None:
+    admin_client(client, svc)
+    r = client.get(f"/admin/elections/{eid}/credentials.csv")
     assert r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
     assert r.headers["Cache-Control"] == "no-store"
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
-    assert rows == [["voter_id", "credential"], ["0" * 32, SECRET], ["1" * 32, "b" * 32]]
+    assert rows == [["voter_id", "credential"]] + [
+        [c["voter_id"], c["credential"]] for c in svc.voter_credentials(eid)]
+    assert len(rows) == 7 and rows[1][1] == printed
+    assert parse_credential(rows[1][1])  # a printed credential that parses
 
 
 # --- the voter ----------------------------------------------------------------------------------
 def test_voter_booth_signs_in_in_the_browser_and_casts(
-    client: FlaskClient, svc: FakeServices
+    client: FlaskClient, svc: ElectionServices, eid: str, printed: str, private: bytes
 ) -> None:
-    svc.elections["e1"]["fingerprint"] = "0f" * 32
-    assert client.get("/vote/e1/booth").headers["Location"].endswith("/vote/e1")
-    assert client.post("/vote/e1", data={"credential": SECRET}).status_code in (400, 405)
-    booth_token = voter_client(client)
-    html = client.get("/vote/e1").get_data(as_text=True)
+    assert client.get(f"/vote/{eid}/booth").headers["Location"].endswith(f"/vote/{eid}")
+    assert client.post(f"/vote/{eid}", data={"credential": printed}).status_code in (400, 405)
+    booth_token = voter_client(client, eid)
+    html = client.get(f"/vote/{eid}").get_data(as_text=True)
     assert '<label for="choice-0">Ann</label>' in html and "<legend>" in html
     # the credential field has no name: a browser never submits it to the server
     field = re.search(r'<input id="credential"[^>]*>', html).group(0)
@@ -623,35 +482,47 @@ def test_voter_booth_signs_in_in_the_browser_and_casts(
         r'<script type="application/json" id="election-params">(.*?)</script>', html, re.S
     )
     assert params and "\\u003cscript\\u003e" in params.group(1)  # tojson escapes '<'
-    assert json.loads(params.group(1))["fingerprint"] == "0f" * 32
-    assert client.get_cookie("session") is None or SECRET not in client.get_cookie(
-        "session").value
-    ballot = {"credential": VOTER, "width": 1, "ciphertext": "02" * 66,
-              "proof": "11" * 64, "signature": "22" * 64}
-    r = client.post("/vote/e1/cast", json=ballot, headers={"X-CSRF-Token": booth_token})
-    assert r.status_code == 200 and r.get_json()["tracker"] == "ab" * 32
-    assert r.get_json()["receipt_url"] == "/vote/e1/receipt/" + "ab" * 32
-    assert svc.ballots == [ballot]
+    fingerprint = svc.get_election(eid)["fingerprint"]
+    assert re.fullmatch(r"[0-9a-f]{64}", fingerprint)
+    assert json.loads(params.group(1))["fingerprint"] == fingerprint
+    cookie = client.get_cookie("session")
+    assert cookie is None or printed not in cookie.value
+    ballot = make_ballot(svc, eid, private)
+    r = client.post(f"/vote/{eid}/cast", json=ballot, headers={"X-CSRF-Token": booth_token})
+    tracker = r.get_json()["tracker"]
+    assert r.status_code == 200 and r.get_json()["receipt_url"] == f"/vote/{eid}/receipt/{tracker}"
+    [stored] = svc.db.latest_ballots(eid)
+    assert stored.entry.tracker() == tracker
+    assert svc.find_receipt(eid, tracker)["voter_id"] == credential_from_private(private).voter_id
     receipt = client.get(r.get_json()["receipt_url"]).get_data(as_text=True)
-    assert "ab" * 32 in receipt and "the one that counts" in receipt
-    assert client.get("/vote/e1/receipt/" + "cd" * 32).status_code == 404
+    assert tracker in receipt and "the one that counts" in receipt
+    assert client.get(f"/vote/{eid}/receipt/" + "cd" * 32).status_code == 404
 
 
-def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: FakeServices) -> None:
-    r = client.post("/vote/e1/cast", json={})
+def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: ElectionServices,
+                                                  eid: str, private: bytes) -> None:
+    r = client.post(f"/vote/{eid}/cast", json={})
     assert r.status_code == 400  # no CSRF token
-    token = voter_client(client)
+    token = voter_client(client, eid)
     h = {"X-CSRF-Token": token}
-    ballot = {"credential": VOTER, "width": 1, "ciphertext": "00", "proof": "bad",
-              "signature": "00" * 64}
-    r = client.post("/vote/e1/cast", json=ballot, headers=h)
-    assert r.status_code == 400 and r.get_json() == {"error": "ballot proof: challenge mismatch"}
-    r = client.post("/vote/e1/cast", json={**ballot, "credential": "dd" * 32}, headers=h)
+    # a real ballot whose proof is bound to another voter: the services' InvalidProof, as 400
+    stolen = make_ballot(svc, eid, private, voter="0" * 32)
+    r = client.post(f"/vote/{eid}/cast", json=stolen, headers=h)
+    assert r.status_code == 400 and r.get_json()["error"].startswith("ballot proof")
+    # a ballot signed by a key that is not in the authority's list: ProtocolViolation, as 409
+    outsider = make_ballot(svc, eid, generate_credential().private)
+    r = client.post(f"/vote/{eid}/cast", json=outsider, headers=h)
     assert r.status_code == 409 and "not a voter credential" in r.get_json()["error"]
-    r = client.post("/vote/e1/cast", json={"ciphertext": "00", "extra": 1}, headers=h)
+    # a voter's ballot with another voter's signature: refused
+    other = parse_credential(svc.voter_credentials(eid)[1]["credential"])
+    forged = {**make_ballot(svc, eid, private),
+              "signature": make_ballot(svc, eid, other)["signature"]}
+    r = client.post(f"/vote/{eid}/cast", json=forged, headers=h)
+    assert 400 <= r.status_code < 500 and "signature" in r.get_json()["error"]
+    r = client.post(f"/vote/{eid}/cast", json={"ciphertext": "00", "extra": 1}, headers=h)
     assert r.status_code == 400 and "unexpected fields" in r.get_json()["error"]
     r = client.post(
-        "/vote/e1/cast", data="not json", headers={**h, "Content-Type": "application/json"}
+        f"/vote/{eid}/cast", data="not json", headers={**h, "Content-Type": "application/json"}
     )
     assert r.status_code == 400
     # issue 13: strict JSON in the booth's cast too (UTF-16, depth, floats, content type)
@@ -663,17 +534,21 @@ def test_cast_rejections_are_json_with_the_reason(client: FlaskClient, svc: Fake
         (b"[" * 3000 + b"]" * 3000, "application/json", 400, "nested deeper"),
         (text.replace("1}", "1.0}").encode(), "application/json", 400, "integers"),
     ):
-        r = client.post("/vote/e1/cast", data=data, headers={**h, "Content-Type": ctype,
-                                                             "Accept": "application/json"})
+        r = client.post(f"/vote/{eid}/cast", data=data, headers={
+            **h, "Content-Type": ctype, "Accept": "application/json"})
         assert r.status_code == status and phrase in r.get_json()["error"], (data[:30], r.data)
-    svc.elections["e1"]["phase"] = "closed"
-    html = client.get("/vote/e1").get_data(as_text=True)
+    # a valid ballot once voting has closed: the services' ProtocolViolation, as 409
+    svc.db.set_phase(eid, "closed")
+    r = client.post(f"/vote/{eid}/cast", json=make_ballot(svc, eid, private), headers=h)
+    assert r.status_code == 409 and "voting is not open" in r.get_json()["error"]
+    html = client.get(f"/vote/{eid}").get_data(as_text=True)
     assert "Voting is closed" in html and "election-params" not in html
-    assert svc.ballots == []
+    assert svc.db.ballot_count(eid)[0] == 0
 
 
 # --- assets ----------------------------------------------------------------------------------
-def test_npm_modules_are_served_from_node_modules_only(tmp_path: Path, svc: FakeServices) -> None:
+def test_npm_modules_are_served_from_node_modules_only(tmp_path: Path,
+                                                       svc: ElectionServices) -> None:
     pkg = tmp_path / "@noble" / "curves"
     (pkg / "abstract").mkdir(parents=True)
     (pkg / "secp256k1.js").write_text("export const x = 1;")
@@ -691,36 +566,58 @@ def test_npm_modules_are_served_from_node_modules_only(tmp_path: Path, svc: Fake
     assert c.get("/assets/npm/@noble/hashes/sha3.js").status_code == 404
 
 
-def test_booth_says_so_when_npm_ci_has_not_run(tmp_path: Path, svc: FakeServices) -> None:
-    c = create_app({"NODE_MODULES": str(tmp_path)}, services=svc).test_client()
-    assert "crypto library is not installed" in c.get("/vote/e1").get_data(as_text=True)
+def test_booth_says_so_when_npm_ci_has_not_run(tmp_path: Path, svc: ElectionServices,
+                                               eid: str) -> None:
+    c = create_app({"NODE_MODULES": str(tmp_path / "none")}, services=svc).test_client()
+    assert "crypto library is not installed" in c.get(f"/vote/{eid}").get_data(as_text=True)
+
+
+def authority_list(eid: str, voters: int = 3, test: bool = False) -> dict[str, Any]:
+    """The public list a credential authority makes for ``eid`` (``mixvote-credentials
+    generate``'s public-credentials.json)."""
+    authority = generate_credential().private
+    publics = [generate_credential().public for _ in range(voters)]
+    return encode_credential_list(sign_credential_list(authority, eid, publics, test=test))
+
+
+def upload(client: FlaskClient, eid: str, token: str, body: bytes) -> None:
+    r = client.post(f"/admin/elections/{eid}/credentials", data={
+        "csrf_token": token, "list": (io.BytesIO(body), "p.json")},
+        content_type="multipart/form-data")
+    assert r.status_code == 302
 
 
 def test_admin_uploads_the_signed_list_of_a_normal_election(
-    client: FlaskClient, svc: FakeServices
+    client: FlaskClient, svc: ElectionServices, eid: str
 ) -> None:
-    svc.add("e5", "Real one")
-    svc.elections["e5"].update(test_election=False, fingerprint=None)
-    admin_client(client)
-    html = client.get("/admin/elections/e5").get_data(as_text=True)
+    e5 = new_election(svc, "Real one", phase="setup", test=False)
+    admin_client(client, svc)
+    html = client.get(f"/admin/elections/{e5}").get_data(as_text=True)
     assert 'id="credentials-form"' in html and 'enctype="multipart/form-data"' in html
     assert "credentials.csv" not in html and 'id="test-ballots"' not in html
-    assert "mixvote-credentials generate --authority authority.key --election e5" in html
-    token = csrf_of(client, "/admin/elections/e5")
-    body = {"format": "mixvote-public-credentials/1", "credentials": ["ab"], "signature": "00"}
-    r = client.post("/admin/elections/e5/credentials", data={
-        "csrf_token": token, "list": (io.BytesIO(json.dumps(body).encode()), "p.json")},
-        content_type="multipart/form-data")
-    assert r.status_code == 302 and svc.calls[-1] == ("upload", "e5", body)
-    assert "1 public credentials loaded" in client.get("/admin/elections/e5").get_data(
+    assert f"mixvote-credentials generate --authority authority.key --election {e5}" in html
+    token = csrf_of(client, f"/admin/elections/{e5}")
+    # refused lists leave the election as it was: not JSON, another election's, a test list
+    for body, reason in (
+        (b"not json", "credential list: the file is not JSON"),
+        (json.dumps(authority_list(eid)).encode(), f"the list is for election {eid!r}"),
+        (json.dumps(authority_list(e5, test=True)).encode(), "a test list"),
+    ):
+        upload(client, e5, token, body)
+        page = client.get(f"/admin/elections/{e5}").get_data(as_text=True)
+        assert "Credential list refused: " in page, reason
+        assert reason.replace("'", "&#39;") in page, reason
+        assert svc.get_election(e5)["voters"] == 0 and svc.credential_list(e5) is None
+    body = authority_list(e5, voters=3)
+    upload(client, e5, token, json.dumps(body).encode())
+    assert "3 public credentials loaded" in client.get(f"/admin/elections/{e5}").get_data(
         as_text=True)
-    r = client.post("/admin/elections/e5/credentials", data={
-        "csrf_token": token, "list": (io.BytesIO(b"not json"), "p.json")},
-        content_type="multipart/form-data")
-    assert "Credential list refused: credential list: the file is not JSON" in client.get(
-        "/admin/elections/e5").get_data(as_text=True)
+    loaded = svc.get_election(e5)
+    assert loaded["voters"] == 3 and loaded["credentials_loaded"]
+    assert encode_credential_list(svc.credential_list(e5)) == body
+    # with every node enrolled, the loaded list fixes the election fingerprint
+    assert loaded["fingerprint"] and ("maybe_start_dkg", (e5,)) in svc.loop.scheduled
     # a test election shows its download and the test-ballot form instead
-    svc.elections["e1"]["test_election"] = True
-    html = client.get("/admin/elections/e1").get_data(as_text=True)
+    html = client.get(f"/admin/elections/{eid}").get_data(as_text=True)
     assert "credentials.csv" in html and 'id="test-ballots"' in html
     assert 'id="credentials-form"' not in html

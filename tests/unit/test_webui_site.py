@@ -1,4 +1,4 @@
-"""The voter- and admin-facing pages of the web UI against the fake services of test_webui: the
+"""The voter- and admin-facing pages of the web UI against the fake services of webui_fake: the
 home page by state, the ballot tracker from seal to board (the finder, the board's rows), the
 standalone audit page, plain words and the hooks for the election fingerprint and the test-election
 flag, the results page (chart, turnout, verifier), the admin console's page and the favicon."""
@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.unit.test_webui import XSS, FakeServices, admin_client, csrf_of
+from tests.unit.webui_fake import XSS, FakeServices, admin_client, csrf_of
 from webui import create_app
 from webui.charts import bar_chart
 from webui.site import ENTRY_KINDS, ballot_tracker, election_state, short_hash
