@@ -889,6 +889,20 @@ fn run<T: Send>(py: Python<'_>, threads: usize, f: impl FnOnce() -> R<T> + Send)
     py.allow_threads(|| p.install(f)).map_err(to_pyerr)
 }
 
+/// A binding `name(curve_name, args…, threads) -> bytes` that runs the curve's own `name` on a
+/// pool of `threads` threads with the GIL released.
+macro_rules! bytes_binding {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        #[pyfunction]
+        fn $name<'py>(py: Python<'py>, curve_name: &str, $($arg: $ty,)* threads: usize) -> PyResult<Bound<'py, PyBytes>> {
+            let c = curve(curve_name)?;
+            let out = run(py, threads, || dispatch!(c, $name, $($arg),*))?;
+            Ok(PyBytes::new(py, &out))
+        }
+    };
+}
+
 /// Decode and validate concatenated wire encodings; DecodeError(index, reason) on the first bad one.
 #[pyfunction]
 fn decode_many<'py>(py: Python<'py>, curve_name: &str, data: &[u8], allow_identity: bool, threads: usize) -> PyResult<Bound<'py, PyBytes>> {
@@ -905,52 +919,34 @@ fn encode_many<'py>(py: Python<'py>, curve_name: &str, data: &[u8]) -> PyResult<
     Ok(PyBytes::new(py, &out))
 }
 
-/// Element-wise sums a_i + b_i.
-#[pyfunction]
-fn add_many<'py>(py: Python<'py>, curve_name: &str, a: &[u8], b: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, add_many, a, b))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// Element-wise sums a_i + b_i.
+    fn add_many(a: &[u8], b: &[u8])
 }
 
-/// Element-wise negations.
-#[pyfunction]
-fn neg_many<'py>(py: Python<'py>, curve_name: &str, a: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, neg_many, a))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// Element-wise negations.
+    fn neg_many(a: &[u8])
 }
 
-/// The sum of all elements.
-#[pyfunction]
-fn sum<'py>(py: Python<'py>, curve_name: &str, a: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, sum, a))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// The sum of all elements.
+    fn sum(a: &[u8])
 }
 
-/// [k_i·P_i], constant time in the scalars.
-#[pyfunction]
-fn mul_many<'py>(py: Python<'py>, curve_name: &str, points: &[u8], scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, mul_many, points, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// [k_i·P_i], constant time in the scalars.
+    fn mul_many(points: &[u8], scalars: &[u8])
 }
 
-/// [k_i·P] for one point, constant time in the scalars.
-#[pyfunction]
-fn mul_fixed_many<'py>(py: Python<'py>, curve_name: &str, point: &[u8], scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, mul_fixed_many, point, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// [k_i·P] for one point, constant time in the scalars.
+    fn mul_fixed_many(point: &[u8], scalars: &[u8])
 }
 
-/// [k_i·g] for the standard generator, constant time in the scalars.
-#[pyfunction]
-fn base_mul_many<'py>(py: Python<'py>, curve_name: &str, scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, base_mul_many, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// [k_i·g] for the standard generator, constant time in the scalars.
+    fn base_mul_many(scalars: &[u8])
 }
 
 /// ElGamal re-encryption of many (alpha, beta) pairs: (alpha_i + r_i·g, beta_i + r_i·pk).
@@ -970,12 +966,9 @@ fn reencrypt_many<'py>(
     Ok((PyBytes::new(py, &a), PyBytes::new(py, &b)))
 }
 
-/// Σ k_i·P_i, variable time (public points and scalars only).
-#[pyfunction]
-fn vartime_msm<'py>(py: Python<'py>, curve_name: &str, points: &[u8], scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, vartime_msm, points, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// Σ k_i·P_i, variable time (public points and scalars only).
+    fn vartime_msm(points: &[u8], scalars: &[u8])
 }
 
 /// Verificatum byte trees (`verificatum-format.md` §1.3) of a column of affine points in the
