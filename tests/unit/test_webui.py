@@ -42,9 +42,9 @@ from crypto.protocol.wire import Message
 from crypto.transport import NodeIdentity
 from mixserver.coordinator import Coordinator
 from mixserver.services import ElectionServices
+from tests.unit.webui_fake import XSS, csrf_of
 from webui import create_app
 
-XSS = '<script>alert("x")</script>'
 G = group("secp256k1")
 TIMINGS = {"keygen": 0.5, "mixing": {"hop 1": 1.25}}
 
@@ -154,15 +154,6 @@ def tally(svc: ElectionServices, eid: str) -> None:
         "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}))
     svc.db.set_phase(eid, "tallied", result={"counts": {"Ann": 3, "Bob " + XSS: 1},
                                              "invalid": 0, "ballots": 4})
-
-
-def csrf_of(client: FlaskClient, path: str) -> str:
-    html = client.get(path).get_data(as_text=True)
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
-        r'data-csrf="([^"]+)"', html
-    )
-    assert m, f"no CSRF token on {path}"
-    return m.group(1)
 
 
 def admin_client(client: FlaskClient, svc: ElectionServices) -> FlaskClient:
