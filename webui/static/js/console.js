@@ -6,7 +6,7 @@
  * checks again), and Close, Start mixing and Publish ask for confirmation first.
  * Every value is inserted as text (textContent), never as HTML.
  */
-import { PHASE_WORDS } from './status.js';
+import { PHASE_WORDS, followStatus } from './status.js';
 
 // (Guarded so that node can import the pure functions for the unit tests.)
 const $ = (id) => globalThis.document?.getElementById(id) ?? null;
@@ -192,26 +192,6 @@ function keyReadyIdle(status) {
   return (status.phase === 'keygen' && keyReady(status)) || (status.phase === 'mixing' && status.progress?.stage === 'mixed');
 }
 
-function connect(attempt = 0) {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
-  ws.addEventListener('open', () => {
-    attempt = 0;
-    text('console-connection', 'Live: this page updates by itself.');
-  });
-  ws.addEventListener('message', (event) => {
-    try {
-      render(JSON.parse(event.data));
-    } catch (e) {
-      text('console-connection', `Could not read a status update: ${e.message}`);
-    }
-  });
-  ws.addEventListener('close', () => {
-    text('console-connection', 'Live feed disconnected; reconnecting…');
-    setTimeout(() => connect(attempt + 1), Math.min(10000, 500 * 2 ** attempt));
-  });
-}
-
 /** Forms marked data-confirm ask first, in a modal dialog. */
 function installConfirmations() {
   const dialog = $('confirm-dialog');
@@ -274,6 +254,12 @@ globalThis.document?.addEventListener('click', async (event) => {
 if (section && params && 'WebSocket' in window) {
   installConfirmations();
   installEnrolChecks();
-  connect();
+  followStatus(section.dataset.wsPath, {
+    render,
+    statusId: 'console-connection',
+    live: 'Live: this page updates by itself.',
+    lost: 'Live feed disconnected; reconnecting…',
+    backoffResets: true,
+  });
   setInterval(tick, 1000);
 }

@@ -110,21 +110,37 @@ export function render(status) {
   }
 }
 
-function connect(attempt = 0) {
+/**
+ * Follow the status websocket at `path` (reconnecting with exponential back-off, at most 10 s):
+ * `render` gets each status; the element `statusId` says how the feed is doing, `live` once open
+ * and `lost` when it closes. With `backoffResets`, a successful open starts the back-off afresh.
+ */
+export function followStatus(path, options, attempt = 0) {
+  const { render: onStatus, statusId, live, lost, backoffResets = false } = options;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
-  ws.addEventListener('open', () => text('live-connection', 'Live: updates appear as they happen.'));
+  const ws = new WebSocket(`${scheme}//${location.host}${path}`);
+  ws.addEventListener('open', () => {
+    if (backoffResets) attempt = 0;
+    text(statusId, live);
+  });
   ws.addEventListener('message', (event) => {
     try {
-      render(JSON.parse(event.data));
+      onStatus(JSON.parse(event.data));
     } catch (e) {
-      text('live-connection', `Could not read a status update: ${e.message}`);
+      text(statusId, `Could not read a status update: ${e.message}`);
     }
   });
   ws.addEventListener('close', () => {
-    text('live-connection', 'Live view disconnected; reconnecting…');
-    setTimeout(() => connect(attempt + 1), Math.min(10000, 500 * 2 ** attempt));
+    text(statusId, lost);
+    setTimeout(() => followStatus(path, options, attempt + 1), Math.min(10000, 500 * 2 ** attempt));
   });
 }
 
-if (section && section.dataset.wsPath && 'WebSocket' in window) connect();
+if (section && section.dataset.wsPath && 'WebSocket' in window) {
+  followStatus(section.dataset.wsPath, {
+    render,
+    statusId: 'live-connection',
+    live: 'Live: updates appear as they happen.',
+    lost: 'Live view disconnected; reconnecting…',
+  });
+}
