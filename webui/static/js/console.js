@@ -6,7 +6,7 @@
  * checks again), and Close, Start mixing and Publish ask for confirmation first.
  * Every value is inserted as text (textContent), never as HTML.
  */
-import { PHASE_WORDS, followStatus } from './status.js';
+import { PHASE_WORDS, followStatus, showPhaseBadge } from './status.js';
 
 // (Guarded so that node can import the pure functions for the unit tests.)
 const $ = (id) => globalThis.document?.getElementById(id) ?? null;
@@ -164,12 +164,7 @@ export function render(status) {
     stageSince = Date.now();
   }
   lastStatus = status;
-  const badge = document.querySelector('#phase .phase');
-  if (badge) {
-    badge.textContent = PHASE_WORDS[status.phase] || status.phase;
-    badge.className = `phase phase-${status.phase}`;
-    badge.dataset.phase = status.phase;
-  }
+  showPhaseBadge(status.phase);
   if (status.ballots_cast !== undefined) text('console-ballots', String(status.ballots_cast));
   renderNodes(status);
   renderKey(status);

@@ -75,18 +75,22 @@ export function describeProgress(p) {
   return parts.join(' · ') || JSON.stringify(p);
 }
 
+/** The page's phase badge (`#phase .phase`, if any), in the templates' words. */
+export function showPhaseBadge(phase) {
+  const badge = document.querySelector('#phase .phase');
+  if (!badge) return;
+  badge.textContent = PHASE_WORDS[phase] || phase;
+  badge.className = `phase phase-${phase}`;
+  badge.dataset.phase = phase;
+}
+
 export function render(status) {
   if (typeof status.phase !== 'string') return;
   text('live-phase', PHASE_WORDS[status.phase] || status.phase);
   const livePhase = document.getElementById('live-phase');
   if (livePhase) livePhase.dataset.phase = status.phase;
   renderVoterActions(status.phase);
-  const badge = document.querySelector('#phase .phase');
-  if (badge) {
-    badge.textContent = PHASE_WORDS[status.phase] || status.phase;
-    badge.className = `phase phase-${status.phase}`;
-    badge.dataset.phase = status.phase;
-  }
+  showPhaseBadge(status.phase);
   if (status.ballots_cast !== undefined) text('ballots-cast', String(status.ballots_cast));
   text('live-nodes', status.nodes && status.nodes.length ? status.nodes.join(', ') : 'none');
   text('live-progress', describeProgress(status.progress));
