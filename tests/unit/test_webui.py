@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
@@ -42,7 +41,7 @@ from crypto.protocol.wire import Message
 from crypto.transport import NodeIdentity
 from mixserver.coordinator import Coordinator
 from mixserver.services import ElectionServices
-from tests.unit.webui_fake import XSS, csrf_of
+from tests.unit.webui_fake import XSS, client_for, csrf_of
 from webui import create_app
 
 G = group("secp256k1")
@@ -111,13 +110,8 @@ def private(printed: str) -> bytes:
 
 
 @pytest.fixture()
-def app(svc: ElectionServices) -> Flask:
-    return create_app({"TESTING": True, "SECRET_KEY": "test"}, services=svc)
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(svc: ElectionServices) -> FlaskClient:
+    return client_for(svc)
 
 
 def make_ballot(svc: ElectionServices, eid: str, private: bytes, choice: int = 0,
