@@ -92,6 +92,25 @@ fn same_count(what: &str, a: usize, b: usize) -> R<()> {
     Ok(())
 }
 
+/// The row count of a `reencrypt_many` call: as many alphas as betas (`elem` bytes each) and
+/// scalars (`scalar` bytes each).
+fn reencrypt_rows(alphas: &[u8], betas: &[u8], rs: &[u8], elem: usize, scalar: usize) -> R<usize> {
+    let n = check_rows("reencrypt_many", alphas, elem)?;
+    same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, elem)?)?;
+    same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, scalar)?)?;
+    Ok(n)
+}
+
+/// Split interleaved elements `a_0 b_0 a_1 b_1 …` of `elem` bytes each into `(a…, b…)`.
+fn deinterleave(both: &[u8], elem: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut a = Vec::with_capacity(both.len() / 2);
+    let mut b = Vec::with_capacity(both.len() / 2);
+    for (j, e) in both.chunks_exact(elem).enumerate() {
+        if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
+    }
+    (a, b)
+}
+
 fn is_zero(b: &[u8]) -> bool {
     b.iter().all(|&x| x == 0)
 }
@@ -322,9 +341,7 @@ macro_rules! weierstrass {
                     return Err(Fail::Value(format!("reencrypt_many: key must be {ELEM} bytes")));
                 }
                 let y = parse(pk, 0)?;
-                let n = check_rows("reencrypt_many", alphas, ELEM)?;
-                same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
-                same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+                let n = reencrypt_rows(alphas, betas, rs, ELEM, SCALAR)?;
                 let both = par_rows(n, |r| {
                     let mut pts = Vec::with_capacity(2 * r.len());
                     for i in r {
@@ -334,12 +351,7 @@ macro_rules! weierstrass {
                     }
                     Ok(normalize(&pts))
                 })?;
-                let mut a = Vec::with_capacity(ELEM * n);
-                let mut b = Vec::with_capacity(ELEM * n);
-                for (j, e) in both.chunks_exact(ELEM).enumerate() {
-                    if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
-                }
-                Ok((a, b))
+                Ok(deinterleave(&both, ELEM))
             }
 
             fn ark_point(e: &[u8], i: usize) -> R<$ark::Affine> {
@@ -585,9 +597,7 @@ mod secp256k1 {
             return Err(Fail::Value(format!("reencrypt_many: key must be {ELEM} bytes")));
         }
         let y = parse(pk, 0)?;
-        let n = check_rows("reencrypt_many", alphas, ELEM)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+        let n = reencrypt_rows(alphas, betas, rs, ELEM, SCALAR)?;
         let both = par_rows(n, |r| {
             let mut pts = Vec::with_capacity(2 * r.len());
             for i in r {
@@ -597,12 +607,7 @@ mod secp256k1 {
             }
             Ok(write_all(&pts))
         })?;
-        let mut a = Vec::with_capacity(ELEM * n);
-        let mut b = Vec::with_capacity(ELEM * n);
-        for (j, e) in both.chunks_exact(ELEM).enumerate() {
-            if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
-        }
-        Ok((a, b))
+        Ok(deinterleave(&both, ELEM))
     }
 
     pub fn vartime_msm(points: &[u8], scalars: &[u8]) -> R<Vec<u8>> {
@@ -768,9 +773,7 @@ mod ristretto {
         }
         let y = parse(pk, 0)?;
         let table = RistrettoBasepointTable::create(&y);
-        let n = check_rows("reencrypt_many", alphas, ELEM)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+        let n = reencrypt_rows(alphas, betas, rs, ELEM, SCALAR)?;
         let both = par_rows(n, |r| {
             let mut pts = Vec::with_capacity(2 * r.len());
             for i in r {
@@ -780,12 +783,7 @@ mod ristretto {
             }
             Ok(write_all(&pts))
         })?;
-        let mut a = Vec::with_capacity(32 * n);
-        let mut b = Vec::with_capacity(32 * n);
-        for (j, e) in both.chunks_exact(32).enumerate() {
-            if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
-        }
-        Ok((a, b))
+        Ok(deinterleave(&both, 32))
     }
 
     /// Σ k_i·P_i by dalek's multiscalar multiplication, one slice per pool thread: variable time.
