@@ -111,6 +111,34 @@ fn deinterleave(both: &[u8], elem: usize) -> (Vec<u8>, Vec<u8>) {
     (a, b)
 }
 
+/// `decode_many` over compressed SEC1 encodings of `wire` bytes each: the all-zero row is the
+/// identity (`elem` zero bytes out; refused unless `allow_identity`), any other row must start
+/// with 02 or 03 and is then decoded by `point(i, row, out)`, which appends its `elem` bytes.
+fn decode_compressed<F>(data: &[u8], wire: usize, elem: usize, allow_identity: bool, point: F) -> R<Vec<u8>>
+where
+    F: Fn(usize, &[u8], &mut Vec<u8>) -> R<()> + Sync + Send,
+{
+    let n = check_rows("decode_many", data, wire)?;
+    par_rows(n, |r| {
+        let mut out = Vec::with_capacity(elem * r.len());
+        for i in r {
+            let d = &data[i * wire..(i + 1) * wire];
+            if is_zero(d) {
+                if !allow_identity {
+                    return Err(Fail::Decode(i, "the identity element is not allowed here"));
+                }
+                out.resize(out.len() + elem, 0);
+                continue;
+            }
+            if d[0] != 2 && d[0] != 3 {
+                return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
+            }
+            point(i, d, &mut out)?;
+        }
+        Ok(out)
+    })
+}
+
 fn is_zero(b: &[u8]) -> bool {
     b.iter().all(|&x| x == 0)
 }
@@ -190,30 +218,15 @@ macro_rules! weierstrass {
             }
 
             pub fn decode_many(data: &[u8], allow_identity: bool) -> R<Vec<u8>> {
-                let n = check_rows("decode_many", data, WIRE)?;
-                par_rows(n, |r| {
-                    let mut out = Vec::with_capacity(ELEM * r.len());
-                    for i in r {
-                        let d = &data[i * WIRE..(i + 1) * WIRE];
-                        if is_zero(d) {
-                            if !allow_identity {
-                                return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                            }
-                            out.extend_from_slice(&[0u8; ELEM]);
-                            continue;
-                        }
-                        if d[0] != 2 && d[0] != 3 {
-                            return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
-                        }
-                        let ep = EncodedPoint::from_bytes(d)
-                            .map_err(|_| Fail::Decode(i, "not a compressed point"))?;
-                        let a: Option<AffinePoint> = AffinePoint::from_encoded_point(&ep).into();
-                        match a {
-                            Some(a) => write(&a, &mut out),
-                            None => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
-                        }
+                decode_compressed(data, WIRE, ELEM, allow_identity, |i, d, out| {
+                    let ep = EncodedPoint::from_bytes(d)
+                        .map_err(|_| Fail::Decode(i, "not a compressed point"))?;
+                    let a: Option<AffinePoint> = AffinePoint::from_encoded_point(&ep).into();
+                    match a {
+                        Some(a) => write(&a, out),
+                        None => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
                     }
-                    Ok(out)
+                    Ok(())
                 })
             }
 
@@ -478,27 +491,12 @@ mod secp256k1 {
     }
 
     pub fn decode_many(data: &[u8], allow_identity: bool) -> R<Vec<u8>> {
-        let n = check_rows("decode_many", data, WIRE)?;
-        par_rows(n, |r| {
-            let mut out = Vec::with_capacity(ELEM * r.len());
-            for i in r {
-                let d = &data[i * WIRE..(i + 1) * WIRE];
-                if is_zero(d) {
-                    if !allow_identity {
-                        return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                    }
-                    out.extend_from_slice(&[0u8; ELEM]);
-                    continue;
-                }
-                if d[0] != 2 && d[0] != 3 {
-                    return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
-                }
-                match PublicKey::from_slice(d) {
-                    Ok(p) => write(&Some(p), &mut out),
-                    Err(_) => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
-                }
+        decode_compressed(data, WIRE, ELEM, allow_identity, |i, d, out| {
+            match PublicKey::from_slice(d) {
+                Ok(p) => write(&Some(p), out),
+                Err(_) => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
             }
-            Ok(out)
+            Ok(())
         })
     }
 
