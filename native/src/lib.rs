@@ -111,6 +111,23 @@ fn deinterleave(both: &[u8], elem: usize) -> (Vec<u8>, Vec<u8>) {
     (a, b)
 }
 
+/// `validate_many`: every `elem`-byte row of `a` must be accepted by `parse` and must not be the
+/// all-zero identity.
+fn validate_rows<P>(a: &[u8], elem: usize, parse: impl Fn(&[u8], usize) -> R<P> + Sync + Send) -> R<()> {
+    let n = check_rows("validate_many", a, elem)?;
+    par_rows(n, |r| {
+        for i in r {
+            let e = &a[i * elem..(i + 1) * elem];
+            if is_zero(e) {
+                return Err(Fail::Decode(i, "the identity element is not allowed here"));
+            }
+            parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
+        }
+        Ok(Vec::new())
+    })?;
+    Ok(())
+}
+
 /// `decode_many` over compressed SEC1 encodings of `wire` bytes each: the all-zero row is the
 /// identity (`elem` zero bytes out; refused unless `allow_identity`), any other row must start
 /// with 02 or 03 and is then decoded by `point(i, row, out)`, which appends its `elem` bytes.
@@ -257,18 +274,7 @@ macro_rules! weierstrass {
 
             /// Check that every `x || y` is a curve point (coordinates below p; not the identity).
             pub fn validate_many(a: &[u8]) -> R<()> {
-                let n = check_rows("validate_many", a, ELEM)?;
-                par_rows(n, |r| {
-                    for i in r {
-                        let e = &a[i * ELEM..(i + 1) * ELEM];
-                        if is_zero(e) {
-                            return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                        }
-                        parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
-                    }
-                    Ok(Vec::new())
-                })?;
-                Ok(())
+                validate_rows(a, ELEM, parse)
             }
 
             pub fn neg_many(a: &[u8]) -> R<Vec<u8>> {
@@ -507,18 +513,7 @@ mod secp256k1 {
     /// Check that every `x || y` is a curve point (libsecp256k1's uncompressed parse: both
     /// coordinates below p, on the curve); the identity is refused.
     pub fn validate_many(a: &[u8]) -> R<()> {
-        let n = check_rows("validate_many", a, ELEM)?;
-        par_rows(n, |r| {
-            for i in r {
-                let e = &a[i * ELEM..(i + 1) * ELEM];
-                if is_zero(e) {
-                    return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                }
-                parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
-            }
-            Ok(Vec::new())
-        })?;
-        Ok(())
+        validate_rows(a, ELEM, parse)
     }
 
     pub fn add_many(a: &[u8], b: &[u8]) -> R<Vec<u8>> {
