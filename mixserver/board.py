@@ -141,10 +141,7 @@ class Board:
             self._db.execute("INSERT INTO admin_sessions VALUES (?, ?)", (digest, expires))
 
     def admin_session_expiry(self, digest: bytes) -> float | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT expires FROM admin_sessions WHERE digest = ?", (digest,)
-            ).fetchone()
+        row = self._one("SELECT expires FROM admin_sessions WHERE digest = ?", (digest,))
         return float(row[0]) if row else None
 
     def delete_admin_sessions(self, digest: bytes | None = None) -> None:
@@ -158,6 +155,11 @@ class Board:
     # --- transactions ---------------------------------------------------------------------
     def _tx(self) -> _Tx:
         return _Tx(self)
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """The first row of a read-only query (None when there is none)."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
 
     def transaction(self) -> _Tx:
         """``with board.transaction():`` — every append and phase change inside is committed
@@ -179,10 +181,7 @@ class Board:
 
     def election(self, eid: str) -> tuple[dict[str, Any], str, dict[str, Any]] | None:
         """(params, phase, state) of an election, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT params, phase, state FROM elections WHERE eid = ?", (eid,)
-            ).fetchone()
+        row = self._one("SELECT params, phase, state FROM elections WHERE eid = ?", (eid,))
         if row is None:
             return None
         return json.loads(row[0]), row[1], json.loads(row[2])
@@ -357,10 +356,7 @@ class Board:
             return self.append(eid, "ballot", body, ballot_voter=voter_id)
 
     def latest_ballot_index(self, eid: str, voter_id: str) -> int | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT idx FROM ballots WHERE eid = ? AND voter_id = ?", (eid, voter_id)
-            ).fetchone()
+        row = self._one("SELECT idx FROM ballots WHERE eid = ? AND voter_id = ?", (eid, voter_id))
         return int(row[0]) if row else None
 
     def receipt(self, stored: StoredEntry) -> Receipt:
@@ -371,11 +367,10 @@ class Board:
 
     def head_receipt(self, eid: str) -> Receipt | None:
         """A receipt for the board's current head (its last entry), or None when empty."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {self._COLS} FROM entries WHERE eid = ? ORDER BY idx DESC LIMIT 1",
-                (eid,),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {self._COLS} FROM entries WHERE eid = ? ORDER BY idx DESC LIMIT 1",
+            (eid,),
+        )
         return self.receipt(self._row(eid, row)) if row else None
 
     def append_server(self, eid: str, msg: Message, **kwargs: Any) -> StoredEntry:
@@ -430,17 +425,13 @@ class Board:
 
     def hash_at(self, eid: str, index: int) -> bytes | None:
         """The hash of entry ``index`` (None when there is none); reads no body."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT hash FROM entries WHERE eid = ? AND idx = ?", (eid, index)
-            ).fetchone()
+        row = self._one("SELECT hash FROM entries WHERE eid = ? AND idx = ?", (eid, index))
         return bytes(row[0]) if row else None
 
     def entry_by_hash(self, eid: str, digest: bytes) -> StoredEntry | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {self._COLS} FROM entries WHERE eid = ? AND hash = ?", (eid, digest)
-            ).fetchone()
+        row = self._one(
+            f"SELECT {self._COLS} FROM entries WHERE eid = ? AND hash = ?", (eid, digest)
+        )
         return self._row(eid, row) if row else None
 
     def count_entries(self, eid: str) -> int:

@@ -87,11 +87,7 @@ class Ristretto255(Group):
         return Element(out.raw)
 
     def neg(self, a: Element) -> Element:
-        if a == _ZERO:
-            return a
-        out = _buffer()
-        self._sub(out, _ZERO, a)
-        return Element(out.raw)
+        return self.sub(_IDENTITY, a)
 
     def sub(self, a: Element, b: Element) -> Element:
         if b == _ZERO:

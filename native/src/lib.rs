@@ -92,6 +92,70 @@ fn same_count(what: &str, a: usize, b: usize) -> R<()> {
     Ok(())
 }
 
+/// The row count of a `reencrypt_many` call: as many alphas as betas (`elem` bytes each) and
+/// scalars (`scalar` bytes each).
+fn reencrypt_rows(alphas: &[u8], betas: &[u8], rs: &[u8], elem: usize, scalar: usize) -> R<usize> {
+    let n = check_rows("reencrypt_many", alphas, elem)?;
+    same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, elem)?)?;
+    same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, scalar)?)?;
+    Ok(n)
+}
+
+/// Split interleaved elements `a_0 b_0 a_1 b_1 …` of `elem` bytes each into `(a…, b…)`.
+fn deinterleave(both: &[u8], elem: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut a = Vec::with_capacity(both.len() / 2);
+    let mut b = Vec::with_capacity(both.len() / 2);
+    for (j, e) in both.chunks_exact(elem).enumerate() {
+        if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
+    }
+    (a, b)
+}
+
+/// `validate_many`: every `elem`-byte row of `a` must be accepted by `parse` and must not be the
+/// all-zero identity.
+fn validate_rows<P>(a: &[u8], elem: usize, parse: impl Fn(&[u8], usize) -> R<P> + Sync + Send) -> R<()> {
+    let n = check_rows("validate_many", a, elem)?;
+    par_rows(n, |r| {
+        for i in r {
+            let e = &a[i * elem..(i + 1) * elem];
+            if is_zero(e) {
+                return Err(Fail::Decode(i, "the identity element is not allowed here"));
+            }
+            parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
+        }
+        Ok(Vec::new())
+    })?;
+    Ok(())
+}
+
+/// `decode_many` over compressed SEC1 encodings of `wire` bytes each: the all-zero row is the
+/// identity (`elem` zero bytes out; refused unless `allow_identity`), any other row must start
+/// with 02 or 03 and is then decoded by `point(i, row, out)`, which appends its `elem` bytes.
+fn decode_compressed<F>(data: &[u8], wire: usize, elem: usize, allow_identity: bool, point: F) -> R<Vec<u8>>
+where
+    F: Fn(usize, &[u8], &mut Vec<u8>) -> R<()> + Sync + Send,
+{
+    let n = check_rows("decode_many", data, wire)?;
+    par_rows(n, |r| {
+        let mut out = Vec::with_capacity(elem * r.len());
+        for i in r {
+            let d = &data[i * wire..(i + 1) * wire];
+            if is_zero(d) {
+                if !allow_identity {
+                    return Err(Fail::Decode(i, "the identity element is not allowed here"));
+                }
+                out.resize(out.len() + elem, 0);
+                continue;
+            }
+            if d[0] != 2 && d[0] != 3 {
+                return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
+            }
+            point(i, d, &mut out)?;
+        }
+        Ok(out)
+    })
+}
+
 fn is_zero(b: &[u8]) -> bool {
     b.iter().all(|&x| x == 0)
 }
@@ -171,30 +235,15 @@ macro_rules! weierstrass {
             }
 
             pub fn decode_many(data: &[u8], allow_identity: bool) -> R<Vec<u8>> {
-                let n = check_rows("decode_many", data, WIRE)?;
-                par_rows(n, |r| {
-                    let mut out = Vec::with_capacity(ELEM * r.len());
-                    for i in r {
-                        let d = &data[i * WIRE..(i + 1) * WIRE];
-                        if is_zero(d) {
-                            if !allow_identity {
-                                return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                            }
-                            out.extend_from_slice(&[0u8; ELEM]);
-                            continue;
-                        }
-                        if d[0] != 2 && d[0] != 3 {
-                            return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
-                        }
-                        let ep = EncodedPoint::from_bytes(d)
-                            .map_err(|_| Fail::Decode(i, "not a compressed point"))?;
-                        let a: Option<AffinePoint> = AffinePoint::from_encoded_point(&ep).into();
-                        match a {
-                            Some(a) => write(&a, &mut out),
-                            None => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
-                        }
+                decode_compressed(data, WIRE, ELEM, allow_identity, |i, d, out| {
+                    let ep = EncodedPoint::from_bytes(d)
+                        .map_err(|_| Fail::Decode(i, "not a compressed point"))?;
+                    let a: Option<AffinePoint> = AffinePoint::from_encoded_point(&ep).into();
+                    match a {
+                        Some(a) => write(&a, out),
+                        None => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
                     }
-                    Ok(out)
+                    Ok(())
                 })
             }
 
@@ -225,18 +274,7 @@ macro_rules! weierstrass {
 
             /// Check that every `x || y` is a curve point (coordinates below p; not the identity).
             pub fn validate_many(a: &[u8]) -> R<()> {
-                let n = check_rows("validate_many", a, ELEM)?;
-                par_rows(n, |r| {
-                    for i in r {
-                        let e = &a[i * ELEM..(i + 1) * ELEM];
-                        if is_zero(e) {
-                            return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                        }
-                        parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
-                    }
-                    Ok(Vec::new())
-                })?;
-                Ok(())
+                validate_rows(a, ELEM, parse)
             }
 
             pub fn neg_many(a: &[u8]) -> R<Vec<u8>> {
@@ -322,9 +360,7 @@ macro_rules! weierstrass {
                     return Err(Fail::Value(format!("reencrypt_many: key must be {ELEM} bytes")));
                 }
                 let y = parse(pk, 0)?;
-                let n = check_rows("reencrypt_many", alphas, ELEM)?;
-                same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
-                same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+                let n = reencrypt_rows(alphas, betas, rs, ELEM, SCALAR)?;
                 let both = par_rows(n, |r| {
                     let mut pts = Vec::with_capacity(2 * r.len());
                     for i in r {
@@ -334,12 +370,7 @@ macro_rules! weierstrass {
                     }
                     Ok(normalize(&pts))
                 })?;
-                let mut a = Vec::with_capacity(ELEM * n);
-                let mut b = Vec::with_capacity(ELEM * n);
-                for (j, e) in both.chunks_exact(ELEM).enumerate() {
-                    if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
-                }
-                Ok((a, b))
+                Ok(deinterleave(&both, ELEM))
             }
 
             fn ark_point(e: &[u8], i: usize) -> R<$ark::Affine> {
@@ -466,27 +497,12 @@ mod secp256k1 {
     }
 
     pub fn decode_many(data: &[u8], allow_identity: bool) -> R<Vec<u8>> {
-        let n = check_rows("decode_many", data, WIRE)?;
-        par_rows(n, |r| {
-            let mut out = Vec::with_capacity(ELEM * r.len());
-            for i in r {
-                let d = &data[i * WIRE..(i + 1) * WIRE];
-                if is_zero(d) {
-                    if !allow_identity {
-                        return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                    }
-                    out.extend_from_slice(&[0u8; ELEM]);
-                    continue;
-                }
-                if d[0] != 2 && d[0] != 3 {
-                    return Err(Fail::Decode(i, "not a compressed point (prefix must be 02 or 03)"));
-                }
-                match PublicKey::from_slice(d) {
-                    Ok(p) => write(&Some(p), &mut out),
-                    Err(_) => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
-                }
+        decode_compressed(data, WIRE, ELEM, allow_identity, |i, d, out| {
+            match PublicKey::from_slice(d) {
+                Ok(p) => write(&Some(p), out),
+                Err(_) => return Err(Fail::Decode(i, "x is not below p or not on the curve")),
             }
-            Ok(out)
+            Ok(())
         })
     }
 
@@ -497,18 +513,7 @@ mod secp256k1 {
     /// Check that every `x || y` is a curve point (libsecp256k1's uncompressed parse: both
     /// coordinates below p, on the curve); the identity is refused.
     pub fn validate_many(a: &[u8]) -> R<()> {
-        let n = check_rows("validate_many", a, ELEM)?;
-        par_rows(n, |r| {
-            for i in r {
-                let e = &a[i * ELEM..(i + 1) * ELEM];
-                if is_zero(e) {
-                    return Err(Fail::Decode(i, "the identity element is not allowed here"));
-                }
-                parse(e, i).map_err(|_| Fail::Decode(i, "point is not on the curve"))?;
-            }
-            Ok(Vec::new())
-        })?;
-        Ok(())
+        validate_rows(a, ELEM, parse)
     }
 
     pub fn add_many(a: &[u8], b: &[u8]) -> R<Vec<u8>> {
@@ -585,9 +590,7 @@ mod secp256k1 {
             return Err(Fail::Value(format!("reencrypt_many: key must be {ELEM} bytes")));
         }
         let y = parse(pk, 0)?;
-        let n = check_rows("reencrypt_many", alphas, ELEM)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+        let n = reencrypt_rows(alphas, betas, rs, ELEM, SCALAR)?;
         let both = par_rows(n, |r| {
             let mut pts = Vec::with_capacity(2 * r.len());
             for i in r {
@@ -597,12 +600,7 @@ mod secp256k1 {
             }
             Ok(write_all(&pts))
         })?;
-        let mut a = Vec::with_capacity(ELEM * n);
-        let mut b = Vec::with_capacity(ELEM * n);
-        for (j, e) in both.chunks_exact(ELEM).enumerate() {
-            if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
-        }
-        Ok((a, b))
+        Ok(deinterleave(&both, ELEM))
     }
 
     pub fn vartime_msm(points: &[u8], scalars: &[u8]) -> R<Vec<u8>> {
@@ -768,9 +766,7 @@ mod ristretto {
         }
         let y = parse(pk, 0)?;
         let table = RistrettoBasepointTable::create(&y);
-        let n = check_rows("reencrypt_many", alphas, ELEM)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", betas, ELEM)?)?;
-        same_count("reencrypt_many", n, check_rows("reencrypt_many", rs, SCALAR)?)?;
+        let n = reencrypt_rows(alphas, betas, rs, ELEM, SCALAR)?;
         let both = par_rows(n, |r| {
             let mut pts = Vec::with_capacity(2 * r.len());
             for i in r {
@@ -780,12 +776,7 @@ mod ristretto {
             }
             Ok(write_all(&pts))
         })?;
-        let mut a = Vec::with_capacity(32 * n);
-        let mut b = Vec::with_capacity(32 * n);
-        for (j, e) in both.chunks_exact(32).enumerate() {
-            if j % 2 == 0 { a.extend_from_slice(e) } else { b.extend_from_slice(e) }
-        }
-        Ok((a, b))
+        Ok(deinterleave(&both, 32))
     }
 
     /// Σ k_i·P_i by dalek's multiscalar multiplication, one slice per pool thread: variable time.
@@ -889,6 +880,20 @@ fn run<T: Send>(py: Python<'_>, threads: usize, f: impl FnOnce() -> R<T> + Send)
     py.allow_threads(|| p.install(f)).map_err(to_pyerr)
 }
 
+/// A binding `name(curve_name, args…, threads) -> bytes` that runs the curve's own `name` on a
+/// pool of `threads` threads with the GIL released.
+macro_rules! bytes_binding {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        #[pyfunction]
+        fn $name<'py>(py: Python<'py>, curve_name: &str, $($arg: $ty,)* threads: usize) -> PyResult<Bound<'py, PyBytes>> {
+            let c = curve(curve_name)?;
+            let out = run(py, threads, || dispatch!(c, $name, $($arg),*))?;
+            Ok(PyBytes::new(py, &out))
+        }
+    };
+}
+
 /// Decode and validate concatenated wire encodings; DecodeError(index, reason) on the first bad one.
 #[pyfunction]
 fn decode_many<'py>(py: Python<'py>, curve_name: &str, data: &[u8], allow_identity: bool, threads: usize) -> PyResult<Bound<'py, PyBytes>> {
@@ -905,52 +910,34 @@ fn encode_many<'py>(py: Python<'py>, curve_name: &str, data: &[u8]) -> PyResult<
     Ok(PyBytes::new(py, &out))
 }
 
-/// Element-wise sums a_i + b_i.
-#[pyfunction]
-fn add_many<'py>(py: Python<'py>, curve_name: &str, a: &[u8], b: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, add_many, a, b))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// Element-wise sums a_i + b_i.
+    fn add_many(a: &[u8], b: &[u8])
 }
 
-/// Element-wise negations.
-#[pyfunction]
-fn neg_many<'py>(py: Python<'py>, curve_name: &str, a: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, neg_many, a))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// Element-wise negations.
+    fn neg_many(a: &[u8])
 }
 
-/// The sum of all elements.
-#[pyfunction]
-fn sum<'py>(py: Python<'py>, curve_name: &str, a: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, sum, a))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// The sum of all elements.
+    fn sum(a: &[u8])
 }
 
-/// [k_i·P_i], constant time in the scalars.
-#[pyfunction]
-fn mul_many<'py>(py: Python<'py>, curve_name: &str, points: &[u8], scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, mul_many, points, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// [k_i·P_i], constant time in the scalars.
+    fn mul_many(points: &[u8], scalars: &[u8])
 }
 
-/// [k_i·P] for one point, constant time in the scalars.
-#[pyfunction]
-fn mul_fixed_many<'py>(py: Python<'py>, curve_name: &str, point: &[u8], scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, mul_fixed_many, point, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// [k_i·P] for one point, constant time in the scalars.
+    fn mul_fixed_many(point: &[u8], scalars: &[u8])
 }
 
-/// [k_i·g] for the standard generator, constant time in the scalars.
-#[pyfunction]
-fn base_mul_many<'py>(py: Python<'py>, curve_name: &str, scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, base_mul_many, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// [k_i·g] for the standard generator, constant time in the scalars.
+    fn base_mul_many(scalars: &[u8])
 }
 
 /// ElGamal re-encryption of many (alpha, beta) pairs: (alpha_i + r_i·g, beta_i + r_i·pk).
@@ -970,12 +957,9 @@ fn reencrypt_many<'py>(
     Ok((PyBytes::new(py, &a), PyBytes::new(py, &b)))
 }
 
-/// Σ k_i·P_i, variable time (public points and scalars only).
-#[pyfunction]
-fn vartime_msm<'py>(py: Python<'py>, curve_name: &str, points: &[u8], scalars: &[u8], threads: usize) -> PyResult<Bound<'py, PyBytes>> {
-    let c = curve(curve_name)?;
-    let out = run(py, threads, || dispatch!(c, vartime_msm, points, scalars))?;
-    Ok(PyBytes::new(py, &out))
+bytes_binding! {
+    /// Σ k_i·P_i, variable time (public points and scalars only).
+    fn vartime_msm(points: &[u8], scalars: &[u8])
 }
 
 /// Verificatum byte trees (`verificatum-format.md` §1.3) of a column of affine points in the

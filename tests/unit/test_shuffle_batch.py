@@ -36,29 +36,27 @@ def _outcome(fn: Callable[..., None], **args: Any) -> tuple[str, str] | None:
     return None
 
 
-def _both(c: Case, **changes: Any) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
-    args = {
+def _args(c: Case, **changes: Any) -> dict[str, Any]:
+    """The verifier's arguments for case ``c``, with ``changes`` applied."""
+    return {
         "session": c.session,
         "pk": c.pk,
         "inputs": c.inputs,
         "outputs": c.outputs,
         "proof": c.proof,
+        **changes,
     }
-    args.update(changes)
+
+
+def _both(c: Case, **changes: Any) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    args = _args(c, **changes)
     batch = _outcome(verify_shuffle, rng=random.Random(11), **args)
     return batch, _outcome(verify_shuffle_per_equation, **args)
 
 
 def _batch_alone(c: Case, rng: Any = None, **changes: Any) -> bool:
     """The batch test without the per-equation fallback."""
-    args = {
-        "session": c.session,
-        "pk": c.pk,
-        "inputs": c.inputs,
-        "outputs": c.outputs,
-        "proof": c.proof,
-    }
-    args.update(changes)
+    args = _args(c, **changes)
     st = verify_module._statement(workers=1, mapper=map, **args)
     return verify_module._batch_holds(st, rng or random.Random(12), map)
 

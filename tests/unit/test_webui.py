@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from crypto.ballot import encode_ballot, encode_ballot_proof, encode_choice, prove_ballot
@@ -42,9 +41,9 @@ from crypto.protocol.wire import Message
 from crypto.transport import NodeIdentity
 from mixserver.coordinator import Coordinator
 from mixserver.services import ElectionServices
+from tests.unit.webui_fake import XSS, client_for, csrf_of
 from webui import create_app
 
-XSS = '<script>alert("x")</script>'
 G = group("secp256k1")
 TIMINGS = {"keygen": 0.5, "mixing": {"hop 1": 1.25}}
 
@@ -111,13 +110,8 @@ def private(printed: str) -> bytes:
 
 
 @pytest.fixture()
-def app(svc: ElectionServices) -> Flask:
-    return create_app({"TESTING": True, "SECRET_KEY": "test"}, services=svc)
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(svc: ElectionServices) -> FlaskClient:
+    return client_for(svc)
 
 
 def make_ballot(svc: ElectionServices, eid: str, private: bytes, choice: int = 0,
@@ -154,15 +148,6 @@ def tally(svc: ElectionServices, eid: str) -> None:
         "requested_ms": 0, "gave_up_ms": 0, "timeout_ms": 0}))
     svc.db.set_phase(eid, "tallied", result={"counts": {"Ann": 3, "Bob " + XSS: 1},
                                              "invalid": 0, "ballots": 4})
-
-
-def csrf_of(client: FlaskClient, path: str) -> str:
-    html = client.get(path).get_data(as_text=True)
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
-        r'data-csrf="([^"]+)"', html
-    )
-    assert m, f"no CSRF token on {path}"
-    return m.group(1)
 
 
 def admin_client(client: FlaskClient, svc: ElectionServices) -> FlaskClient:

@@ -10,11 +10,9 @@ import re
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.unit.webui_fake import XSS, FakeServices, admin_client, csrf_of
-from webui import create_app
+from tests.unit.webui_fake import XSS, FakeServices, admin_client, client_for, csrf_of
 from webui.charts import bar_chart
 from webui.site import ENTRY_KINDS, ballot_tracker, election_state, short_hash
 
@@ -61,13 +59,8 @@ def svc() -> BoardServices:
 
 
 @pytest.fixture()
-def app(svc: BoardServices) -> Flask:
-    return create_app({"TESTING": True, "SECRET_KEY": "test"}, services=svc)
-
-
-@pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(svc: BoardServices) -> FlaskClient:
+    return client_for(svc)
 
 
 def test_favicon_is_an_svg_with_the_security_headers(client: FlaskClient) -> None:

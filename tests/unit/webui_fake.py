@@ -19,6 +19,7 @@ from crypto.errors import InvalidProof, MalformedInput, ProtocolViolation, Unkno
 from crypto.groups import group
 from crypto.protocol.wire import Message, encode_body
 from crypto.record import GENESIS, make_entry
+from webui import create_app
 
 ADMIN_TOKEN = "admin-token-123"
 SEED = bytes(range(32))
@@ -311,6 +312,11 @@ class FakeServices:
     def generate_test_ballots(self, eid: str, count: int, choose: Any = None) -> dict[str, Any]:
         self.calls.append(("test_ballots", eid, count, [choose(i) for i in range(count)]))
         return {"cast": count, "expected": {"Ann": count}}
+
+
+def client_for(services: Any) -> FlaskClient:
+    """A test client of the web UI over ``services`` (TESTING, a fixed secret key)."""
+    return create_app({"TESTING": True, "SECRET_KEY": "test"}, services=services).test_client()
 
 
 def csrf_of(client: FlaskClient, path: str) -> str:

@@ -84,6 +84,13 @@ def params(name: str, y_hex: str, rule: SelectionRule, context: bytes) -> dict[s
     }
 
 
+def key_pair(name: str, seed: int) -> tuple[crypto.Group, int, elgamal.PublicKey, str]:
+    """A seeded ElGamal key pair of group ``name``, with the public key's hex for the browser."""
+    grp = crypto.group(name)
+    x, pk = elgamal.keygen(grp, random.Random(seed))
+    return grp, x, pk, grp.encode(pk.y).hex()
+
+
 def js_fixed(grp: crypto.Group, doc: dict[str, Any]) -> dict[str, Any]:
     """The KAT's randomness as the decimal strings the JS takes."""
     r = randomness_from_json(grp, doc)
@@ -127,9 +134,7 @@ def test_js_makes_the_vector_ballots_byte_for_byte_and_verifies_them(
 
 @pytest.mark.parametrize("name", COMMON_GROUPS)
 def test_python_verifies_browser_ballots_and_decrypts_them(tmp_path: Path, name: str) -> None:
-    grp = crypto.group(name)
-    x, pk = elgamal.keygen(grp, random.Random(5))
-    y_hex = grp.encode(pk.y).hex()
+    grp, x, pk, y_hex = key_pair(name, seed=5)
     rng = random.Random(6)
     rules = [SelectionRule.single(5), SelectionRule.approval(5, 3), SelectionRule(4, 2, 4)]
     cases, made_for = [], []
@@ -161,9 +166,7 @@ def test_python_verifies_browser_ballots_and_decrypts_them(tmp_path: Path, name:
 
 @pytest.mark.parametrize("name", COMMON_GROUPS)
 def test_both_reject_the_same_forgeries_at_the_same_location(tmp_path: Path, name: str) -> None:
-    grp = crypto.group(name)
-    _, pk = elgamal.keygen(grp, random.Random(7))
-    y_hex = grp.encode(pk.y).hex()
+    grp, _, pk, y_hex = key_pair(name, seed=7)
     rule = SelectionRule.single(3)
     context = b"fingerprint|alice"
     honest = encrypt_ballot(pk, [0, 1, 0], rule, context, random.Random(8))

@@ -74,6 +74,12 @@ def load(name: str) -> dict[str, Any]:
     return cases
 
 
+def vector(name: str) -> tuple[Group, dict[str, Any], bytes]:
+    """The group ``name``, its stored vector and the vector's context bytes."""
+    case = load(name)
+    return crypto.group(name), case, bytes.fromhex(case["context"])
+
+
 def el(grp: Group, text: str) -> bytes:
     return grp.decode(bytes.fromhex(text))
 
@@ -85,9 +91,7 @@ def sc(grp: Group, text: str) -> int:
 @pytest.mark.parametrize("name", crypto.GROUPS)
 def test_single_vector_from_its_explicit_inputs(name: str) -> None:
     """Recompute the proof by the docstring's formulas from x and a alone, then verify it."""
-    grp = crypto.group(name)
-    case = load(name)
-    context = bytes.fromhex(case["context"])
+    grp, case, context = vector(name)
     s = case["single"]
     x, a = sc(grp, case["x"]), sc(grp, s["a"])
     b1, p1, b2, p2 = (el(grp, s[k]) for k in ("base1", "pub1", "base2", "pub2"))
@@ -107,9 +111,7 @@ def test_single_vector_from_its_explicit_inputs(name: str) -> None:
 
 @pytest.mark.parametrize("name", crypto.GROUPS)
 def test_batch_vector_from_its_explicit_inputs(name: str) -> None:
-    grp = crypto.group(name)
-    case = load(name)
-    context = bytes.fromhex(case["context"])
+    grp, case, context = vector(name)
     b = case["batch"]
     x, a = sc(grp, case["x"]), sc(grp, b["a"])
     b1, p1 = el(grp, b["base1"]), el(grp, b["pub1"])

@@ -6,7 +6,7 @@
  * checks again), and Close, Start mixing and Publish ask for confirmation first.
  * Every value is inserted as text (textContent), never as HTML.
  */
-import { PHASE_WORDS } from './status.js';
+import { PHASE_WORDS, followStatus, showPhaseBadge } from './status.js';
 
 // (Guarded so that node can import the pure functions for the unit tests.)
 const $ = (id) => globalThis.document?.getElementById(id) ?? null;
@@ -164,12 +164,7 @@ export function render(status) {
     stageSince = Date.now();
   }
   lastStatus = status;
-  const badge = document.querySelector('#phase .phase');
-  if (badge) {
-    badge.textContent = PHASE_WORDS[status.phase] || status.phase;
-    badge.className = `phase phase-${status.phase}`;
-    badge.dataset.phase = status.phase;
-  }
+  showPhaseBadge(status.phase);
   if (status.ballots_cast !== undefined) text('console-ballots', String(status.ballots_cast));
   renderNodes(status);
   renderKey(status);
@@ -190,26 +185,6 @@ function tick() {
 
 function keyReadyIdle(status) {
   return (status.phase === 'keygen' && keyReady(status)) || (status.phase === 'mixing' && status.progress?.stage === 'mixed');
-}
-
-function connect(attempt = 0) {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
-  ws.addEventListener('open', () => {
-    attempt = 0;
-    text('console-connection', 'Live: this page updates by itself.');
-  });
-  ws.addEventListener('message', (event) => {
-    try {
-      render(JSON.parse(event.data));
-    } catch (e) {
-      text('console-connection', `Could not read a status update: ${e.message}`);
-    }
-  });
-  ws.addEventListener('close', () => {
-    text('console-connection', 'Live feed disconnected; reconnecting…');
-    setTimeout(() => connect(attempt + 1), Math.min(10000, 500 * 2 ** attempt));
-  });
 }
 
 /** Forms marked data-confirm ask first, in a modal dialog. */
@@ -274,6 +249,12 @@ globalThis.document?.addEventListener('click', async (event) => {
 if (section && params && 'WebSocket' in window) {
   installConfirmations();
   installEnrolChecks();
-  connect();
+  followStatus(section.dataset.wsPath, {
+    render,
+    statusId: 'console-connection',
+    live: 'Live: this page updates by itself.',
+    lost: 'Live feed disconnected; reconnecting…',
+    backoffResets: true,
+  });
   setInterval(tick, 1000);
 }

@@ -75,18 +75,22 @@ export function describeProgress(p) {
   return parts.join(' · ') || JSON.stringify(p);
 }
 
+/** The page's phase badge (`#phase .phase`, if any), in the templates' words. */
+export function showPhaseBadge(phase) {
+  const badge = document.querySelector('#phase .phase');
+  if (!badge) return;
+  badge.textContent = PHASE_WORDS[phase] || phase;
+  badge.className = `phase phase-${phase}`;
+  badge.dataset.phase = phase;
+}
+
 export function render(status) {
   if (typeof status.phase !== 'string') return;
   text('live-phase', PHASE_WORDS[status.phase] || status.phase);
   const livePhase = document.getElementById('live-phase');
   if (livePhase) livePhase.dataset.phase = status.phase;
   renderVoterActions(status.phase);
-  const badge = document.querySelector('#phase .phase');
-  if (badge) {
-    badge.textContent = PHASE_WORDS[status.phase] || status.phase;
-    badge.className = `phase phase-${status.phase}`;
-    badge.dataset.phase = status.phase;
-  }
+  showPhaseBadge(status.phase);
   if (status.ballots_cast !== undefined) text('ballots-cast', String(status.ballots_cast));
   text('live-nodes', status.nodes && status.nodes.length ? status.nodes.join(', ') : 'none');
   text('live-progress', describeProgress(status.progress));
@@ -110,21 +114,37 @@ export function render(status) {
   }
 }
 
-function connect(attempt = 0) {
+/**
+ * Follow the status websocket at `path` (reconnecting with exponential back-off, at most 10 s):
+ * `render` gets each status; the element `statusId` says how the feed is doing, `live` once open
+ * and `lost` when it closes. With `backoffResets`, a successful open starts the back-off afresh.
+ */
+export function followStatus(path, options, attempt = 0) {
+  const { render: onStatus, statusId, live, lost, backoffResets = false } = options;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}${section.dataset.wsPath}`);
-  ws.addEventListener('open', () => text('live-connection', 'Live: updates appear as they happen.'));
+  const ws = new WebSocket(`${scheme}//${location.host}${path}`);
+  ws.addEventListener('open', () => {
+    if (backoffResets) attempt = 0;
+    text(statusId, live);
+  });
   ws.addEventListener('message', (event) => {
     try {
-      render(JSON.parse(event.data));
+      onStatus(JSON.parse(event.data));
     } catch (e) {
-      text('live-connection', `Could not read a status update: ${e.message}`);
+      text(statusId, `Could not read a status update: ${e.message}`);
     }
   });
   ws.addEventListener('close', () => {
-    text('live-connection', 'Live view disconnected; reconnecting…');
-    setTimeout(() => connect(attempt + 1), Math.min(10000, 500 * 2 ** attempt));
+    text(statusId, lost);
+    setTimeout(() => followStatus(path, options, attempt + 1), Math.min(10000, 500 * 2 ** attempt));
   });
 }
 
-if (section && section.dataset.wsPath && 'WebSocket' in window) connect();
+if (section && section.dataset.wsPath && 'WebSocket' in window) {
+  followStatus(section.dataset.wsPath, {
+    render,
+    statusId: 'live-connection',
+    live: 'Live: updates appear as they happen.',
+    lost: 'Live view disconnected; reconnecting…',
+  });
+}
