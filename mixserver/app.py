@@ -193,15 +193,17 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         async def send_in_order() -> None:
             frame = await IOLoop.current().run_in_executor(None, sign)
             if previous is not None:
-                await previous
+                await asyncio.wait([previous])  # its own failure is logged by its callback
             self._write_frame(frame)
 
         task = asyncio.ensure_future(send_in_order())
         self._sending = task
 
-        def done(_f: asyncio.Future[None]) -> None:
+        def done(f: asyncio.Future[None]) -> None:
             if self._sending is task:
                 self._sending = None
+            if not f.cancelled() and f.exception() is not None:
+                log.error("sending %s to a node failed", msg.kind, exc_info=f.exception())
 
         task.add_done_callback(done)
 
